@@ -1,0 +1,1 @@
+"""v7 Streamlit dashboard: reads only the state files."""

@@ -1,0 +1,1 @@
+"""v7 engine: screener -> risk -> router -> positions -> ledger/registry -> exit scanner."""

@@ -1,0 +1,62 @@
+"""The one small interface every exchange adapter implements, and our own exceptions.
+
+Adapters (PaperExchange, CcxtExchange) translate their failures into these exceptions so the
+router handles every venue the same way: transient errors are retried, rejections are not.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from execution.types import Bar, ExchangePosition, Fill, MarketRules, OrderAck, OrderRequest
+
+
+class ExchangeError(Exception):
+    """Base class for every adapter failure."""
+
+
+class TransientExchangeError(ExchangeError):
+    """Timeout, rate limit, 5xx, exchange unavailable: safe to retry after checking the order."""
+
+
+class OrderRejected(ExchangeError):
+    """The exchange refused the order (insufficient funds, invalid order): never retried."""
+
+
+class AuthenticationFailed(ExchangeError):
+    """Keys missing or refused."""
+
+
+@runtime_checkable
+class Exchange(Protocol):
+    """What the engine needs from a venue."""
+
+    name: str
+
+    def market_rules(self, symbol: str) -> MarketRules:
+        """Return min notional, qty step and price tick for ``symbol``."""
+        ...
+
+    def place_order(self, req: OrderRequest) -> OrderAck:
+        """Send a market order. Raise TransientExchangeError or OrderRejected on failure."""
+        ...
+
+    def find_order(self, client_order_id: str) -> OrderAck | None:
+        """Return the order with this client id if the exchange knows it (idempotent retries)."""
+        ...
+
+    def poll_fills(self) -> list[Fill]:
+        """Return fills that happened since the last call, oldest first."""
+        ...
+
+    def positions(self) -> dict[str, ExchangePosition]:
+        """Return open positions by symbol."""
+        ...
+
+    def balance(self) -> float:
+        """Return wallet balance in quote currency (realized PnL and fees included)."""
+        ...
+
+    def on_bar(self, bar: Bar) -> None:
+        """Feed a new bar (the paper exchange fills pending orders at its open; live: no-op)."""
+        ...

@@ -1,0 +1,88 @@
+"""Atomic JSON writes and defensive JSON reads for the state directory.
+
+Writers: temp file in the same directory, fsync, os.replace, so a reader or a crash never sees
+half a file. Readers never raise on a missing or corrupt file: they say why instead.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+
+
+def _finite(obj: Any) -> Any:
+    """Replace NaN/inf by None so the file stays strict JSON."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {str(k): _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def write_json_atomic(path: str | Path, data: dict[str, Any], *, fsync: bool = True) -> None:
+    """Write ``data`` as JSON to ``path`` atomically (temp file + fsync + os.replace)."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    payload = json.dumps(_finite(data), separators=(",", ":"), allow_nan=False)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(payload)
+            fh.flush()
+            if fsync:
+                os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+@dataclass(frozen=True, slots=True)
+class JsonRead:
+    """What a defensive read found: the data ({} unless ok) and, if not ok, why."""
+
+    path: str
+    status: str  # "ok" | "missing" | "empty" | "corrupt"
+    data: dict[str, Any]
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+def read_json_defensive(path: str | Path) -> JsonRead:
+    """Read a JSON object; a missing, empty, non-JSON or non-object file gives {} and a reason."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return JsonRead(str(p), "missing", {}, "file not found")
+    except (OSError, UnicodeDecodeError) as err:
+        log.warning("state file %s unreadable: %s", p, err)
+        return JsonRead(str(p), "corrupt", {}, f"unreadable: {err}")
+    if not text.strip():
+        return JsonRead(str(p), "empty", {}, "file is empty")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        log.warning("state file %s is not valid JSON: %s", p, err)
+        return JsonRead(str(p), "corrupt", {}, f"not valid JSON: {err.msg} at line {err.lineno}")
+    if not isinstance(data, dict):
+        return JsonRead(str(p), "corrupt", {}, f"expected a JSON object, got {type(data).__name__}")
+    return JsonRead(str(p), "ok", data)

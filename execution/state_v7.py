@@ -1,0 +1,85 @@
+"""Loaders for the state files (used by the dashboard, the doctor and engine restarts).
+
+Every loader returns a dict and never raises: a missing or corrupt file gives ``{}``; callers
+that must say *why* use :func:`read_state_file`, which carries the status and error.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from execution.state_io import JsonRead, read_json_defensive
+
+DEFAULT_STATE_DIR = "logs/state"
+STATE_DIR_ENV = "V7_STATE_DIR"
+
+INTEL_FILE = "intel.json"
+POSITIONS_STATE_FILE = "positions_state.json"
+POSITIONS_LEDGER_FILE = "positions_ledger.json"
+TP_SL_REGISTRY_FILE = "tp_sl_registry.json"
+RISK_SNAPSHOT_FILE = "risk_snapshot.json"
+PAPER_EXCHANGE_FILE = "paper_exchange.json"
+CHECKPOINT_FILE = "engine_checkpoint.json"
+
+STATE_FILES = (
+    INTEL_FILE,
+    POSITIONS_STATE_FILE,
+    POSITIONS_LEDGER_FILE,
+    TP_SL_REGISTRY_FILE,
+    RISK_SNAPSHOT_FILE,
+)
+
+
+def resolve_state_dir(state_dir: str | Path | None = None) -> Path:
+    """Return the state dir: the argument, else $V7_STATE_DIR, else logs/state."""
+    if state_dir:
+        return Path(state_dir)
+    env = os.environ.get(STATE_DIR_ENV)
+    return Path(env) if env else Path(DEFAULT_STATE_DIR)
+
+
+def read_state_file(name: str, state_dir: str | Path | None = None) -> JsonRead:
+    """Read one state file defensively, keeping its status (ok/missing/empty/corrupt)."""
+    return read_json_defensive(resolve_state_dir(state_dir) / name)
+
+
+def read_all_state_files(state_dir: str | Path | None = None) -> dict[str, JsonRead]:
+    """Read the five published state files; one unreadable file never hides the others."""
+    return {name: read_state_file(name, state_dir) for name in STATE_FILES}
+
+
+def _section(read: JsonRead, key: str) -> dict[str, Any]:
+    value = read.data.get(key, {})
+    return value if isinstance(value, dict) else {}
+
+
+def load_runtime_diagnostics_state(state_dir: str | Path | None = None) -> dict[str, Any]:
+    """Load runtime diagnostics (veto_counters, exit_pipeline, ...) from intel.json; {} if absent."""
+    return _section(read_state_file(INTEL_FILE, state_dir), "runtime_diagnostics")
+
+
+def load_intel_state(state_dir: str | Path | None = None) -> dict[str, Any]:
+    """Load the whole intel.json; {} if missing or corrupt."""
+    return read_state_file(INTEL_FILE, state_dir).data
+
+
+def load_positions_state(state_dir: str | Path | None = None) -> dict[str, Any]:
+    """Load positions_state.json (positions with marks and unrealized PnL); {} if absent."""
+    return read_state_file(POSITIONS_STATE_FILE, state_dir).data
+
+
+def load_positions_ledger(state_dir: str | Path | None = None) -> dict[str, Any]:
+    """Load positions_ledger.json; {} if absent."""
+    return read_state_file(POSITIONS_LEDGER_FILE, state_dir).data
+
+
+def load_tp_sl_registry(state_dir: str | Path | None = None) -> dict[str, Any]:
+    """Load tp_sl_registry.json; {} if absent."""
+    return read_state_file(TP_SL_REGISTRY_FILE, state_dir).data
+
+
+def load_risk_snapshot(state_dir: str | Path | None = None) -> dict[str, Any]:
+    """Load risk_snapshot.json (NAV, drawdown, risk_mode, dd_state, VaR/CVaR); {} if absent."""
+    return read_state_file(RISK_SNAPSHOT_FILE, state_dir).data

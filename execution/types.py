@@ -1,0 +1,180 @@
+"""Frozen messages passed between pipeline stages (screener -> risk -> router -> ledger -> exits)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Side(StrEnum):
+    LONG = "long"
+    SHORT = "short"
+
+    @property
+    def sign(self) -> int:
+        return 1 if self is Side.LONG else -1
+
+    @property
+    def opposite(self) -> Side:
+        return Side.SHORT if self is Side.LONG else Side.LONG
+
+    @property
+    def order_side(self) -> str:
+        """The exchange order side that opens a position of this side."""
+        return "buy" if self is Side.LONG else "sell"
+
+
+class OrderKind(StrEnum):
+    ENTRY = "entry"
+    EXIT = "exit"
+
+
+class ExitKind(StrEnum):
+    TP = "tp"
+    SL = "sl"
+    SIGNAL = "signal"  # closed because the strategy reversed
+    EXTERNAL = "external_close"
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    """One OHLCV bar; ts is epoch seconds (UTC) of the bar's open."""
+
+    symbol: str
+    ts: float
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Intent:
+    """An entry signal emitted by the screener; risk decides whether it becomes an order."""
+
+    intent_id: str
+    symbol: str
+    side: Side
+    notional: float  # quote currency (USDT) at ref_price
+    ref_price: float
+    tp: float
+    sl: float
+    ts: float  # engine-clock epoch seconds
+    strategy: str = "ema_cross_atr"
+
+
+@dataclass(frozen=True, slots=True)
+class VetoResult:
+    """The decision of risk_limits.check_order: the first failing check wins."""
+
+    vetoed: bool
+    reason: str | None = None
+    observed: float | None = None
+    limit: float | None = None
+    detail: str = ""
+    also_failed: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        if not self.vetoed:
+            return "ok"
+        if self.observed is not None and self.limit is not None:
+            return f"{self.reason}: {self.observed:.4g} > {self.limit:.4g}"
+        return f"{self.reason}: {self.detail}" if self.detail else str(self.reason)
+
+
+@dataclass(frozen=True, slots=True)
+class MarketRules:
+    """Exchange trading rules for one symbol."""
+
+    symbol: str
+    min_notional: float = 5.0
+    qty_step: float = 0.001
+    price_tick: float = 0.01
+    max_leverage: float = 20.0
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    """A market order as the router sends it.
+
+    ``trigger_price``: for the paper exchange, an exit triggered at a level fills at that price
+    (a stop-market at the level); ``None`` means "fill at the next price the exchange sees"
+    (replay: the next bar's open). Live adapters ignore it and send a market order.
+    """
+
+    client_order_id: str
+    symbol: str
+    side: str  # "buy" | "sell"
+    qty: float
+    kind: OrderKind
+    reduce_only: bool = False
+    trigger_price: float | None = None
+    intent_id: str | None = None
+    exit_kind: ExitKind | None = None
+    ts: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class OrderAck:
+    """The exchange accepted an order (it may fill now or later)."""
+
+    client_order_id: str
+    exchange_order_id: str
+    status: str  # "open" | "filled"
+    ts: float
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    client_order_id: str
+    symbol: str
+    side: str  # "buy" | "sell"
+    qty: float
+    price: float
+    fee: float
+    ts: float
+    kind: OrderKind
+    reduce_only: bool = False
+    intent_id: str | None = None
+    exit_kind: ExitKind | None = None
+    realized_pnl: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangePosition:
+    symbol: str
+    side: Side
+    qty: float
+    entry_price: float
+    mark_price: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ExitIntent:
+    """A reduce-only exit decided by the exit scanner (or a strategy reversal)."""
+
+    symbol: str
+    side: Side  # side of the position being closed
+    qty: float
+    price: float  # the documented fill price (level, or the bar's open when it gapped through)
+    kind: ExitKind
+    ts: float
+    level: float | None = None
+
+
+@dataclass(slots=True)
+class RejectCounts:
+    """Bad bars rejected, per symbol and reason."""
+
+    by_symbol: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def add(self, symbol: str, reason: str, n: int = 1) -> None:
+        if n <= 0:
+            return
+        per = self.by_symbol.setdefault(symbol, {})
+        per[reason] = per.get(reason, 0) + n
+
+    @property
+    def total(self) -> int:
+        return sum(sum(v.values()) for v in self.by_symbol.values())
