@@ -1,0 +1,181 @@
+"""Send orders to any Exchange with bounded retries and idempotent client order ids.
+
+A retry always reuses the request's client order id, and before each retry the router asks the
+exchange whether the previous attempt was accepted after all (a timeout after accept): one
+intent never becomes two orders.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Literal
+
+from execution.diagnostics_metrics import record_order_failed, record_order_placed
+from execution.exchange_base import (
+    Exchange,
+    ExchangeError,
+    OrderRejected,
+    TransientExchangeError,
+)
+from execution.types import OrderAck, OrderKind, OrderRequest
+
+log = logging.getLogger(__name__)
+
+CLIENT_ID_MAX_LEN = 36  # Binance USD-M limit
+ERROR_CATEGORIES = (
+    "insufficient_funds",
+    "rejected",
+    "transient",
+    "invalid_order",
+    "duplicate",
+    "error",
+)
+# Substrings of rejection messages (ours and the venues') mapped to a bounded metric label.
+_REJECTION_KEYWORDS: tuple[tuple[str, str], ...] = (
+    ("insufficient", "insufficient_funds"),
+    ("margin is", "insufficient_funds"),
+    ("duplicate", "duplicate"),
+    ("qty", "invalid_order"),
+    ("quantity", "invalid_order"),
+    ("notional", "invalid_order"),
+    ("lot_size", "invalid_order"),
+    ("step", "invalid_order"),
+    ("unknown symbol", "invalid_order"),
+    ("reduce_only", "invalid_order"),
+    ("reduceonly", "invalid_order"),
+    ("invalid", "invalid_order"),
+)
+
+
+def _step_decimals(step: float) -> int:
+    exponent = Decimal(repr(step)).normalize().as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+def round_qty(qty: float, step: float) -> float:
+    """Floor ``qty`` to a multiple of ``step``, tolerating float error (0.3/0.1 -> 3 steps)."""
+    if step <= 0:
+        raise ValueError(f"step must be > 0 (got {step})")
+    ratio = abs(qty) / step
+    steps = math.floor(ratio + max(1e-9, ratio * 1e-12))
+    return math.copysign(round(steps * step, _step_decimals(step)), qty) if steps else 0.0
+
+
+def round_price(price: float, tick: float) -> float:
+    """Round ``price`` to the nearest multiple of ``tick``."""
+    if tick <= 0:
+        raise ValueError(f"tick must be > 0 (got {tick})")
+    return round(round(price / tick) * tick, _step_decimals(tick))
+
+
+def client_order_id(intent_id: str, kind: OrderKind, attempt_group: str = "") -> str:
+    """Derive a deterministic client order id (<= 36 chars) from the intent.
+
+    Retries of the same intent get the same id, so the exchange can refuse a second order.
+    ``attempt_group`` makes a deliberately new order for the same intent (e.g. a second exit
+    after the first one was cancelled) get a new id.
+    """
+    letter = "e" if kind is OrderKind.ENTRY else "x"
+    digest = hashlib.sha1(f"{intent_id}|{kind.value}|{attempt_group}".encode()).hexdigest()
+    return f"v7{letter}{digest[:20]}"
+
+
+def classify_rejection(message: str) -> str:
+    """Map a rejection message to a bounded error category for metrics."""
+    low = message.lower()
+    for needle, category in _REJECTION_KEYWORDS:
+        if needle in low:
+            return category
+    return "rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class RouteResult:
+    """The outcome of one submit: placed (the exchange has the order) or failed."""
+
+    status: Literal["placed", "failed"]
+    ack: OrderAck | None = None
+    error: str | None = None
+    attempts: int = 0
+
+    @property
+    def placed(self) -> bool:
+        return self.status == "placed"
+
+
+class OrderRouter:
+    """Place orders on one exchange: retry transient errors, never retry rejections."""
+
+    def __init__(
+        self,
+        exchange: Exchange,
+        max_retries: int = 3,
+        backoff_seconds: float = 0.2,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.exchange = exchange
+        self.max_retries = max_retries
+        self.backoff_seconds = backoff_seconds
+        self._sleep = sleep
+        self.retries_total = 0
+        self.placed_total = 0
+        self.failures_by_error: dict[str, int] = {}
+
+    def submit(self, req: OrderRequest) -> RouteResult:
+        """Place ``req``; on a transient error check the exchange, back off and retry."""
+        last_transient = ""
+        for attempt in range(self.max_retries + 1):
+            if attempt > 0:
+                self.retries_total += 1
+                self._sleep(self.backoff_seconds * 2 ** (attempt - 1))
+            try:
+                return self._placed(req, self.exchange.place_order(req), attempt + 1)
+            except TransientExchangeError as err:
+                last_transient = str(err) or type(err).__name__
+                log.warning("order %s: transient error %r", req.client_order_id, last_transient)
+            except OrderRejected as err:
+                message = str(err) or "rejected"
+                category = classify_rejection(message)
+                # A duplicate on a retry means an earlier attempt got through after all.
+                found = self._lookup(req) if attempt > 0 and category == "duplicate" else None
+                if found is not None:
+                    return self._placed(req, found, attempt + 1)
+                return self._failed(req, category, message, attempt + 1)
+            except ExchangeError as err:
+                return self._failed(req, "error", str(err) or type(err).__name__, attempt + 1)
+            found = self._lookup(req)
+            if found is not None:
+                return self._placed(req, found, attempt + 1)
+        attempts = self.max_retries + 1
+        return self._failed(req, "transient", f"transient: {last_transient}", attempts)
+
+    def _lookup(self, req: OrderRequest) -> OrderAck | None:
+        """Return the exchange's copy of the order, or None if absent or unknown for now."""
+        try:
+            return self.exchange.find_order(req.client_order_id)
+        except ExchangeError as err:  # cannot tell: the retry's duplicate check still guards
+            log.warning("order %s: lookup failed: %r", req.client_order_id, err)
+            return None
+
+    def _placed(self, req: OrderRequest, ack: OrderAck, attempts: int) -> RouteResult:
+        self.placed_total += 1
+        try:
+            record_order_placed(req.kind.value, req.symbol)
+        except Exception:  # diagnostics observe; they must never change the outcome
+            log.exception("record_order_placed failed")
+        return RouteResult("placed", ack=ack, attempts=attempts)
+
+    def _failed(self, req: OrderRequest, category: str, error: str, attempts: int) -> RouteResult:
+        self.failures_by_error[category] = self.failures_by_error.get(category, 0) + 1
+        log.warning("order %s failed (%s): %s", req.client_order_id, category, error)
+        try:
+            record_order_failed(category, req.kind.value, req.symbol)
+        except Exception:  # diagnostics observe; they must never change the outcome
+            log.exception("record_order_failed failed")
+        return RouteResult("failed", error=error, attempts=attempts)
