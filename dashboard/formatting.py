@@ -1,0 +1,40 @@
+"""Human formatting for the page: ages, percentages, prices. Pure; None shows as an em dash."""
+
+from __future__ import annotations
+
+DASH = "—"
+
+
+def format_age(seconds: float | None) -> str:
+    """Format an age: "42 s", "7.5 min", "3.2 h", "2.1 d"; unknown -> "—"."""
+    if seconds is None:
+        return DASH
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.1f} min"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"
+
+
+def format_pct(fraction: float | None, digits: int = 2) -> str:
+    """Format a fraction as a percentage: 0.0123 -> "1.23 %"."""
+    return DASH if fraction is None else f"{fraction * 100:.{digits}f} %"
+
+
+def format_money(value: float | None, unit: str = "USDT") -> str:
+    """Format an amount of quote currency with thousands separators."""
+    return DASH if value is None else f"{value:,.2f} {unit}"
+
+
+def format_price(value: float | None) -> str:
+    """Format a price keeping the significant digits of cheap coins (0.0000123)."""
+    if value is None:
+        return DASH
+    return f"{value:,.2f}" if abs(value) >= 100 else f"{value:.6g}"
+
+
+def format_count(value: int | None) -> str:
+    """Format a counter with thousands separators."""
+    return DASH if value is None else f"{value:,}"
