@@ -28,7 +28,12 @@ from execution.doctor_model import (
     skipped,
 )
 from execution.state_io import JsonRead
-from execution.state_v7 import POSITIONS_LEDGER_FILE, POSITIONS_STATE_FILE, TP_SL_REGISTRY_FILE
+from execution.state_v7 import (
+    INTEL_FILE,
+    POSITIONS_LEDGER_FILE,
+    POSITIONS_STATE_FILE,
+    TP_SL_REGISTRY_FILE,
+)
 
 Files = Mapping[str, JsonRead]
 
@@ -70,6 +75,15 @@ def is_protected(files: Files, symbol: str) -> bool:
     return pos.get("tp_price") is not None or pos.get("sl_price") is not None
 
 
+def synced_since_publish(files: Files) -> str:
+    """A note when tp_sl_registry.json is newer than the engine's last intel.json publish."""
+    reg = age_seconds(file_data(files, TP_SL_REGISTRY_FILE).get("updated_ts"), 0.0)
+    intel = age_seconds(file_data(files, INTEL_FILE).get("updated_ts"), 0.0)
+    if reg is None or intel is None or reg >= intel:
+        return ""
+    return " (tp_sl_registry.json changed after the engine's last publish: restart it to confirm)"
+
+
 def pnl_pct(pos: Mapping[str, Any]) -> float | None:
     """unrealized_pnl_pct, or (mark-entry)/entry signed by side when it is absent."""
     published = num(pos.get("unrealized_pnl_pct"))
@@ -103,6 +117,7 @@ def check_underwater_without_tp_sl(files: Files, now: float, cfg: DoctorSettings
         n = max(len(rows), reported)
         listed = f": {', '.join(names)}" if names else ""
         summary = f"{n} underwater position(s) without TP/SL{listed}"
+        summary += "" if rows else synced_since_publish(files)
         return Finding("underwater_without_tp_sl", CRITICAL, summary, evidence, SYNC_HINT)
     if (skip := skipped("underwater_without_tp_sl", files, POSITIONS_STATE_FILE)) is not None:
         return skip
@@ -143,6 +158,7 @@ def check_tp_sl_coverage(files: Files, now: float, cfg: DoctorSettings) -> Findi
         parts = [f"{len(missing) or reported} without TP/SL"] if missing or reported else []
         parts += [f"{len(wrong_side)} with the other side's levels"] if wrong_side else []
         summary = f"of {len(symbols)} open positions: " + ", ".join(parts)
+        summary += "" if missing else synced_since_publish(files)
         return Finding("tp_sl_coverage", WARN, summary, evidence, SYNC_HINT)
     summary = f"{len(symbols)} open position(s), all with TP/SL"
     return Finding("tp_sl_coverage", OK, summary, evidence)
