@@ -33,14 +33,20 @@ class SymbolSpec(_Frozen):
 
 
 class StrategyConfig(_Frozen):
-    name: Literal["ema_cross_atr"] = "ema_cross_atr"
+    # "ema_cross_atr" (built in) or a plug-in "package.module:Class" (see docs/configuration.md)
+    name: str = Field(
+        default="ema_cross_atr", pattern=r"^(ema_cross_atr|[A-Za-z_][\w.]*:[A-Za-z_]\w*)$"
+    )
     fast: int = Field(default=12, ge=1)
     slow: int = Field(default=48, ge=2)
     atr_period: int = Field(default=14, ge=1)
     tp_atr: float = Field(default=3.0, gt=0)
     sl_atr: float = Field(default=2.0, gt=0)
     notional_nav_pct: float = Field(default=0.05, gt=0, le=10)
+    # When set, size by risk instead: notional = nav * risk / (stop distance as a fraction)
+    risk_per_trade_nav_pct: float | None = Field(default=None, gt=0, le=0.5)
     reverse_on_opposite: bool = True
+    params: dict[str, float] = Field(default_factory=dict)  # free parameters for plug-ins
 
     @model_validator(mode="after")
     def fast_below_slow(self) -> StrategyConfig:
@@ -115,7 +121,7 @@ class DataConfig(_Frozen):
 
 class PublishConfig(_Frozen):
     min_interval_seconds: float = Field(default=1.0, ge=0)  # wall-clock throttle
-    replay_every_bars: int = Field(default=20_000, ge=1)
+    replay_every_bars: int = Field(default=100_000, ge=1)
 
 
 class VetoMetricsConfig(_Frozen):
@@ -197,9 +203,11 @@ def _format_validation_error(err: ValidationError) -> str:
     elif first.get("type") == "missing":
         msg = "required key missing"
     value = first.get("input")
-    shown = "" if first.get("type") in ("missing", "extra_forbidden") or isinstance(
-        value, dict
-    ) else f" (got {json.dumps(value) if _jsonable(value) else repr(value)})"
+    shown = (
+        ""
+        if first.get("type") in ("missing", "extra_forbidden") or isinstance(value, dict)
+        else f" (got {json.dumps(value) if _jsonable(value) else repr(value)})"
+    )
     more = len(err.errors()) - 1
     tail = f" [+{more} more]" if more > 0 else ""
     return f"{path}: {msg}{shown}{tail}"

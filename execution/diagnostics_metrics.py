@@ -330,7 +330,9 @@ def _accounting() -> dict[str, Any]:
     vc = _veto_counters
     entry_orders = _x.orders_by_kind.get("entry", 0)
     entry_failures = _x.order_failures_by_kind.get("entry", 0)
-    unaccounted = vc.total_signals - (vc.total_vetoes + entry_orders + entry_failures + _x.in_flight)
+    unaccounted = vc.total_signals - (
+        vc.total_vetoes + entry_orders + entry_failures + _x.in_flight
+    )
     return {
         "total_signals": vc.total_signals,
         "total_vetoes": vc.total_vetoes,

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Literal
 
 from execution.diagnostics_metrics import record_order_failed, record_order_placed
@@ -51,27 +49,6 @@ _REJECTION_KEYWORDS: tuple[tuple[str, str], ...] = (
     ("reduceonly", "invalid_order"),
     ("invalid", "invalid_order"),
 )
-
-
-def _step_decimals(step: float) -> int:
-    exponent = Decimal(repr(step)).normalize().as_tuple().exponent
-    return max(0, -exponent) if isinstance(exponent, int) else 0
-
-
-def round_qty(qty: float, step: float) -> float:
-    """Floor ``qty`` to a multiple of ``step``, tolerating float error (0.3/0.1 -> 3 steps)."""
-    if step <= 0:
-        raise ValueError(f"step must be > 0 (got {step})")
-    ratio = abs(qty) / step
-    steps = math.floor(ratio + max(1e-9, ratio * 1e-12))
-    return math.copysign(round(steps * step, _step_decimals(step)), qty) if steps else 0.0
-
-
-def round_price(price: float, tick: float) -> float:
-    """Round ``price`` to the nearest multiple of ``tick``."""
-    if tick <= 0:
-        raise ValueError(f"tick must be > 0 (got {tick})")
-    return round(round(price / tick) * tick, _step_decimals(tick))
 
 
 def client_order_id(intent_id: str, kind: OrderKind, attempt_group: str = "") -> str:

@@ -6,6 +6,7 @@ half a file. Readers never raise on a missing or corrupt file: they say why inst
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -45,10 +46,8 @@ def write_json_atomic(path: str | Path, data: dict[str, Any], *, fsync: bool = T
                 os.fsync(fh.fileno())
         os.replace(tmp, target)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
         raise
 
 

@@ -1,0 +1,172 @@
+"""The engine's view of the market and the account: marks, return buffers, NAV and drawdown.
+
+Risk reads it through :meth:`Book.view` (a frozen PortfolioView); only the executor writes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from execution.config import RiskConfig
+from execution.position_ledger import LedgerPosition
+from execution.risk_limits import PortfolioView
+
+
+class ReturnsBuffer:
+    """Per-symbol ring buffers of bar returns; each window is a contiguous view (no copy).
+
+    Every value is written twice (at i and i + L), so the last L values always sit in one slice.
+    """
+
+    def __init__(self, n_symbols: int, lookback: int) -> None:
+        self.lookback = lookback
+        self._buf = np.full((n_symbols, 2 * lookback), np.nan)
+        self._pos = [0] * n_symbols
+        self._count = [0] * n_symbols
+
+    def push(self, idx: int, value: float) -> None:
+        pos = self._pos[idx]
+        row = self._buf[idx]
+        row[pos] = value
+        row[pos + self.lookback] = value
+        self._pos[idx] = (pos + 1) % self.lookback
+        if self._count[idx] < self.lookback:
+            self._count[idx] += 1
+
+    def window(self, idx: int) -> np.ndarray:
+        n = self._count[idx]
+        end = self._pos[idx] + self.lookback
+        return self._buf[idx, end - n : end]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "lookback": self.lookback,
+            "windows": [self.window(i).tolist() for i in range(len(self._pos))],
+        }
+
+    def load(self, data: dict[str, Any]) -> None:
+        windows = data.get("windows")
+        if data.get("lookback") != self.lookback or not isinstance(windows, list):
+            return
+        for idx, values in enumerate(windows[: len(self._pos)]):
+            if isinstance(values, list):
+                for v in values[-self.lookback :]:
+                    self.push(idx, float(v) if v is not None else float("nan"))
+
+
+@dataclass(frozen=True, slots=True)
+class DrawdownState:
+    nav: float
+    peak_nav: float
+    drawdown_pct: float
+    dd_state: str  # normal | warn | panic
+    risk_mode: str  # OK | DEFENSIVE
+
+
+class Book:
+    def __init__(self, symbols: Sequence[str], risk: RiskConfig, starting_nav: float) -> None:
+        self.symbols = list(symbols)
+        self.index = {s: i for i, s in enumerate(self.symbols)}
+        self.risk = risk
+        n = len(self.symbols)
+        self.marks = [0.0] * n
+        self.mark_ts: list[float | None] = [None] * n
+        self.returns = ReturnsBuffer(n, risk.lookback_bars)
+        self.nav = starting_nav
+        self.peak_nav = starting_nav
+        self.cooldown_until: dict[str, float] = {}
+        self.halted_by_file = False
+
+    def on_close(self, idx: int, ts: float, close: float) -> None:
+        prev = self.marks[idx]
+        if prev > 0.0:
+            self.returns.push(idx, close / prev - 1.0)
+        self.marks[idx] = close
+        self.mark_ts[idx] = ts
+
+    def mark(self, symbol: str) -> float | None:
+        i = self.index.get(symbol)
+        if i is None or self.marks[i] <= 0.0:
+            return None
+        return self.marks[i]
+
+    def marks_by_symbol(self) -> dict[str, float]:
+        return {s: m for s, m in zip(self.symbols, self.marks, strict=True) if m > 0.0}
+
+    def update_nav(self, balance: float, positions: Iterable[LedgerPosition]) -> float:
+        unrealized = 0.0
+        for p in positions:
+            i = self.index.get(p.symbol)
+            if i is not None and self.marks[i] > 0.0:
+                unrealized += p.unrealized_pnl(self.marks[i])
+        self.nav = balance + unrealized
+        if self.nav > self.peak_nav:
+            self.peak_nav = self.nav
+        return self.nav
+
+    def drawdown(self) -> DrawdownState:
+        dd = max(0.0, 1.0 - self.nav / self.peak_nav) if self.peak_nav > 0 else 0.0
+        r = self.risk
+        state = "panic" if dd >= r.dd_panic_pct else "warn" if dd >= r.dd_warn_pct else "normal"
+        mode = "OK" if state == "normal" else "DEFENSIVE"
+        return DrawdownState(self.nav, self.peak_nav, dd, state, mode)
+
+    def returns_of(self, symbol: str) -> np.ndarray | None:
+        i = self.index.get(symbol)
+        return None if i is None else self.returns.window(i)
+
+    def view(
+        self, positions: Iterable[LedgerPosition], now: float, exclude: frozenset[str] = frozenset()
+    ) -> PortfolioView:
+        """Freeze what risk needs; ``exclude`` drops positions already being closed."""
+        book = {}
+        for p in positions:
+            if p.symbol in exclude:
+                continue
+            mark = self.mark(p.symbol) or p.entry_price
+            book[p.symbol] = p.signed_notional(mark)
+        mark_ts = {s: t for s, t in zip(self.symbols, self.mark_ts, strict=True) if t is not None}
+        dd = self.drawdown()
+        return PortfolioView(
+            now=now,
+            nav=self.nav,
+            peak_nav=self.peak_nav,
+            positions=book,
+            last_mark_ts=mark_ts,
+            marks=self.marks_by_symbol(),
+            cooldown_until=dict(self.cooldown_until),
+            halted=self.halted_by_file or dd.dd_state == "panic",
+            returns=self.returns_of,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "marks": list(self.marks),
+            "mark_ts": list(self.mark_ts),
+            "peak_nav": self.peak_nav,
+            "nav": self.nav,
+            "cooldown_until": dict(self.cooldown_until),
+            "returns": self.returns.to_dict(),
+        }
+
+    def load(self, data: dict[str, Any]) -> None:
+        n = len(self.symbols)
+        marks, mark_ts = data.get("marks"), data.get("mark_ts")
+        if isinstance(marks, list) and len(marks) == n:
+            self.marks = [float(m) for m in marks]
+        if isinstance(mark_ts, list) and len(mark_ts) == n:
+            self.mark_ts = [None if t is None else float(t) for t in mark_ts]
+        for key in ("peak_nav", "nav"):
+            value = data.get(key)
+            if isinstance(value, int | float):
+                setattr(self, key, float(value))
+        cooldowns = data.get("cooldown_until")
+        if isinstance(cooldowns, dict):
+            self.cooldown_until = {str(k): float(v) for k, v in cooldowns.items()}
+        returns = data.get("returns")
+        if isinstance(returns, dict):
+            self.returns.load(returns)

@@ -1,0 +1,72 @@
+"""`v7` command line: run, dashboard, doctor, data fetch."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from execution.cli_run import add_run_parser
+
+
+def _add_dashboard_parser(sub: Any) -> None:
+    p = sub.add_parser("dashboard", help="serve the Streamlit dashboard on 127.0.0.1")
+    p.add_argument(
+        "--state-dir", default=None, help="state dir (default $V7_STATE_DIR or logs/state)"
+    )
+    p.add_argument("--port", type=int, default=8501)
+    p.add_argument("--refresh", type=float, default=None, help="auto-refresh seconds")
+
+    def run(args: argparse.Namespace) -> int:
+        from dashboard.serve import serve
+
+        return serve(args.state_dir, args.port, refresh=args.refresh)
+
+    p.set_defaults(func=run)
+
+
+def _register_optional(module: str, sub: Any) -> None:
+    """Add the subcommands a module registers (doctor, data fetch)."""
+    import importlib
+
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as err:  # TEMP while the module is being written
+        if err.name != module:
+            raise
+        return
+    mod.register_cli(sub)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="v7",
+        description="v7: a perpetual-futures engine that shows why it is (not) trading.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_run_parser(sub)
+    _add_dashboard_parser(sub)
+    for module in ("execution.doctor", "execution.data_fetch"):
+        _register_optional(module, sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on bad arguments already
+        return int(exc.code or 0)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

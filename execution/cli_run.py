@@ -1,0 +1,169 @@
+"""`v7 run`: the engine (paper + synthetic by default; --data replays CSVs; --live via ccxt)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from execution.clock import Clock, ReplayClock, WallClock, from_iso
+from execution.config import ConfigError, EngineConfig, SymbolSpec, load_config
+from execution.exchange_paper import PaperExchange
+from execution.market_data import (
+    DataError,
+    SyntheticStream,
+    load_csv_dir,
+    merge_series,
+    synthetic_series,
+    timeframe_seconds,
+)
+from execution.runner import EngineRunner, RunOptions
+from execution.state_v7 import STATE_DIR_ENV
+from execution.summary import format_summary
+from execution.types import RejectCounts
+
+log = logging.getLogger("v7")
+
+DEFAULT_FAST_BARS = 50_000
+
+
+class UsageError(Exception):
+    """Bad arguments or input data: exit code 2."""
+
+
+def add_run_parser(sub: Any) -> None:
+    p = sub.add_parser("run", help="run the engine (paper + synthetic data by default)")
+    p.add_argument("--config", default="config/strategy_config.json", help="config file")
+    p.add_argument(
+        "--state-dir", default=None, help="state dir (default $V7_STATE_DIR or logs/state)"
+    )
+    p.add_argument("--data", default=None, help="replay the CSV files of this directory")
+    p.add_argument("--fast", action="store_true", help="replay as fast as possible, then summarise")
+    p.add_argument("--max-bars", type=int, default=None, help="stop after N bars (all symbols)")
+    p.add_argument("--seed", type=int, default=None, help="synthetic data seed (overrides config)")
+    p.add_argument("--pace", type=float, default=None, help="real time: seconds between bar steps")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--json-summary", action="store_true", help="print the summary as JSON")
+    p.add_argument("--live", action="store_true", help="trade live through ccxt (keys from env)")
+    p.add_argument("--testnet", action="store_true", help="with --live: the exchange's sandbox")
+    p.add_argument("--yes", action="store_true", help="with --live: do not ask for confirmation")
+    p.set_defaults(func=cmd_run)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    try:
+        cfg = load_config(args.config)
+    except ConfigError as err:
+        print(f"config error: {err}", file=sys.stderr)
+        return 2
+    if args.max_bars is not None and args.max_bars < 0:
+        print("argument error: --max-bars must be >= 0", file=sys.stderr)
+        return 2
+    # --state-dir, else $V7_STATE_DIR, else the config's state_dir
+    state_dir = Path(args.state_dir or os.environ.get(STATE_DIR_ENV) or cfg.state_dir)
+    if args.live:
+        from execution.cli_live import run_live
+
+        return run_live(cfg, args, state_dir)
+    try:
+        if args.data or args.fast:
+            return _run_replay(cfg, args, state_dir)
+        return _run_realtime(cfg, args, state_dir)
+    except (DataError, UsageError) as err:
+        print(f"input error: {err}", file=sys.stderr)
+        return 2
+
+
+def _paper_factory(cfg: EngineConfig, clock: Clock) -> Callable[[dict[str, Any] | None], Any]:
+    def make(saved: dict[str, Any] | None) -> PaperExchange:
+        fresh = PaperExchange.from_config(cfg, clock)
+        if saved is None:
+            return fresh
+        rules = {s: fresh.market_rules(s) for s in cfg.symbols}
+        ex = cfg.exchange
+        return PaperExchange.restore(
+            saved, rules, ex.starting_balance, ex.taker_fee_bps, ex.slippage_bps, clock,
+            fresh.leverage,
+        )  # fmt: skip
+
+    return make
+
+
+def universe_for_data(cfg: EngineConfig, data_symbols: list[str]) -> EngineConfig:
+    """Trade the symbols found in the data; config entries give their tier and overrides."""
+    known = {s.symbol: s for s in cfg.universe}
+    universe = tuple(known.get(s) or SymbolSpec(symbol=s) for s in data_symbols)
+    return cfg.model_copy(update={"universe": universe})
+
+
+def _load_replay_data(
+    cfg: EngineConfig, args: argparse.Namespace
+) -> tuple[EngineConfig, Any, RejectCounts, str]:
+    rejects = RejectCounts()
+    if args.data:
+        series, rejects = load_csv_dir(args.data)
+        cfg = universe_for_data(cfg, sorted(series))
+        source = f"csv:{Path(args.data).resolve()}"
+    else:
+        syn = cfg.data.synthetic
+        if args.seed is not None:
+            syn = syn.model_copy(update={"seed": args.seed})
+            cfg = cfg.model_copy(update={"data": cfg.data.model_copy(update={"synthetic": syn})})
+        n = args.max_bars if args.max_bars is not None else DEFAULT_FAST_BARS * len(cfg.symbols)
+        per_symbol = max(1, -(-n // len(cfg.symbols)))
+        tf = timeframe_seconds(cfg.data.timeframe)
+        series = synthetic_series(cfg.universe, per_symbol, syn, tf)
+        source = f"synthetic:seed={syn.seed}:tf={cfg.data.timeframe}:n={per_symbol}"
+    return cfg, merge_series(series, cfg.symbols), rejects, source
+
+
+def _run_replay(cfg: EngineConfig, args: argparse.Namespace, state_dir: Path) -> int:
+    cfg, merged, rejects, source = _load_replay_data(cfg, args)
+    clock = ReplayClock(merged.ts[0] if merged.ts else 0.0)
+    opts = RunOptions("replay", source, args.max_bars, not args.no_progress)
+    runner = EngineRunner(cfg, opts, state_dir, clock, _paper_factory(cfg, clock), rejects)
+    runner.install_signal_handlers()
+    wall0 = time.perf_counter()
+    bars0 = runner.bars_done
+    runner.run_replay(merged)
+    elapsed = time.perf_counter() - wall0
+    runner.finish()
+    summary = format_summary(runner, elapsed, runner.bars_done - bars0, as_json=args.json_summary)
+    print(summary)
+    return 0
+
+
+def _run_realtime(cfg: EngineConfig, args: argparse.Namespace, state_dir: Path) -> int:
+    syn = cfg.data.synthetic
+    if args.seed is not None:
+        syn = syn.model_copy(update={"seed": args.seed})
+    clock = WallClock()
+    pace = cfg.data.pace_seconds if args.pace is None else args.pace
+    if pace < 0:
+        raise UsageError("--pace must be >= 0")
+    tf = timeframe_seconds(cfg.data.timeframe)
+    stream = SyntheticStream(cfg.universe, syn, tf, start_ts=from_iso(syn.start))
+    opts = RunOptions("realtime", f"synthetic-live:seed={syn.seed}", args.max_bars, False, pace)
+    runner = EngineRunner(cfg, opts, state_dir, clock, _paper_factory(cfg, clock))
+    runner.install_signal_handlers()
+    print(
+        f"v7: paper engine on synthetic data, {len(cfg.symbols)} symbols, one bar step every "
+        f"{pace:g}s; state -> {state_dir} (Ctrl-C to stop)",
+        file=sys.stderr,
+    )
+    wall0 = time.perf_counter()
+    runner.publish()
+    runner.run_realtime(stream)
+    runner.finish()
+    print(format_summary(runner, time.perf_counter() - wall0, runner.bars_done))
+    return 0
+
+
+def dump_json(obj: object) -> str:
+    return json.dumps(obj, indent=2, sort_keys=True)

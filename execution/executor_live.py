@@ -1,0 +1,258 @@
+"""The loop: data -> marks -> screener -> risk -> router -> positions/ledger/registry -> exits.
+
+One :meth:`Executor.step` is one loop iteration over the bars (or marks) that share a time.
+The executor is the imperative shell: it owns the exchange, the clock and the state files;
+the stages it calls (screener, risk_limits.check_order, exit_scanner.decide_exit) are pure.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from execution import diagnostics_metrics as diag
+from execution.book import Book
+from execution.clock import Clock
+from execution.config import EngineConfig
+from execution.exchange_base import Exchange
+from execution.exit_scanner import PriceObs, scan_tp_sl_exits
+from execution.order_router import OrderRouter, RouteResult, client_order_id
+from execution.position_ledger import PositionLedger
+from execution.position_tp_sl_registry import TpSlEntry, TpSlRegistry
+from execution.risk_limits import RiskLimits, evaluate_intent, gating_flags
+from execution.rounding import round_qty
+from execution.signal_screener import SignalScreener, Strategy, build_strategy
+from execution.types import Bar, ExitIntent, ExitKind, Fill, Intent, OrderKind, OrderRequest
+
+log = logging.getLogger(__name__)
+
+# One bar as the hot loop carries it: (symbol index, ts, open, high, low, close, volume).
+BarTuple = tuple[int, float, float, float, float, float, float]
+
+_ALL_STAGES = diag.STAGES[:-1]  # state_publish records itself
+
+
+@dataclass(slots=True)
+class RunStats:
+    bars: int = 0
+    loops: int = 0
+    signals: int = 0
+    entries_filled: int = 0
+    exits_by_kind: dict[str, int] = field(default_factory=dict)
+    realized_pnl: float = 0.0
+    trades_closed: int = 0
+
+
+class Executor:
+    def __init__(
+        self,
+        cfg: EngineConfig,
+        exchange: Exchange,
+        clock: Clock,
+        state_dir: str | Path,
+        *,
+        strict: bool = False,
+        strategy: Strategy | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.exchange = exchange
+        self.clock = clock
+        self.state_dir = Path(state_dir)
+        self.strict = strict  # replay: a stage error is a bug, raise it after recording it
+        self.symbols = cfg.symbols
+        self.ledger = PositionLedger()
+        self.registry = TpSlRegistry()
+        self.book = Book(self.symbols, cfg.risk, exchange.balance())
+        self.strategy = strategy or build_strategy(cfg.strategy, len(self.symbols))
+        self.screener = SignalScreener(
+            self.strategy,
+            self.symbols,
+            cfg.strategy.notional_nav_pct,
+            lambda: self.book.nav,
+            cfg.strategy.risk_per_trade_nav_pct,
+        )
+        rules = {s: exchange.market_rules(s) for s in self.symbols}
+        tiers = {s.symbol: s.tier for s in cfg.universe}
+        self.limits = RiskLimits(cfg.risk, tiers, rules)
+        self.rules = rules
+        self.router = OrderRouter(exchange, max_retries=cfg.exchange.max_retries)
+        self.pending_intents: dict[str, Intent] = {}
+        self.stats = RunStats()
+        ep = cfg.diagnostics.exit_pipeline
+        self._underwater = ep.tp_sl_underwater_threshold_pct
+        self._canary = ep.tp_sl_canary_enabled
+
+    # --- one loop iteration ---------------------------------------------------------------------
+
+    def step(self, bars: Sequence[BarTuple]) -> None:
+        """Run one loop iteration over bars that share a timestamp (one per symbol at most)."""
+        diag.record_loop_start()
+        symbols = self.symbols
+        on_bar = self.exchange.on_bar
+        with self._stage("positions"):
+            for idx, ts, o, h, lo, c, v in bars:
+                on_bar(Bar(symbols[idx], ts, o, h, lo, c, v))
+            self.apply_fills()
+            on_close = self.book.on_close
+            for idx, ts, _o, _h, _lo, c, _v in bars:
+                on_close(idx, ts, c)
+        with self._stage("exit_scanner"):
+            prices = {symbols[b[0]]: (b[2], b[3], b[4], b[5]) for b in bars}
+            self.scan_exits(prices)
+        with self._stage("screener"):
+            screen = self.screener.on_bar
+            intents = [i for b in bars if (i := screen(b[0], b[1], b[3], b[4], b[5])) is not None]
+        if intents:
+            with self._stage("risk"):
+                for intent in intents:
+                    self.handle_intent(intent)
+        self.book.update_nav(self.exchange.balance(), self.ledger.positions.values())
+        self.stats.bars += len(bars)
+        self.stats.loops += 1
+        diag.record_stages_success(_ALL_STAGES)
+        diag.record_loop_end()
+
+    def _stage(self, name: str) -> _Stage:
+        return _Stage(name, self.strict)
+
+    # --- fills -> ledger / registry -------------------------------------------------------------
+
+    def apply_fills(self) -> None:
+        for fill in self.exchange.poll_fills():
+            self.apply_fill(fill)
+
+    def apply_fill(self, fill: Fill) -> None:
+        trade = self.ledger.apply_fill(fill)
+        symbol = fill.symbol
+        if trade is not None:
+            self.stats.realized_pnl += trade.realized_pnl
+            self.stats.trades_closed += 1
+        if fill.kind is OrderKind.ENTRY:
+            intent = self.pending_intents.pop(fill.intent_id or "", None)
+            self.stats.entries_filled += 1
+            if intent is not None and symbol in self.ledger.positions:
+                self._register_levels(intent, fill)
+        if symbol not in self.ledger.positions:
+            self.registry.remove(symbol)
+            if fill.exit_kind is ExitKind.SL:
+                cooldown = self.cfg.risk.cooldown_seconds_after_sl
+                self.book.cooldown_until[symbol] = fill.ts + cooldown
+
+    def _register_levels(self, intent: Intent, fill: Fill) -> None:
+        """Register TP/SL at the intent's distances from the actual fill price."""
+        pos = self.ledger.positions[intent.symbol]
+        if pos.side is not intent.side:
+            return
+        shift = fill.price - intent.ref_price
+        tp, sl = intent.tp + shift, intent.sl + shift
+        if tp <= 0 or sl <= 0:
+            return
+        self.registry.register(TpSlEntry(intent.symbol, intent.side, tp, sl, fill.ts))
+
+    # --- exits ----------------------------------------------------------------------------------
+
+    def scan_exits(self, prices: dict[str, PriceObs]) -> None:
+        marks = self.book.marks_by_symbol() if self.ledger.positions else {}
+        result = scan_tp_sl_exits(
+            self.ledger, self.registry, prices, marks, self.clock.now(),
+            self._underwater, self._canary,
+        )  # fmt: skip
+        for exit_intent in result.exit_intents:
+            self.route_exit(exit_intent)
+        if result.exit_intents:
+            self.apply_fills()
+
+    def route_exit(self, ei: ExitIntent) -> RouteResult:
+        """Send a reduce-only exit (never through risk: exits are never vetoed)."""
+        trigger = ei.price if ei.kind is not ExitKind.SIGNAL else None
+        req = OrderRequest(
+            client_order_id=client_order_id(f"{ei.symbol}:{int(ei.ts)}", OrderKind.EXIT, ei.kind),
+            symbol=ei.symbol,
+            side="sell" if ei.side.sign > 0 else "buy",
+            qty=ei.qty,
+            kind=OrderKind.EXIT,
+            reduce_only=True,
+            trigger_price=trigger,
+            exit_kind=ei.kind,
+            ts=ei.ts,
+        )
+        result = self.router.submit(req)
+        if result.placed:
+            self.stats.exits_by_kind[ei.kind.value] = (
+                self.stats.exits_by_kind.get(ei.kind.value, 0) + 1
+            )
+        return result
+
+    # --- entries --------------------------------------------------------------------------------
+
+    def handle_intent(self, intent: Intent) -> None:
+        """Reverse an opposite position if configured, then risk, then the router."""
+        self.stats.signals += 1
+        closing: frozenset[str] = frozenset()
+        pos = self.ledger.positions.get(intent.symbol)
+        if (
+            pos is not None
+            and pos.side is not intent.side
+            and self.cfg.strategy.reverse_on_opposite
+        ):
+            ei = ExitIntent(
+                intent.symbol, pos.side, pos.qty, intent.ref_price, ExitKind.SIGNAL, intent.ts
+            )
+            if self.route_exit(ei).placed:
+                diag.record_exit_trigger(ExitKind.SIGNAL.value, intent.symbol)
+                closing = frozenset({intent.symbol})
+        view = self.book.view(self.ledger.positions.values(), self.clock.now(), closing)
+        verdict = evaluate_intent(intent, view, self.limits)
+        if verdict.vetoed:
+            return
+        with self._stage("router"):
+            self._send_entry(intent)
+
+    def _send_entry(self, intent: Intent) -> None:
+        step = self.rules[intent.symbol].qty_step
+        qty = round_qty(intent.notional / intent.ref_price, step)
+        req = OrderRequest(
+            client_order_id=client_order_id(intent.intent_id, OrderKind.ENTRY),
+            symbol=intent.symbol,
+            side=intent.side.order_side,
+            qty=qty,
+            kind=OrderKind.ENTRY,
+            intent_id=intent.intent_id,
+            ts=intent.ts,
+        )
+        self.pending_intents[intent.intent_id] = intent
+        result = self.router.submit(req)
+        if not result.placed:
+            self.pending_intents.pop(intent.intent_id, None)
+        else:
+            self.apply_fills()  # live venues fill market orders at once
+
+    # --- views for publishing -------------------------------------------------------------------
+
+    def gating(self) -> dict[str, list[str]]:
+        view = self.book.view(self.ledger.positions.values(), self.clock.now())
+        return {s: gating_flags(s, view, self.limits) for s in self.symbols}
+
+
+class _Stage:
+    """Context manager: a stage error is recorded in liveness; replay re-raises it."""
+
+    __slots__ = ("name", "strict")
+
+    def __init__(self, name: str, strict: bool) -> None:
+        self.name = name
+        self.strict = strict
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> bool:
+        if exc is None or not isinstance(exc, Exception):
+            return False
+        diag.record_stage_error(self.name, exc)
+        log.exception("stage %s failed", self.name)
+        return not self.strict

@@ -1,0 +1,303 @@
+"""Risk: pure veto checks over an entry intent and a portfolio view (DESIGN.md §3).
+
+``check_order`` runs the checks in the documented order (``CHECK_ORDER``) and the first failing
+one is *the* veto. It is pure: no clock, no I/O — ``now`` lives in the portfolio view.
+``evaluate_intent`` is the one place that turns a decision into diagnostics events
+(``record_veto`` / ``record_risk_passed``). Reduce-only exits never come here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import numpy as np
+
+from execution.config import RiskConfig
+from execution.diagnostics_metrics import record_risk_passed, record_veto
+from execution.rounding import round_qty
+from execution.types import Intent, MarketRules, Side, VetoResult
+
+
+class VetoReason(StrEnum):
+    TRADING_HALTED = "trading_halted"
+    TIER_BLOCK = "tier_block"
+    STALE_MARK = "stale_mark"
+    COOLDOWN = "cooldown"
+    MIN_NOTIONAL = "min_notional"
+    PER_TRADE_NAV_PCT = "per_trade_nav_pct"
+    MAX_CONCURRENT = "max_concurrent"
+    SYMBOL_CAP = "symbol_cap"
+    PORTFOLIO_DD_CIRCUIT = "portfolio_dd_circuit"
+    VAR_LIMIT = "var_limit"
+    CVAR_LIMIT = "cvar_limit"
+
+
+@dataclass(frozen=True, slots=True)
+class RiskLimits:
+    cfg: RiskConfig
+    tiers: Mapping[str, str]
+    rules: Mapping[str, MarketRules]
+
+
+@dataclass(frozen=True, slots=True)
+class PortfolioView:
+    """What risk sees of the book at decision time (a snapshot; risk never mutates it)."""
+
+    now: float
+    nav: float
+    peak_nav: float
+    positions: Mapping[str, float]  # symbol -> signed notional at mark
+    last_mark_ts: Mapping[str, float] = field(default_factory=dict)
+    marks: Mapping[str, float] = field(default_factory=dict)
+    cooldown_until: Mapping[str, float] = field(default_factory=dict)
+    halted: bool = False
+    returns: Callable[[str], np.ndarray | None] | None = None
+    # Post-trade VaR/CVaR per intent id: var_limit and cvar_limit share one computation.
+    var_cache: dict[str, VarEstimate] = field(default_factory=dict)
+
+    @property
+    def drawdown_pct(self) -> float:
+        if self.peak_nav <= 0:
+            return 0.0
+        return max(0.0, 1.0 - self.nav / self.peak_nav)
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    reason: VetoReason
+    observed: float | None = None
+    limit: float | None = None
+    detail: str = ""
+
+
+Check = Callable[[Intent, PortfolioView, RiskLimits], Failure | None]
+
+
+# --- VaR / CVaR -------------------------------------------------------------------------------
+
+
+def historical_var(returns: np.ndarray, confidence: float) -> float:
+    """Return historical VaR as a positive loss fraction: -percentile(r, 100*(1-confidence))."""
+    r = np.asarray(returns, dtype=float)
+    r = r[~np.isnan(r)]
+    return float(-np.percentile(r, 100.0 * (1.0 - confidence)))
+
+
+def historical_cvar(returns: np.ndarray, confidence: float) -> float:
+    """Return historical CVaR: -mean(r[r <= percentile(r, 100*(1-confidence))])."""
+    r = np.asarray(returns, dtype=float)
+    r = r[~np.isnan(r)]
+    cut = np.percentile(r, 100.0 * (1.0 - confidence))
+    return float(-r[r <= cut].mean())
+
+
+@dataclass(frozen=True, slots=True)
+class VarEstimate:
+    var: float | None
+    cvar: float | None
+    n_returns: int
+    status: str  # "ok" | "insufficient_data" | "flat"
+
+
+def portfolio_var(
+    positions: Mapping[str, float],
+    returns: Callable[[str], np.ndarray | None] | None,
+    nav: float,
+    cfg: RiskConfig,
+) -> VarEstimate:
+    """VaR/CVaR of a book: sum of signed notional x each symbol's bar returns, over NAV."""
+    book = {s: n for s, n in positions.items() if n != 0.0}
+    if not book:
+        return VarEstimate(0.0, 0.0, 0, "flat")
+    if returns is None or nav <= 0:
+        return VarEstimate(None, None, 0, "insufficient_data")
+    series = [returns(s) for s in book]
+    if any(r is None for r in series):
+        return VarEstimate(None, None, 0, "insufficient_data")
+    arrays = [r for r in series if r is not None]
+    n = min(len(r) for r in arrays)
+    n = min(n, cfg.lookback_bars)
+    if n < cfg.min_returns:
+        return VarEstimate(None, None, n, "insufficient_data")
+    matrix = np.vstack([r[-n:] for r in arrays])
+    pnl = np.asarray(list(book.values())) @ matrix / nav
+    pnl = pnl[~np.isnan(pnl)]
+    if len(pnl) < cfg.min_returns:
+        return VarEstimate(None, None, len(pnl), "insufficient_data")
+    conf = cfg.var_confidence
+    return VarEstimate(historical_var(pnl, conf), historical_cvar(pnl, conf), len(pnl), "ok")
+
+
+# --- the checks, in documented order -------------------------------------------------------------
+
+
+def check_trading_halted(i: Intent, p: PortfolioView, lim: RiskLimits) -> Failure | None:
+    if lim.cfg.trading_halted or p.halted:
+        return Failure(VetoReason.TRADING_HALTED, detail="kill switch or drawdown panic")
+    return None
+
+
+def check_tier_block(i: Intent, p: PortfolioView, lim: RiskLimits) -> Failure | None:
+    tier = lim.tiers.get(i.symbol, "unknown")
+    if tier in lim.cfg.blocked_tiers:
+        return Failure(VetoReason.TIER_BLOCK, detail=f"tier {tier!r} is blocked")
+    return None
+
+
+def check_stale_mark(i: Intent, p: PortfolioView, lim: RiskLimits) -> Failure | None:
+    last = p.last_mark_ts.get(i.symbol)
+    age = float("inf") if last is None else p.now - last
+    if age > lim.cfg.stale_mark_seconds:
+        return Failure(VetoReason.STALE_MARK, age, lim.cfg.stale_mark_seconds, "mark age s")
+    return None
+
+
+def check_cooldown(i: Intent, p: PortfolioView, lim: RiskLimits) -> Failure | None:
+    until = p.cooldown_until.get(i.symbol)
+    if until is not None and p.now < until:
+        return Failure(VetoReason.COOLDOWN, until - p.now, 0.0, f"{until - p.now:.0f}s left")
+    return None
+
+
+def check_min_notional(i: Intent, p: PortfolioView, lim: RiskLimits) -> Failure | None:
+    rules = lim.rules.get(i.symbol)
+    step = rules.qty_step if rules else 0.0
+    qty = round_qty(i.notional / i.ref_price, step) if step > 0 else i.notional / i.ref_price
+    notional = qty * i.ref_price
+    floor = max(lim.cfg.min_notional, rules.min_notional if rules else 0.0)
+    if notional < floor:
+        return Failure(VetoReason.MIN_NOTIONAL, notional, floor, "order notional below minimum")
+    return None
+
+
+def check_per_trade_nav_pct(i: Intent, p: PortfolioView, lim: RiskLimits) -> Failure | None:
+    frac = i.notional / p.nav if p.nav > 0 else float("inf")
+    if frac > lim.cfg.per_trade_nav_pct:
+        return Failure(VetoReason.PER_TRADE_NAV_PCT, frac, lim.cfg.per_trade_nav_pct)
+    return None
+
+
+def check_max_concurrent(i: Intent, p: PortfolioView, lim: RiskLimits) -> Failure | None:
+    held = sum(1 for n in p.positions.values() if n != 0.0)
+    opens_new = p.positions.get(i.symbol, 0.0) == 0.0
+    if opens_new and held >= lim.cfg.max_concurrent:
+        return Failure(VetoReason.MAX_CONCURRENT, held + 1, lim.cfg.max_concurrent)
+    return None
+
+
+def check_symbol_cap(i: Intent, p: PortfolioView, lim: RiskLimits) -> Failure | None:
+    after = abs(p.positions.get(i.symbol, 0.0) + i.side.sign * i.notional)
+    frac = after / p.nav if p.nav > 0 else float("inf")
+    if frac > lim.cfg.symbol_cap_nav_pct:
+        return Failure(VetoReason.SYMBOL_CAP, frac, lim.cfg.symbol_cap_nav_pct)
+    return None
+
+
+def check_portfolio_dd_circuit(i: Intent, p: PortfolioView, lim: RiskLimits) -> Failure | None:
+    dd = p.drawdown_pct
+    if dd >= lim.cfg.dd_circuit_pct:
+        return Failure(VetoReason.PORTFOLIO_DD_CIRCUIT, dd, lim.cfg.dd_circuit_pct)
+    return None
+
+
+def _post_trade_var(i: Intent, p: PortfolioView, lim: RiskLimits) -> VarEstimate:
+    cached = p.var_cache.get(i.intent_id)
+    if cached is None:
+        book = dict(p.positions)
+        book[i.symbol] = book.get(i.symbol, 0.0) + i.side.sign * i.notional
+        cached = p.var_cache[i.intent_id] = portfolio_var(book, p.returns, p.nav, lim.cfg)
+    return cached
+
+
+def check_var_limit(i: Intent, p: PortfolioView, lim: RiskLimits) -> Failure | None:
+    est = _post_trade_var(i, p, lim)
+    if est.var is not None and est.var > lim.cfg.var_limit_nav_pct:
+        return Failure(VetoReason.VAR_LIMIT, est.var, lim.cfg.var_limit_nav_pct)
+    return None
+
+
+def check_cvar_limit(i: Intent, p: PortfolioView, lim: RiskLimits) -> Failure | None:
+    est = _post_trade_var(i, p, lim)
+    if est.cvar is not None and est.cvar > lim.cfg.cvar_limit_nav_pct:
+        return Failure(VetoReason.CVAR_LIMIT, est.cvar, lim.cfg.cvar_limit_nav_pct)
+    return None
+
+
+CHECK_ORDER: tuple[tuple[VetoReason, Check], ...] = (
+    (VetoReason.TRADING_HALTED, check_trading_halted),
+    (VetoReason.TIER_BLOCK, check_tier_block),
+    (VetoReason.STALE_MARK, check_stale_mark),
+    (VetoReason.COOLDOWN, check_cooldown),
+    (VetoReason.MIN_NOTIONAL, check_min_notional),
+    (VetoReason.PER_TRADE_NAV_PCT, check_per_trade_nav_pct),
+    (VetoReason.MAX_CONCURRENT, check_max_concurrent),
+    (VetoReason.SYMBOL_CAP, check_symbol_cap),
+    (VetoReason.PORTFOLIO_DD_CIRCUIT, check_portfolio_dd_circuit),
+    (VetoReason.VAR_LIMIT, check_var_limit),
+    (VetoReason.CVAR_LIMIT, check_cvar_limit),
+)
+
+
+def check_order(
+    intent: Intent, portfolio: PortfolioView, limits: RiskLimits, *, report_all: bool = False
+) -> VetoResult:
+    """Decide on an entry intent: the first failing check in CHECK_ORDER is the veto.
+
+    With ``report_all`` the remaining checks are also run and listed in ``also_failed``; they
+    never change the decision.
+    """
+    first: Failure | None = None
+    others: list[str] = []
+    for _, check in CHECK_ORDER:
+        failure = check(intent, portfolio, limits)
+        if failure is None:
+            continue
+        if first is None:
+            first = failure
+            if not report_all:
+                break
+        else:
+            others.append(failure.reason.value)
+    if first is None:
+        return VetoResult(vetoed=False)
+    return VetoResult(
+        vetoed=True,
+        reason=first.reason.value,
+        observed=first.observed,
+        limit=first.limit,
+        detail=first.detail,
+        also_failed=tuple(others),
+    )
+
+
+def evaluate_intent(intent: Intent, portfolio: PortfolioView, limits: RiskLimits) -> VetoResult:
+    """Run check_order and record the outcome in diagnostics (the spec's record_veto point)."""
+    result = check_order(intent, portfolio, limits)
+    if result.vetoed and result.reason is not None:
+        record_veto(result.reason, intent.symbol)
+    else:
+        record_risk_passed(intent.symbol)
+    return result
+
+
+# Checks that depend on the symbol and the book, not on the intent's size: the gating flags.
+_GATING: tuple[Check, ...] = (
+    check_trading_halted,
+    check_tier_block,
+    check_stale_mark,
+    check_cooldown,
+    check_max_concurrent,
+    check_portfolio_dd_circuit,
+)
+
+
+def gating_flags(symbol: str, portfolio: PortfolioView, limits: RiskLimits) -> list[str]:
+    """Return every symbol-level check that would block a new entry on ``symbol`` right now."""
+    probe = Intent(f"gate:{symbol}", symbol, Side.LONG, 0.0, 1.0, 0.0, 0.0, portfolio.now)
+    flags = [f.reason.value for c in _GATING if (f := c(probe, portfolio, limits)) is not None]
+    held = abs(portfolio.positions.get(symbol, 0.0))
+    if portfolio.nav > 0 and held / portfolio.nav >= limits.cfg.symbol_cap_nav_pct:
+        flags.append(VetoReason.SYMBOL_CAP.value)
+    return flags

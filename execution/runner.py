@@ -1,0 +1,283 @@
+"""Drive the executor: replay (``--fast`` / CSV), paced real time, and the publish/checkpoint cycle.
+
+Restart semantics: every publish ends with engine_checkpoint.json, which holds the ledger,
+the registry, the paper account, the strategy and book state, written last and atomically.
+A run that did not finish (crash, kill, --max-bars, Ctrl-C in a replay) resumes from it; a
+finished replay starts fresh.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from execution import diagnostics_metrics as diag
+from execution.clock import Clock, to_iso
+from execution.config import EngineConfig
+from execution.exchange_paper import PaperExchange
+from execution.executor_live import BarTuple, Executor
+from execution.market_data import MergedBars, SyntheticStream, merge_series
+from execution.position_ledger import PositionLedger
+from execution.position_tp_sl_registry import TpSlRegistry
+from execution.reconcile import reconcile
+from execution.state_io import SCHEMA_VERSION, read_json_defensive, write_json_atomic
+from execution.state_publish import (
+    PublishThrottle,
+    compute_and_write_intel_state,
+    positions_state,
+    write_positions_state,
+    write_risk_snapshot,
+)
+from execution.state_snapshots import intent_from_dict, intent_to_dict, risk_snapshot
+from execution.state_v7 import (
+    CHECKPOINT_FILE,
+    INTEL_FILE,
+    PAPER_EXCHANGE_FILE,
+    POSITIONS_LEDGER_FILE,
+    STATE_FILES,
+    TP_SL_REGISTRY_FILE,
+)
+from execution.types import RejectCounts
+
+log = logging.getLogger(__name__)
+
+HALT_FILE = "HALT"
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    mode: str  # "replay" | "realtime" | "live"
+    source: str  # identifies the data: "synthetic:seed=7", "csv:/path", "live:binanceusdm"
+    max_bars: int | None = None
+    progress: bool = True
+    pace_seconds: float = 0.0
+
+
+def diagnostics_settings(cfg: EngineConfig) -> diag.DiagnosticsSettings:
+    d = cfg.diagnostics
+    return diag.DiagnosticsSettings(
+        enabled=d.enabled,
+        window_signals=d.veto_metrics.window_signals,
+        window_seconds=d.veto_metrics.window_seconds,
+        heatmap_bucket_seconds=d.veto_metrics.heatmap_bucket_seconds,
+        heatmap_max_buckets=d.veto_metrics.heatmap_max_buckets,
+        tp_sl_canary_enabled=d.exit_pipeline.tp_sl_canary_enabled,
+        tp_sl_underwater_threshold_pct=d.exit_pipeline.tp_sl_underwater_threshold_pct,
+    )
+
+
+class EngineRunner:
+    def __init__(
+        self,
+        cfg: EngineConfig,
+        opts: RunOptions,
+        state_dir: str | Path,
+        clock: Clock,
+        exchange_factory: Callable[[dict[str, Any] | None], Any],
+        bad_bars: RejectCounts | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.opts = opts
+        self.state_dir = Path(state_dir)
+        self.clock = clock
+        self.bad_bars = bad_bars or RejectCounts()
+        self.stop_requested = False
+        self.completed = False
+        self.started_wall = time.monotonic()
+        diag.configure(diagnostics_settings(cfg), clock.now)
+        checkpoint = self._resumable_checkpoint()
+        self.resumed = checkpoint is not None
+        if checkpoint is None:
+            self._clear_engine_files()
+        exchange = exchange_factory(checkpoint.get("exchange") if checkpoint else None)
+        self.executor = Executor(cfg, exchange, clock, self.state_dir, strict=opts.mode == "replay")
+        self.bars_done = 0
+        if checkpoint is not None:
+            self._restore(checkpoint)
+        elif opts.mode == "live":
+            self._load_live_memory()
+        self.started_ts = clock.now()
+        every = cfg.publish.replay_every_bars if opts.mode == "replay" else None
+        self.throttle = PublishThrottle(cfg.publish.min_interval_seconds, every)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+
+    # --- checkpoint / restart -------------------------------------------------------------------
+
+    def _resumable_checkpoint(self) -> dict[str, Any] | None:
+        read = read_json_defensive(self.state_dir / CHECKPOINT_FILE)
+        data = read.data
+        if not read.ok or data.get("completed", True):
+            return None
+        if data.get("mode") != self.opts.mode or data.get("source") != self.opts.source:
+            log.info(
+                "checkpoint is for %s/%s: starting fresh", data.get("mode"), data.get("source")
+            )
+            return None
+        return data
+
+    def _clear_engine_files(self) -> None:
+        """A fresh run must not inherit a finished run's files (the HALT switch stays)."""
+        if self.opts.mode == "live":
+            return  # live memory is reconciled with the exchange, never wiped
+        for name in (*STATE_FILES, PAPER_EXCHANGE_FILE, CHECKPOINT_FILE):
+            with contextlib.suppress(FileNotFoundError):
+                (self.state_dir / name).unlink()
+
+    def _restore(self, cp: dict[str, Any]) -> None:
+        ex = self.executor
+        ex.ledger = PositionLedger.from_dict(cp.get("ledger") or {})
+        ex.registry = TpSlRegistry.from_dict(cp.get("registry") or {})
+        ex.strategy.load_state(cp.get("strategy") or {})
+        ex.book.load(cp.get("book") or {})
+        pending = cp.get("pending_intents") or []
+        ex.pending_intents = {i.intent_id: i for i in map(intent_from_dict, pending) if i}
+        self.bars_done = int(cp.get("bars_processed") or 0)
+        ex.stats.bars = self.bars_done
+        intel = read_json_defensive(self.state_dir / INTEL_FILE).data
+        diag.restore_cumulative(intel.get("runtime_diagnostics") or {})
+        report = reconcile(ex.ledger, ex.registry, ex.exchange.positions(), self.clock.now())
+        log.info("resumed at bar %d (%s)", self.bars_done, report)
+
+    def _load_live_memory(self) -> None:
+        ex = self.executor
+        ex.ledger = PositionLedger.load(self.state_dir / POSITIONS_LEDGER_FILE)
+        ex.registry = TpSlRegistry.load(self.state_dir / TP_SL_REGISTRY_FILE)
+        reconcile(ex.ledger, ex.registry, ex.exchange.positions(), self.clock.now())
+
+    # --- publishing -----------------------------------------------------------------------------
+
+    def publish(self, running: bool = True) -> None:
+        ex = self.executor
+        now = self.clock.now()
+        d = self.state_dir
+        try:
+            ex.book.halted_by_file = (d / HALT_FILE).exists()
+            if isinstance(ex.exchange, PaperExchange):
+                ex.exchange.save(d / PAPER_EXCHANGE_FILE)
+            ex.ledger.save(d / POSITIONS_LEDGER_FILE, now)
+            ex.registry.save(d / TP_SL_REGISTRY_FILE, now)
+            diag.set_gating_flags(ex.gating())
+            marks = ex.book.marks_by_symbol()
+            write_positions_state(positions_state(ex.ledger, ex.registry, marks, now), d)
+            write_risk_snapshot(risk_snapshot(ex, now), d)
+            diag.record_stage_success("state_publish")
+            compute_and_write_intel_state(self.engine_info(running), self._bad_bars(), now, d)
+            write_json_atomic(d / CHECKPOINT_FILE, self.checkpoint(now))
+        except OSError as err:
+            diag.record_stage_error("state_publish", err)
+            log.error("state publish failed: %s", err)
+        self.throttle.mark(self.bars_done)
+
+    def checkpoint(self, now: float) -> dict[str, Any]:
+        ex = self.executor
+        exchange = ex.exchange.to_dict() if isinstance(ex.exchange, PaperExchange) else None
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "updated_ts": to_iso(now),
+            "mode": self.opts.mode,
+            "source": self.opts.source,
+            "completed": self.completed,
+            "bars_processed": self.bars_done,
+            "last_ts": now,
+            "strategy": ex.strategy.state(),
+            "book": ex.book.to_dict(),
+            "pending_intents": [intent_to_dict(i) for i in ex.pending_intents.values()],
+            "ledger": ex.ledger.to_dict(now),
+            "registry": ex.registry.to_dict(now),
+            "exchange": exchange,
+        }
+
+    def engine_info(self, running: bool) -> dict[str, Any]:
+        c = self.cfg
+        return {
+            "mode": self.opts.mode,
+            "running": running,
+            "pid": os.getpid(),
+            "started_ts": to_iso(self.started_ts),
+            "exchange": self.executor.exchange.name,
+            "symbols": list(c.symbols),
+            "bars_processed": self.bars_done,
+            "source": self.opts.source,
+            "config": {
+                "exit_scan_stale_seconds": c.diagnostics.exit_pipeline.exit_scan_stale_seconds,
+                "dashboard_refresh_seconds": c.dashboard.refresh_seconds,
+                "tp_sl_underwater_threshold_pct": (
+                    c.diagnostics.exit_pipeline.tp_sl_underwater_threshold_pct
+                ),
+                "no_signal_seconds": c.doctor.no_signal_seconds,
+                "no_order_seconds": c.doctor.no_order_seconds,
+                "dominant_veto_share": c.doctor.dominant_veto_share,
+                "timeframe": c.data.timeframe,
+            },
+        }
+
+    def _bad_bars(self) -> dict[str, Any]:
+        return {"total": self.bad_bars.total, "by_symbol": self.bad_bars.by_symbol}
+
+    # --- drivers --------------------------------------------------------------------------------
+
+    def install_signal_handlers(self) -> None:
+        def _stop(signum: int, frame: FrameType | None) -> None:
+            self.stop_requested = True
+
+        signal.signal(signal.SIGINT, _stop)
+        signal.signal(signal.SIGTERM, _stop)
+
+    def run_replay(self, merged: MergedBars) -> None:
+        """Replay merged bars as fast as possible (the clock is the bar time)."""
+        from execution.replay_loop import replay
+
+        replay(self, merged)
+
+    def run_realtime(self, stream: SyntheticStream) -> None:
+        """Paced synthetic bars stamped with the wall clock, until stopped."""
+        idx_of = {s: i for i, s in enumerate(self.cfg.symbols)}
+        step = self.executor.step
+        while not self.stop_requested:
+            merged = merge_series(stream.next_chunk(), self.cfg.symbols)
+            for group in _groups(merged, idx_of):
+                if self.stop_requested or self._max_reached():
+                    break
+                now = time.time()
+                step([(b[0], now, *b[2:]) for b in group])
+                self.bars_done += len(group)
+                if self.throttle.due(self.bars_done):
+                    self.publish()
+                time.sleep(self.opts.pace_seconds)
+            if self._max_reached():
+                break
+        self.completed = True
+
+    def _max_reached(self) -> bool:
+        return self.opts.max_bars is not None and self.bars_done >= self.opts.max_bars
+
+    def finish(self) -> None:
+        self.publish(running=False)
+
+
+def _groups(merged: MergedBars, idx_of: dict[str, int]) -> list[list[BarTuple]]:
+    out: list[list[BarTuple]] = []
+    ts = merged.ts
+    n = len(ts)
+    i = 0
+    while i < n:
+        j = i + 1
+        while j < n and ts[j] == ts[i]:
+            j += 1
+        out.append(
+            [
+                (merged.sym_idx[k], ts[k], merged.open[k], merged.high[k], merged.low[k],
+                 merged.close[k], merged.volume[k])
+                for k in range(i, j)
+            ]
+        )  # fmt: skip
+        i = j
+    return out

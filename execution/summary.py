@@ -1,0 +1,72 @@
+"""The one-screen summary printed at the end of `v7 run --fast`."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from execution.diagnostics_metrics import build_runtime_diagnostics_snapshot
+
+if TYPE_CHECKING:
+    from execution.runner import EngineRunner
+
+
+def summary_dict(runner: EngineRunner, elapsed: float, bars_run: int) -> dict[str, Any]:
+    ex = runner.executor
+    snap = build_runtime_diagnostics_snapshot()
+    vc = snap.veto_counters
+    dd = ex.book.drawdown()
+    start = ex.cfg.exchange.starting_balance
+    return {
+        "state_dir": str(runner.state_dir),
+        "resumed": runner.resumed,
+        "completed": runner.completed,
+        "bars": runner.bars_done,
+        "bars_this_run": bars_run,
+        "elapsed_s": round(elapsed, 3),
+        "bars_per_s": round(bars_run / elapsed, 1) if elapsed > 0 else None,
+        "symbols": len(ex.symbols),
+        "signals": vc.total_signals,
+        "vetoes": vc.total_vetoes,
+        "vetoes_by_reason": dict(sorted(vc.by_reason.items(), key=lambda kv: -kv[1])),
+        "orders": vc.total_orders,
+        "orders_by_kind": snap.accounting.get("orders_by_kind", {}),
+        "order_failures": snap.accounting.get("order_failures", 0),
+        "exits_by_kind": snap.exit_triggers_by_kind,
+        "identity_ok": snap.accounting.get("identity_ok"),
+        "open_positions": len(ex.ledger.positions),
+        "realized_pnl": round(ex.ledger.realized_pnl, 2),
+        "fees_paid": round(ex.ledger.fees_paid, 2),
+        "nav": round(dd.nav, 2),
+        "pnl": round(dd.nav - start, 2),
+        "pnl_pct": round((dd.nav / start - 1.0) * 100, 3),
+        "max_drawdown_seen_pct": round(dd.drawdown_pct * 100, 3),
+        "bad_bars": runner.bad_bars.total,
+    }
+
+
+def format_summary(
+    runner: EngineRunner, elapsed: float, bars_run: int, *, as_json: bool = False
+) -> str:
+    s = summary_dict(runner, elapsed, bars_run)
+    if as_json:
+        return json.dumps(s, indent=2)
+    reasons = ", ".join(f"{k} {v}" for k, v in s["vetoes_by_reason"].items()) or "none"
+    exits = ", ".join(f"{k} {v}" for k, v in s["exits_by_kind"].items()) or "none"
+    rate = f"{s['bars_per_s']:,.0f} bars/s" if s["bars_per_s"] else "-"
+    lines = [
+        "v7 run summary" + (" (resumed)" if s["resumed"] else ""),
+        f"  bars        {s['bars']:,} ({s['bars_this_run']:,} this run, {s['symbols']} symbols)"
+        f" in {s['elapsed_s']:.2f}s = {rate}",
+        f"  signals     {s['signals']:,}",
+        f"  vetoes      {s['vetoes']:,}: {reasons}",
+        f"  orders      {s['orders']:,} (entry {s['orders_by_kind'].get('entry', 0):,}, "
+        f"exit {s['orders_by_kind'].get('exit', 0):,}), failures {s['order_failures']}",
+        f"  exits       {exits}",
+        f"  PnL         {s['pnl']:+,.2f} ({s['pnl_pct']:+.2f}%), realized {s['realized_pnl']:+,.2f},"
+        f" fees {s['fees_paid']:,.2f}; NAV {s['nav']:,.2f}",
+        f"  open        {s['open_positions']} positions; bad bars rejected {s['bad_bars']}",
+        f"  accounting  identity {'ok' if s['identity_ok'] else 'BROKEN'}",
+        f"  state       {s['state_dir']}",
+    ]
+    return "\n".join(lines)
