@@ -118,6 +118,15 @@ def _order_by_total(frame: pd.DataFrame, column: str) -> list[str]:
     return [str(k) for k in ordered]
 
 
+def _reason_axis(frame: pd.DataFrame) -> alt.Y:
+    return alt.Y(
+        "reason:N",
+        title="Veto reason",
+        sort=_order_by_total(frame, "reason"),
+        axis=alt.Axis(labelLimit=240),
+    )
+
+
 def _color() -> alt.Color:
     return alt.Color(
         "count:Q", title="Vetoes", scale=alt.Scale(scheme="orangered", type="sqrt", zero=True)
@@ -130,8 +139,13 @@ def symbol_heatmap_chart(frame: pd.DataFrame) -> alt.Chart:
         alt.Chart(frame, title="Vetoes by reason x symbol")
         .mark_rect()
         .encode(
-            x=alt.X("symbol:N", title="Symbol", sort=_order_by_total(frame, "symbol")),
-            y=alt.Y("reason:N", title="Veto reason", sort=_order_by_total(frame, "reason")),
+            x=alt.X(
+                "symbol:N",
+                title="Symbol",
+                sort=_order_by_total(frame, "symbol"),
+                axis=alt.Axis(labelAngle=-45, labelLimit=160),
+            ),
+            y=_reason_axis(frame),
             color=_color(),
             tooltip=[
                 alt.Tooltip("reason:N", title="Reason"),
@@ -151,7 +165,7 @@ def time_heatmap_chart(frame: pd.DataFrame) -> alt.Chart:
         .encode(
             x=alt.X("bucket:T", title="Time bucket (UTC)", axis=alt.Axis(format="%m-%d %H:%M")),
             x2="bucket_end:T",
-            y=alt.Y("reason:N", title="Veto reason", sort=_order_by_total(frame, "reason")),
+            y=_reason_axis(frame),
             color=_color(),
             tooltip=[
                 alt.Tooltip("reason:N", title="Reason"),

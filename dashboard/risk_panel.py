@@ -152,9 +152,5 @@ def _veto_table(by_reason: Any) -> None:
     if table.empty:
         st.info("No vetoes.")
         return
-    st.dataframe(
-        table,
-        hide_index=True,
-        width="stretch",
-        column_config={charts.SHARE: st.column_config.NumberColumn(format="%.1f")},
-    )
+    # A static table: a closed set of reasons, all visible at once, and plain text in the page.
+    st.table(table.style.format({charts.SHARE: "{:.1f}"}).hide(axis="index"))
