@@ -109,7 +109,7 @@ def _load_replay_data(
     if args.data:
         series, rejects = load_csv_dir(args.data)
         cfg = universe_for_data(cfg, sorted(series))
-        source = f"csv:{Path(args.data).resolve()}"
+        source = f"csv:{Path(args.data).resolve()}:max_bars={args.max_bars}"
     else:
         syn = cfg.data.synthetic
         if args.seed is not None:

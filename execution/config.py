@@ -127,8 +127,8 @@ class PublishConfig(_Frozen):
 class VetoMetricsConfig(_Frozen):
     window_signals: int = Field(default=500, ge=1, le=1_000_000)
     window_seconds: float = Field(default=3600.0, gt=0)
-    heatmap_bucket_seconds: float = Field(default=3600.0, gt=0)
-    heatmap_max_buckets: int = Field(default=24, ge=1, le=10_000)
+    heatmap_bucket_seconds: float = Field(default=300.0, gt=0)
+    heatmap_max_buckets: int = Field(default=288, ge=1, le=10_000)
 
 
 class ExitPipelineConfig(_Frozen):

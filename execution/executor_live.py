@@ -168,7 +168,9 @@ class Executor:
         """Send a reduce-only exit (never through risk: exits are never vetoed)."""
         trigger = ei.price if ei.kind is not ExitKind.SIGNAL else None
         req = OrderRequest(
-            client_order_id=client_order_id(f"{ei.symbol}:{int(ei.ts)}", OrderKind.EXIT, ei.kind),
+            client_order_id=client_order_id(
+                f"{ei.symbol}:{int(ei.ts * 1000)}", OrderKind.EXIT, ei.kind.value
+            ),
             symbol=ei.symbol,
             side="sell" if ei.side.sign > 0 else "buy",
             qty=ei.qty,

@@ -54,4 +54,5 @@ def replay(runner: EngineRunner, merged: MergedBars) -> None:
             bar.update(i - bar.n)
             next_tick = i + _PROGRESS_EVERY
     bar.close()
-    runner.completed = i >= n
+    # Done when the requested range is exhausted; a stop request leaves it resumable.
+    runner.completed = i >= limit

@@ -239,11 +239,14 @@ class EngineRunner:
 
     def run_realtime(self, stream: SyntheticStream) -> None:
         """Paced synthetic bars stamped with the wall clock, until stopped."""
-        idx_of = {s: i for i, s in enumerate(self.cfg.symbols)}
         step = self.executor.step
+        skip = self.bars_done  # a resumed run continues the same price path
         while not self.stop_requested:
             merged = merge_series(stream.next_chunk(), self.cfg.symbols)
-            for group in _groups(merged, idx_of):
+            for group in _groups(merged):
+                if skip > 0:
+                    skip -= len(group)
+                    continue
                 if self.stop_requested or self._max_reached():
                     break
                 now = time.time()
@@ -263,7 +266,7 @@ class EngineRunner:
         self.publish(running=False)
 
 
-def _groups(merged: MergedBars, idx_of: dict[str, int]) -> list[list[BarTuple]]:
+def _groups(merged: MergedBars) -> list[list[BarTuple]]:
     out: list[list[BarTuple]] = []
     ts = merged.ts
     n = len(ts)
