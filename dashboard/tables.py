@@ -75,8 +75,9 @@ def positions_frame(positions: Any, underwater_threshold_pct: float = -0.02) -> 
             tp, sl, distance_pct(side, mark, tp, "tp"), distance_pct(side, mark, sl, "sl"),
             _protection(tp, sl, pnl, underwater_threshold_pct),
         ])  # fmt: skip
-    frame = pd.DataFrame(rows, columns=POSITION_COLUMNS)
-    return frame.sort_values(["Protection", "Symbol"], ascending=[True, True], ignore_index=True)
+    # Unprotected first: red (underwater) before orange before protected.
+    rows.sort(key=lambda row: ("TP+SL" in row[-1], "🟠" in row[-1], row[0]))
+    return pd.DataFrame(rows, columns=POSITION_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -171,10 +172,11 @@ def gating_frame(gating: Any) -> pd.DataFrame:
     rows = []
     for symbol, flags in as_dict(gating).items():
         reasons = [str(f) for f in as_list(flags) if isinstance(f, str) and f]
-        blocked = ", ".join(reasons)
-        rows.append((str(symbol), "⛔ blocked" if reasons else "✅ can trade", blocked or DASH))
+        rows.append((str(symbol), "⛔ blocked" if reasons else "✅ can trade", ", ".join(reasons)))
+    rows.sort(key=lambda row: (not row[2], row[0]))
     frame = pd.DataFrame(rows, columns=["Symbol", "Status", "Blocked by"])
-    return frame.sort_values(["Status", "Symbol"], ascending=[False, True], ignore_index=True)
+    frame["Blocked by"] = frame["Blocked by"].replace("", DASH)
+    return frame
 
 
 @dataclass(frozen=True)
