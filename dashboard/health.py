@@ -48,11 +48,12 @@ class ExitHealth:
         return ICONS[self.level]
 
     def headline(self) -> str:
+        """One sentence without the icon (the callout shows :attr:`icon` itself)."""
         if self.level == GREEN:
-            return f"{self.icon} Exit pipeline healthy: every open position has TP/SL"
+            return "Exit pipeline healthy: every open position has TP/SL"
         if self.level == UNKNOWN:
-            return f"{self.icon} Exit pipeline status unknown: {'; '.join(self.reasons)}"
-        return f"{self.icon} Exit pipeline needs attention: {'; '.join(self.reasons)}"
+            return f"Exit pipeline status unknown: {'; '.join(self.reasons)}"
+        return f"Exit pipeline needs attention: {'; '.join(self.reasons)}"
 
 
 def exit_counts(exit_pipeline: Any) -> ExitPipelineCounts:

@@ -40,7 +40,7 @@ def render_exit_pipeline_status(state: DashboardState | None = None) -> None:
     health = exit_health(
         diag.get("exit_pipeline"), state.reference_time, settings.exit_scan_stale_seconds
     )
-    show_level(health.level, health.headline())
+    show_level(health.level, health.headline(), health.icon)
     if health.level == "unknown":
         return
     counts = exit_counts(diag.get("exit_pipeline"))

@@ -13,9 +13,9 @@ from dashboard.state import DashboardState
 from execution.state_v7 import INTEL_FILE
 
 
-def show_level(level: str, text: str) -> None:
-    """Draw ``text`` as a red/orange/green/grey callout."""
-    {RED: st.error, ORANGE: st.warning, GREEN: st.success}.get(level, st.info)(text)
+def show_level(level: str, text: str, icon: str | None = None) -> None:
+    """Draw ``text`` as a red/orange/green/grey callout, with ``icon`` (🔴, 🟠, 🟢) beside it."""
+    {RED: st.error, ORANGE: st.warning, GREEN: st.success}.get(level, st.info)(text, icon=icon)
 
 
 def require_file(state: DashboardState, name: str, what: str) -> bool:

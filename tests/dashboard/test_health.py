@@ -33,14 +33,14 @@ def test_all_positions_protected_and_a_fresh_scan_is_green() -> None:
     health = exit_health(block(), NOW, STALE)
     assert health.level == GREEN and health.reasons == ()
     assert health.scan_age_seconds == 10 and health.trigger_age_seconds is None
-    assert health.headline().startswith("🟢")
+    assert health.icon == "🟢" and health.headline().startswith("Exit pipeline healthy")
 
 
 def test_an_underwater_position_without_tp_sl_is_red() -> None:
     health = exit_health(block(underwater_without_tp_sl_count=1, tp_sl_missing_count=1), NOW, STALE)
     assert health.level == RED
     assert health.reasons[0] == "1 underwater position(s) without TP/SL"
-    assert "🔴" in health.headline()
+    assert health.icon == "🔴" and "needs attention" in health.headline()
 
 
 def test_a_missing_tp_sl_that_is_not_underwater_is_orange() -> None:
