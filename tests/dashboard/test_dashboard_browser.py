@@ -1,4 +1,4 @@
-"""End to end: serve the dashboard on a free localhost port, open it in headless Chromium.
+"""End to end: `v7 dashboard` on a free localhost port, opened in headless Chromium.
 
 Uses Debian's /usr/bin/chromium through playwright (never a downloaded browser); skips when
 it is not installed (`make chromium` installs it). Saves docs/img/dashboard.png for the README.
@@ -6,19 +6,28 @@ it is not installed (`make chromium` installs it). Saves docs/img/dashboard.png 
 
 from __future__ import annotations
 
+import json
+import os
+import signal
 import socket
+import subprocess
+import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 import pytest
-from state_factory import REASONS, Shape, build_state_dir
+from state_factory import REASONS, Shape, build_state_dir, write_json
 
 from dashboard import serve
 
+ROOT = Path(__file__).resolve().parents[2]
+V7 = ROOT / ".venv" / "bin" / "v7"
 CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "img" / "dashboard.png"
+SCREENSHOT = ROOT / "docs" / "img" / "dashboard.png"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -54,37 +63,66 @@ def wait_healthy(url: str, deadline: float) -> None:
 
 def screenshot(page: Any) -> None:
     """Save the whole page: Streamlit scrolls inside its own container, so grow the viewport."""
-    height = page.evaluate(SCROLL_HEIGHT_JS)
-    page.set_viewport_size({"width": 1400, "height": min(max(int(height), 1000), 6000)})
-    page.wait_for_timeout(1000)  # let Vega repaint at the new size
+    for _ in range(3):  # resizing re-flows the page, so measure again until it settles
+        height = min(max(int(page.evaluate(SCROLL_HEIGHT_JS)), 1000), 8000)
+        if height == page.viewport_size["height"]:
+            break
+        page.set_viewport_size({"width": 1400, "height": height})
+        page.wait_for_timeout(800)  # let Vega repaint at the new size
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOT), full_page=True)
 
 
-def test_dashboard_renders_the_veto_heatmap_in_headless_chromium(tmp_path: Path) -> None:
+@contextmanager
+def dashboard(state_dir: Path, refresh: float) -> Iterator[str]:
+    """Serve ``state_dir`` with `v7 dashboard` (or dashboard.serve) on a free port; yield the URL."""
+    port = free_port()
+    args = ["--state-dir", str(state_dir), "--port", str(port), "--refresh", f"{refresh:g}"]
+    base = [str(V7), "dashboard"] if V7.exists() else [sys.executable, "-m", "dashboard.serve"]
+    proc = subprocess.Popen([*base, *args], cwd=ROOT, start_new_session=True)
+    url = serve.url("127.0.0.1", port)
+    try:
+        wait_healthy(url, time.monotonic() + 30)
+        yield url
+    finally:
+        serve.stop(proc)  # SIGINT: `v7 dashboard` stops its streamlit child, then exits
+        with suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # our own session, if anything outlived it
+
+
+@contextmanager
+def chromium_page() -> Iterator[Any]:
     if not CHROMIUM.exists():
         pytest.skip("/usr/bin/chromium is not installed (run `make chromium` as root)")
     sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser.new_page(viewport={"width": 1400, "height": 1000})
+        finally:
+            browser.close()
+
+
+def test_dashboard_renders_the_veto_heatmap_in_headless_chromium(tmp_path: Path) -> None:
     state_dir = build_state_dir(tmp_path / "state", Shape())
-    port = free_port()
-    url = serve.url("127.0.0.1", port)
-    proc = serve.start(str(state_dir), port, refresh=0, new_session=True)
-    try:
-        wait_healthy(url, time.monotonic() + 30)
-        with sync_api.sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            try:
-                page = browser.new_page(viewport={"width": 1400, "height": 1000})
-                page.goto(url, timeout=20_000)
-                page.wait_for_selector(HEATMAP, state="visible", timeout=25_000)
-                text = page.inner_text("body")
-                screenshot(page)
-            finally:
-                browser.close()
-    finally:
-        serve.stop(proc)
+    with chromium_page() as page, dashboard(state_dir, refresh=0) as url:
+        page.goto(url, timeout=20_000)
+        page.wait_for_selector(HEATMAP, state="visible", timeout=25_000)
+        text = page.inner_text("body")
+        screenshot(page)
     assert "Risk Diagnostics" in text
     assert "Traceback" not in text
     for reason in REASONS[:6]:
         assert reason in text, f"veto reason {reason} not on the page"
     assert SCREENSHOT.stat().st_size > 10_000
+
+
+def test_the_page_refreshes_itself_when_the_state_changes(tmp_path: Path) -> None:
+    state_dir = build_state_dir(tmp_path / "state", Shape())
+    with chromium_page() as page, dashboard(state_dir, refresh=1) as url:
+        page.goto(url, timeout=20_000)
+        page.wait_for_selector(HEATMAP, state="visible", timeout=25_000)
+        data = json.loads((state_dir / "intel.json").read_text())
+        data["runtime_diagnostics"]["veto_counters"]["by_reason"]["refresh_probe_reason"] = 7
+        write_json(state_dir / "intel.json", data)
+        page.wait_for_selector("text=refresh_probe_reason", timeout=15_000)
