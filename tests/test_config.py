@@ -75,3 +75,31 @@ def test_bad_config_exits_2_and_writes_nothing(tmp_path: Path, capsys) -> None:
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "risk.symbol_cap_nav_pct" in err[0]
     assert not state.exists()
+
+
+def _field_paths(model: type, prefix: str = "") -> list[str]:
+    from pydantic import BaseModel
+
+    paths = []
+    for name, field in model.model_fields.items():
+        ann = field.annotation
+        inner = getattr(ann, "__args__", (ann,))
+        sub = next((a for a in inner if isinstance(a, type) and issubclass(a, BaseModel)), None)
+        if sub is not None and name != "universe":
+            paths += _field_paths(sub, f"{prefix}{name}.")
+        else:
+            paths.append(f"{prefix}{name}")
+    return paths
+
+
+def test_every_config_key_is_documented() -> None:
+    from execution.config import EngineConfig, SymbolSpec
+
+    doc = Path("docs/configuration.md").read_text()
+    missing = []
+    for path in _field_paths(EngineConfig) + _field_paths(SymbolSpec):
+        leaf = path.split(".")[-1]
+        section_relative = path.split(".", 1)[-1]
+        if f"`{leaf}`" not in doc and f"`{section_relative}`" not in doc and leaf not in doc:
+            missing.append(path)
+    assert not missing
