@@ -70,7 +70,9 @@ def test_bad_config_exits_2_and_writes_nothing(tmp_path: Path, capsys) -> None:
     data["risk"]["symbol_cap_nav_pct"] = -0.5
     cfg = _write(tmp_path, data)
     state = tmp_path / "state"
-    code = main(["run", "--fast", "--max-bars", "100", "--config", str(cfg), "--state-dir", str(state)])
+    code = main(
+        ["run", "--fast", "--max-bars", "100", "--config", str(cfg), "--state-dir", str(state)]
+    )
     assert code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "risk.symbol_cap_nav_pct" in err[0]

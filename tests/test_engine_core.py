@@ -15,8 +15,8 @@ from execution.exchange_paper import PaperExchange
 from execution.executor_live import Executor
 from execution.market_data import merge_series, synthetic_series
 from execution.position_tp_sl_registry import TpSlEntry
-from execution.runner import EngineRunner, RunOptions
 from execution.risk_limits import check_order
+from execution.runner import EngineRunner, RunOptions
 from execution.types import Intent, OrderKind, OrderRequest, Side
 
 CONFIG = Path("config/strategy_config.json")
@@ -106,7 +106,11 @@ def test_bad_bars_are_rejected_counted_and_never_traded(tmp_path: Path) -> None:
               "--no-progress")  # fmt: skip
     assert out.returncode == 0, out.stderr
     intel = _json(state / "intel.json")
-    assert intel["bad_bars"]["by_symbol"]["BTCUSDT"] == {"nan": 1, "duplicate_ts": 1, "non_positive": 1}
+    assert intel["bad_bars"]["by_symbol"]["BTCUSDT"] == {
+        "nan": 1,
+        "duplicate_ts": 1,
+        "non_positive": 1,
+    }
 
 
 def test_missing_data_dir_is_exit_2(tmp_path: Path) -> None:
@@ -190,7 +194,9 @@ def test_resume_restores_open_positions_and_tp_sl_levels(tmp_path: Path) -> None
                          clock, factory)  # fmt: skip
     assert again.resumed
     got = {s: (p.side, p.qty, p.entry_price) for s, p in again.executor.ledger.positions.items()}
-    got_levels = {e.symbol: (e.tp_price, e.sl_price) for e in again.executor.registry.get_all_entries()}
+    got_levels = {
+        e.symbol: (e.tp_price, e.sl_price) for e in again.executor.registry.get_all_entries()
+    }
     assert got == held and got_levels == levels
     assert set(again.executor.exchange.positions()) == set(held)
 
