@@ -26,6 +26,8 @@ import ccxt
 import requests
 from requests.structures import CaseInsensitiveDict
 
+from execution.exchange_ccxt_guard import build_client
+
 API_KEY = "CANNEDkey0123456789abcdefABCDEF0123456789abcdefXYZ"
 API_SECRET = "CANNEDsecret9876543210fedcbaFEDCBA9876543210zyxwv"
 SERVER_MS = 1_700_000_040_000  # 2023-11-14T22:14:00Z, a minute boundary
@@ -100,6 +102,7 @@ MAX_LEVERAGE = {"BTCUSDT": 125, "ETHUSDT": 100}
 @dataclass
 class Request:
     method: str
+    url: str
     path: str
     params: dict[str, str]
     headers: dict[str, str]
@@ -152,7 +155,7 @@ class CannedBinance:
     def respond(self, method: str, url: str, headers: dict[str, str], body: str | None):
         parts = urlsplit(url)
         params = dict(parse_qsl(parts.query)) | dict(parse_qsl(body or ""))
-        self.requests.append(Request(method, parts.path, params, dict(headers)))
+        self.requests.append(Request(method, url, parts.path, params, dict(headers)))
         script = self.faults.get((method, parts.path))
         fault = script.pop(0) if script else None
         if fault == "timeout":
@@ -459,16 +462,20 @@ class _Session(requests.Session):
         return resp
 
 
-def canned_client(fake: CannedBinance | None = None) -> tuple[ccxt.binanceusdm, CannedBinance]:
-    """Return a real ccxt.binanceusdm wired to ``fake`` (a fresh one by default)."""
+SECRETS = (API_KEY, API_SECRET)
+
+
+def leaked_secrets(text: str) -> list[str]:
+    """Return which canned secrets appear in ``text`` (for log, state-file and message checks)."""
+    return [name for name, s in (("api_key", API_KEY), ("secret", API_SECRET)) if s in text]
+
+
+def canned_client(
+    fake: CannedBinance | None = None, *, keys: bool = True, testnet: bool = False
+) -> tuple[Any, CannedBinance]:
+    """Return a real ccxt.binanceusdm, configured as v7 builds it, wired to ``fake``."""
     fake = fake or CannedBinance()
-    client = ccxt.binanceusdm(
-        {
-            "apiKey": API_KEY,
-            "secret": API_SECRET,
-            "enableRateLimit": True,
-            "options": {"fetchCurrencies": False},
-        }
-    )
+    key, secret = (API_KEY, API_SECRET) if keys else ("", "")
+    client = build_client("binanceusdm", key, secret, testnet=testnet)
     fake.install(client)
     return client, fake
