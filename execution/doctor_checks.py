@@ -27,7 +27,7 @@ from execution.doctor_model import (
     skipped,
 )
 from execution.state_io import JsonRead
-from execution.state_v7 import INTEL_FILE, RISK_SNAPSHOT_FILE, STATE_FILES
+from execution.state_v7 import INTEL_FILE, POSITIONS_LEDGER_FILE, RISK_SNAPSHOT_FILE, STATE_FILES
 
 Files = Mapping[str, JsonRead]
 
@@ -49,6 +49,7 @@ VETO_HINTS = {
     "tier_block": "the symbols' tiers are in risk.blocked_tiers",
     "stale_mark": "marks are older than risk.stale_mark_seconds: check market data",
     "trading_halted": "risk.trading_halted is true in the config",
+    "cooldown": "symbols are cooling down after a stop-loss: review risk.cooldown_seconds_after_sl",
 }
 
 
@@ -107,15 +108,20 @@ def check_engine(files: Files, now: float, cfg: DoctorSettings) -> Finding:
             evidence,
             f"check the process (ps -p {engine.get('pid')}) and the engine log; restart it if hung",
         )
-    if mode != "replay" and running is False:
+    n_open = max(
+        count(dig(diagnostics(files), "exit_pipeline").get("open_positions_count")),
+        len(as_dict(file_data(files, POSITIONS_LEDGER_FILE).get("positions"))),
+    )
+    if mode != "replay" and running is False and n_open > 0:
         return Finding(
             "engine",
             WARN,
-            f"engine stopped (last publish {fmt_age(age)} ago): nothing is watching positions",
+            f"engine stopped (last publish {fmt_age(age)} ago): nothing is watching "
+            f"{n_open} open position(s)",
             evidence,
             "start it again: v7 run --state-dir <DIR> (it reloads the ledger and registry)",
         )
-    state = "running" if running else "finished"
+    state = "running" if running else "finished" if mode == "replay" else "stopped, flat"
     return Finding("engine", OK, f"{mode} engine {state}, published {fmt_age(age)} ago", evidence)
 
 

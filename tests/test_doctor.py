@@ -176,6 +176,23 @@ def test_live_mode_measures_ages_against_the_wall_clock(tmp_path: Path) -> None:
     assert code == 0, not_ok(report)
 
 
+def test_a_stopped_live_engine_warns_only_with_positions_open(tmp_path: Path) -> None:
+    def stopped(state: f.State) -> None:
+        state["intel.json"]["engine"].update(mode="live", running=False)
+
+    _, report = doctor_json(f.make_state(tmp_path / "a", stopped), wall=f.T_EPOCH + 10)
+    assert finding(report, "engine")["status"] == "warn"
+    assert "2 open position(s)" in finding(report, "engine")["summary"]
+
+    def flat(state: f.State) -> None:
+        state["positions_state.json"]["positions"] = []
+        state["positions_ledger.json"]["positions"] = {}
+        state["intel.json"]["runtime_diagnostics"]["exit_pipeline"]["open_positions_count"] = 0
+
+    _, report = doctor_json(f.make_state(tmp_path / "b", stopped, flat), wall=f.T_EPOCH + 10)
+    assert finding(report, "engine")["status"] == "ok"
+
+
 def test_reference_now_is_bar_time_in_replay_and_wall_clock_otherwise() -> None:
     intel = {"updated_ts": f.T, "engine": {"mode": "replay"}}
     assert reference_now(intel, 5.0)[0] == f.T_EPOCH
