@@ -14,7 +14,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,13 +42,14 @@ def fetch_ohlcv_to_csv(
     out_dir: str | Path,
     until_ts: float | None = None,
     progress: bool = True,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, int]:
     """Download bars in [since_ts, until_ts) (epoch seconds; until: now) into one CSV per symbol.
 
     Symbols are exchange ids ("BTCUSDT") or unified ones ("BTC/USDT:USDT"); every symbol is
     checked before the first download. Return the number of bars written per exchange id.
     """
-    call = CallGuard(Redactor(), lambda: exchange.rateLimit / 1000.0, max_retries=5)
+    call = CallGuard(Redactor(), lambda: exchange.rateLimit / 1000.0, max_retries=5, sleep=sleep)
     if timeframe not in (exchange.timeframes or {}):
         raise ValueError(f"{exchange.id} has no timeframe {timeframe!r}")
     call(exchange.load_markets)
@@ -157,8 +158,11 @@ def register_cli(subparsers: Any) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "fetch",
         help="download OHLCV into replay CSVs (public endpoints, no keys)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=(
+            "Download OHLCV bars into the replay CSV format: one SYMBOL-TIMEFRAME.csv per symbol,"
+            " header timestamp,open,high,low,close,volume, open time in epoch ms, closed bars"
+            " only. Uses public endpoints: no API keys are needed or read."
+        ),
     )
     p.add_argument("symbols", nargs="+", metavar="SYMBOL", help="e.g. BTCUSDT ETHUSDT")
     p.add_argument("--timeframe", default="1m", help="bar length (default 1m)")
