@@ -41,6 +41,9 @@ from execution.exchange_ccxt import (
 )
 from execution.exchange_ccxt_guard import Redactor
 from execution.order_router import OrderRouter, client_order_id
+from execution.position_ledger import PositionLedger
+from execution.position_tp_sl_registry import TpSlRegistry
+from execution.reconcile import reconcile
 from execution.types import ExitKind, OrderKind, OrderRequest, Side
 
 ORDER = ("POST", "/fapi/v1/order")
@@ -406,3 +409,22 @@ def test_venue_client_ids_keep_router_ids_and_hash_long_ones() -> None:
     long_id = "x" * 80
     assert venue_client_id(long_id) == venue_client_id(long_id)
     assert len(venue_client_id(long_id)) <= 36 and venue_client_id("a b") != "a b"
+
+
+def test_exchange_positions_drive_each_reconciliation_case() -> None:
+    fake = CannedBinance(positions={"BTCUSDT": (0.02, 60_000.0), "ETHUSDT": (-0.5, 3_100.0)})
+    ex, _, _ = make(fake)
+    ledger, registry = PositionLedger(), TpSlRegistry()
+    ledger.adopt("BTCUSDT", Side.LONG, 0.03, 60_000.0, 0.0)  # drifted: the exchange holds 0.02
+    ledger.adopt("XRPUSDT", Side.LONG, 100.0, 0.6, 0.0)  # closed outside the engine
+    report = reconcile(ledger, registry, ex.positions(), SERVER_MS / 1000)
+    assert (report.adopted, report.closed_external, report.qty_corrected) == (
+        ["ETHUSDT"],
+        ["XRPUSDT"],
+        ["BTCUSDT"],
+    )
+    eth = ledger.get("ETHUSDT")
+    assert eth is not None and (eth.side, eth.qty) == (Side.SHORT, 0.5)
+    assert registry.get("ETHUSDT") is None  # adopted without TP/SL: the canary sees it
+    btc = ledger.get("BTCUSDT")
+    assert btc is not None and btc.qty == 0.02 and ledger.get("XRPUSDT") is None
