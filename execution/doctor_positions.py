@@ -209,30 +209,28 @@ def check_exit_scanner(files: Files, now: float, cfg: DoctorSettings) -> Finding
     return Finding("exit_scanner", OK, summary, evidence)
 
 
+def _positive(value: object) -> bool:
+    n = num(value)
+    return n is not None and n > 0
+
+
+def bad_prices(files: Files) -> list[dict[str, Any]]:
+    """Positions whose entry or mark price is missing or <= 0, in either file."""
+    bad: list[dict[str, Any]] = []
+    for symbol, pos in state_positions(files).items():
+        if not (_positive(pos.get("entry_price")) and _positive(pos.get("mark_price"))):
+            prices = {k: pos.get(k) for k in ("entry_price", "mark_price")}
+            bad.append({"file": POSITIONS_STATE_FILE, "symbol": symbol, **prices})
+    for symbol, pos in ledger_positions(files).items():
+        if not _positive(pos.get("entry_price")):
+            entry = pos.get("entry_price")
+            bad.append({"file": POSITIONS_LEDGER_FILE, "symbol": symbol, "entry_price": entry})
+    return bad
+
+
 def check_prices(files: Files, now: float, cfg: DoctorSettings) -> Finding:
     """Open positions have entry_price and mark_price > 0."""
-    bad = []
-    for symbol, pos in state_positions(files).items():
-        entry, mark = num(pos.get("entry_price")), num(pos.get("mark_price"))
-        if entry is None or entry <= 0 or mark is None or mark <= 0:
-            bad.append(
-                {
-                    "file": POSITIONS_STATE_FILE,
-                    "symbol": symbol,
-                    "entry_price": pos.get("entry_price"),
-                    "mark_price": pos.get("mark_price"),
-                }
-            )
-    for symbol, pos in ledger_positions(files).items():
-        entry = num(pos.get("entry_price"))
-        if entry is None or entry <= 0:
-            bad.append(
-                {
-                    "file": POSITIONS_LEDGER_FILE,
-                    "symbol": symbol,
-                    "entry_price": pos.get("entry_price"),
-                }
-            )
+    bad = bad_prices(files)
     if bad:
         symbols = sorted({str(b["symbol"]) for b in bad})
         return Finding(
@@ -246,20 +244,13 @@ def check_prices(files: Files, now: float, cfg: DoctorSettings) -> Finding:
         )
     if (skip := skipped("prices", files, POSITIONS_STATE_FILE)) is not None:
         return skip
-    return Finding(
-        "prices", OK, f"{len(state_positions(files))} position(s) with entry and mark > 0"
-    )
+    n = len(state_positions(files))
+    return Finding("prices", OK, f"{n} position(s) with entry and mark > 0")
 
 
-def check_ledger_consistency(files: Files, now: float, cfg: DoctorSettings) -> Finding:
-    """positions_ledger.json and positions_state.json agree on symbols, sides and quantities."""
-    if (
-        skip := skipped("ledger_consistency", files, POSITIONS_LEDGER_FILE, POSITIONS_STATE_FILE)
-    ) is not None:
-        return skip
+def ledger_diff(files: Files) -> dict[str, Any]:
+    """Symbols only in one of ledger / positions_state, and side or qty differences."""
     ledger, state = ledger_positions(files), state_positions(files)
-    not_in_ledger = sorted(set(state) - set(ledger))
-    not_in_state = sorted(set(ledger) - set(state))
     differs = [
         {
             "symbol": s,
@@ -269,30 +260,37 @@ def check_ledger_consistency(files: Files, now: float, cfg: DoctorSettings) -> F
         for s in sorted(set(ledger) & set(state))
         if ledger[s].get("side") != state[s].get("side") or not _same_qty(ledger[s], state[s])
     ]
-    evidence = {
-        "not_in_ledger": not_in_ledger,
-        "not_in_positions_state": not_in_state,
+    return {
+        "not_in_ledger": sorted(set(state) - set(ledger)),
+        "not_in_positions_state": sorted(set(ledger) - set(state)),
         "side_or_qty_differs": differs,
         "positions_ledger.json updated_ts": file_data(files, POSITIONS_LEDGER_FILE).get(
             "updated_ts"
         ),
         "positions_state.json updated_ts": file_data(files, POSITIONS_STATE_FILE).get("updated_ts"),
     }
+
+
+def check_ledger_consistency(files: Files, now: float, cfg: DoctorSettings) -> Finding:
+    """positions_ledger.json and positions_state.json agree on symbols, sides and quantities."""
+    inputs = (POSITIONS_LEDGER_FILE, POSITIONS_STATE_FILE)
+    if (skip := skipped("ledger_consistency", files, *inputs)) is not None:
+        return skip
+    diff = ledger_diff(files)
     hint = (
         "restart the engine: it reloads positions_ledger.json and reconciles it with the "
         "exchange (positions it did not open come back with adopted: true)"
     )
-    if not_in_ledger:
-        summary = f"not in the ledger (no exit will be scanned): {', '.join(not_in_ledger)}"
-        return Finding("ledger_consistency", CRITICAL, summary, evidence, hint)
-    if not_in_state or differs:
-        names = not_in_state + [str(d["symbol"]) for d in differs]
-        return Finding(
-            "ledger_consistency", WARN, "ledger differs for " + ", ".join(names), evidence, hint
-        )
-    return Finding(
-        "ledger_consistency", OK, f"ledger and positions_state agree ({len(ledger)} open)"
-    )
+    if diff["not_in_ledger"]:
+        names = ", ".join(diff["not_in_ledger"])
+        summary = f"not in the ledger (no exit will be scanned): {names}"
+        return Finding("ledger_consistency", CRITICAL, summary, diff, hint)
+    names = diff["not_in_positions_state"] + [d["symbol"] for d in diff["side_or_qty_differs"]]
+    if names:
+        summary = "ledger differs for " + ", ".join(names)
+        return Finding("ledger_consistency", WARN, summary, diff, hint)
+    n = len(ledger_positions(files))
+    return Finding("ledger_consistency", OK, f"ledger and positions_state agree ({n} open)")
 
 
 def _same_qty(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:

@@ -45,6 +45,7 @@ def test_v7_doctor_command_on_the_replay(replay_state: Path) -> None:
     assert table.returncode == 0, table.stdout + table.stderr
     assert "OK        exit_scanner" in table.stdout
     as_json = v7("doctor", "--state-dir", str(replay_state), "--json")
+    assert as_json.returncode == 0, as_json.stdout + as_json.stderr
     assert json.loads(as_json.stdout)["exit_code"] == 0
 
 
