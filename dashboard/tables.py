@@ -61,7 +61,7 @@ def _protection(tp: float | None, sl: float | None, pnl: float | None, underwate
 
 def positions_frame(positions: Any, underwater_threshold_pct: float = -0.02) -> pd.DataFrame:
     """One row per open position: entry, mark, PnL %, TP, SL and the distance to each."""
-    rows = []
+    rows: list[list[Any]] = []
     for raw in as_list(positions):
         pos = as_dict(raw)
         if not pos:
@@ -76,7 +76,7 @@ def positions_frame(positions: Any, underwater_threshold_pct: float = -0.02) -> 
             _protection(tp, sl, pnl, underwater_threshold_pct),
         ])  # fmt: skip
     # Unprotected first: red (underwater) before orange before protected.
-    rows.sort(key=lambda row: ("TP+SL" in row[-1], "🟠" in row[-1], row[0]))
+    rows.sort(key=lambda row: ("TP+SL" in str(row[-1]), "🟠" in str(row[-1]), str(row[0])))
     return pd.DataFrame(rows, columns=POSITION_COLUMNS)
 
 
@@ -206,10 +206,11 @@ def accounting_summary(accounting: Any) -> Accounting | None:
     acc = as_dict(accounting)
     if not acc:
         return None
-    parts = [as_count(acc.get(k)) for k in ("total_vetoes", "entry_orders", "order_failures")]
+    signals, vetoes = as_count(acc.get("total_signals")), as_count(acc.get("total_vetoes"))
+    entries, failures = as_count(acc.get("entry_orders")), as_count(acc.get("order_failures"))
     in_flight = as_int(acc.get("in_flight")) or 0
-    signals = as_count(acc.get("total_signals"))
-    return Accounting(signals, *parts, in_flight, signals - sum(parts) - in_flight)
+    unaccounted = signals - vetoes - entries - failures - in_flight
+    return Accounting(signals, vetoes, entries, failures, in_flight, unaccounted)
 
 
 def count_frame(counts: Any, key: str, value: str = "Count") -> pd.DataFrame:
