@@ -38,6 +38,7 @@ from execution.doctor_model import (
     Finding,
     dig,
     exit_code_for,
+    json_safe,
     num,
     reference_now,
     worst_status,
@@ -169,7 +170,8 @@ def run_doctor(
         "counts": {s: sum(f.status == s for f in findings) for s in (OK, WARN, CRITICAL)},
         "findings": [f.to_dict() for f in findings],
     }
-    return code, json.dumps(report, indent=2) if as_json else render_table(report)
+    text = json.dumps(json_safe(report), indent=2, allow_nan=False) if as_json else None
+    return code, text or render_table(report)
 
 
 def _evidence_text(value: object) -> str:

@@ -105,6 +105,17 @@ def num(value: object) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
+def json_safe(value: object) -> object:
+    """Replace NaN/inf (which json.loads accepts from a bad file) by None, recursively."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
+
+
 def count(value: object) -> int:
     n = num(value)
     return int(n) if n is not None else 0

@@ -133,6 +133,11 @@ def test_wrong_types_inside_a_file_never_crash_a_check(tmp_path: Path) -> None:
 
     code, report = doctor_json(f.make_state(tmp_path, garbage))
     assert code == 2
+    state_dir = f.make_state(tmp_path / "nan")
+    text = (state_dir / "positions_state.json").read_text().replace("60300.0", "NaN")
+    (state_dir / "positions_state.json").write_text(text)
+    code, report = doctor_json(state_dir)  # strict JSON out, even from NaN in
+    assert finding(report, "prices")["status"] == "critical" and code == 2
     assert all("check failed" not in x["summary"] for x in report["findings"])
 
 
