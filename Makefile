@@ -29,7 +29,7 @@ demo: $(STAMP)
 chromium:
 	@if [ ! -x /usr/bin/chromium ]; then \
 	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
-	    (apt-get update -q && apt-get install -y -q chromium) >/tmp/v7-chromium-install.log 2>&1 \
+	    (apt-get update -q && apt-get install -y -q chromium fonts-noto-color-emoji) >/tmp/v7-chromium-install.log 2>&1 \
 	      || echo "chromium install failed (see /tmp/v7-chromium-install.log); the browser test will skip"; \
 	  else echo "chromium not installed and not root: the browser test will skip"; fi; \
 	fi
