@@ -3,7 +3,7 @@
 Reads logs/state (or --state-dir) and reports one finding per check: ok / warn / critical, with
 its evidence (numbers, keys, ages) and a recovery hint. A table for people, JSON for machines.
 Exit code 0 all ok, 1 worst is warn, 2 worst is critical. It only reads, except
-``--sync-registry --apply`` (see doctor_sync.py), which never sends orders.
+``--sync-registry --apply``, which writes tp_sl_registry.json only and never sends orders.
 """
 
 from __future__ import annotations
