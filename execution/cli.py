@@ -64,7 +64,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    code: int = args.func(args)
+    try:
+        code: int = args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as err:  # a runtime failure: one line for people, the trace for -v
+        logging.getLogger("v7").debug("runtime failure", exc_info=True)
+        print(f"v7: runtime failure: {type(err).__name__}: {err} (run with -v for the trace)",
+              file=sys.stderr)  # fmt: skip
+        return 1
     return code
 
 

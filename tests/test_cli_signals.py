@@ -1,0 +1,45 @@
+"""`v7 run` in real time stops cleanly on Ctrl-C / SIGTERM: exit 0, state flushed."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_realtime_run_stops_cleanly_and_flushes_state(tmp_path: Path, sig: int) -> None:
+    cmd = [sys.executable, "-m", "execution.cli", "run", "--state-dir", str(tmp_path),
+           "--pace", "0.01"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    intel = tmp_path / "intel.json"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not intel.exists():
+        time.sleep(0.1)
+    time.sleep(1.5)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "v7 run summary" in out
+    state = json.loads(intel.read_text())
+    assert state["engine"]["running"] is False
+    assert state["engine"]["mode"] == "realtime"
+    assert state["engine"]["bars_processed"] > 0
+    checkpoint = json.loads((tmp_path / "engine_checkpoint.json").read_text())
+    assert checkpoint["completed"] is True
+
+
+def test_a_runtime_failure_is_exit_1_with_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    cmd = [sys.executable, "-m", "execution.cli", "run", "--fast", "--max-bars", "50",
+           "--state-dir", str(blocker / "state"), "--no-progress"]  # fmt: skip
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1
+    assert "runtime failure" in out.stderr
+    assert "Traceback" not in out.stderr
