@@ -102,9 +102,13 @@ class RedactingLogger(logging.LoggerAdapter[logging.Logger]):
         self._redact = redact
 
     def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
-        if self.isEnabledFor(level):
+        if not self.isEnabledFor(level):
+            return
+        try:
             text = str(msg) % args if args else str(msg)
-            self.logger.log(level, "%s", self._redact(text))
+        except (TypeError, ValueError):  # a log line must never break the request it describes
+            text = f"{msg} {args!r}"
+        self.logger.log(level, "%s", self._redact(text))
 
 
 def map_ccxt_error(err: Exception, redact: Redactor) -> tuple[str, ExchangeError]:

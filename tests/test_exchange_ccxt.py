@@ -39,7 +39,7 @@ from execution.exchange_ccxt import (
     map_ccxt_error,
     venue_client_id,
 )
-from execution.exchange_ccxt_guard import Redactor
+from execution.exchange_ccxt_guard import RedactingLogger, Redactor
 from execution.order_router import OrderRouter, client_order_id
 from execution.position_ledger import PositionLedger
 from execution.position_tp_sl_registry import TpSlRegistry
@@ -428,3 +428,14 @@ def test_exchange_positions_drive_each_reconciliation_case() -> None:
     assert registry.get("ETHUSDT") is None  # adopted without TP/SL: the canary sees it
     btc = ledger.get("BTCUSDT")
     assert btc is not None and btc.qty == 0.02 and ledger.get("XRPUSDT") is None
+
+
+def test_redacting_logger_never_raises_and_blanks_secrets(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    logger = RedactingLogger(logging.getLogger("t.redact"), Redactor(API_KEY, API_SECRET))
+    logger.debug("headers %s", {"X-MBX-APIKEY": API_KEY})
+    logger.debug("bad format %d", "not a number")
+    logger.debug(f"GET /x?a=1&signature=abc123 {API_SECRET}")
+    texts = [r.getMessage() for r in caplog.records]
+    assert len(texts) == 3 and all(leaked_secrets(t) == [] for t in texts)
+    assert "signature=***" in texts[2]
