@@ -75,6 +75,7 @@ class Book:
         n = len(self.symbols)
         self.marks = [0.0] * n
         self.mark_ts: list[float | None] = [None] * n
+        self.last_close = [0.0] * n  # return base: bar closes only, never intra-bar marks
         self.returns = ReturnsBuffer(n, risk.lookback_bars)
         self.nav = starting_nav
         self.peak_nav = starting_nav
@@ -82,10 +83,21 @@ class Book:
         self.halted_by_file = False
 
     def on_close(self, idx: int, ts: float, close: float) -> None:
-        prev = self.marks[idx]
+        """A closed bar in a replay: its close is both the return base and the mark."""
+        self.push_close(idx, close)
+        self.marks[idx] = close
+        self.mark_ts[idx] = ts
+
+    def push_close(self, idx: int, close: float) -> None:
+        """Record a closed bar's return without touching the (live) mark."""
+        prev = self.last_close[idx]
         if prev > 0.0:
             self.returns.push(idx, close / prev - 1.0)
-        self.marks[idx] = close
+        self.last_close[idx] = close
+
+    def set_mark(self, idx: int, ts: float, mark: float) -> None:
+        """Take a live mark price (valuation and staleness only; returns come from closes)."""
+        self.marks[idx] = mark
         self.mark_ts[idx] = ts
 
     def mark(self, symbol: str) -> float | None:
@@ -146,6 +158,7 @@ class Book:
     def to_dict(self) -> dict[str, Any]:
         return {
             "marks": list(self.marks),
+            "last_close": list(self.last_close),
             "mark_ts": list(self.mark_ts),
             "peak_nav": self.peak_nav,
             "nav": self.nav,
@@ -158,6 +171,9 @@ class Book:
         marks, mark_ts = data.get("marks"), data.get("mark_ts")
         if isinstance(marks, list) and len(marks) == n:
             self.marks = [float(m) for m in marks]
+        closes = data.get("last_close")
+        if isinstance(closes, list) and len(closes) == n:
+            self.last_close = [float(m) for m in closes]
         if isinstance(mark_ts, list) and len(mark_ts) == n:
             self.mark_ts = [None if t is None else float(t) for t in mark_ts]
         for key in ("peak_nav", "nav"):

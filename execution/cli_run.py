@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from execution.market_data import (
     synthetic_series,
     timeframe_seconds,
 )
+from execution.metrics_exporter import start_metrics_server
 from execution.runner import EngineRunner, RunOptions
 from execution.state_v7 import STATE_DIR_ENV
 from execution.summary import format_summary
@@ -53,6 +54,8 @@ def add_run_parser(sub: Any) -> None:
     p.add_argument("--live", action="store_true", help="trade live through ccxt (keys from env)")
     p.add_argument("--testnet", action="store_true", help="with --live: the exchange's sandbox")
     p.add_argument("--yes", action="store_true", help="with --live: do not ask for confirmation")
+    p.add_argument("--poll", type=float, default=5.0, help="with --live: seconds between loops")
+    p.add_argument("--max-loops", type=int, default=None, help="with --live: stop after N loops")
     p.set_defaults(func=cmd_run)
 
 
@@ -80,7 +83,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
 
 
-def _paper_factory(cfg: EngineConfig, clock: Clock) -> Callable[[dict[str, Any] | None], Any]:
+def paper_exchange_factory(
+    cfg: EngineConfig, clock: Clock
+) -> Callable[[dict[str, Any] | None], Any]:
     def make(saved: dict[str, Any] | None) -> PaperExchange:
         fresh = PaperExchange.from_config(cfg, clock)
         if saved is None:
@@ -93,6 +98,22 @@ def _paper_factory(cfg: EngineConfig, clock: Clock) -> Callable[[dict[str, Any] 
         )  # fmt: skip
 
     return make
+
+
+@contextmanager
+def metrics_endpoint(cfg: EngineConfig, runner: EngineRunner) -> Iterator[None]:
+    """Serve /metrics on 127.0.0.1 while the engine runs, when metrics_port is set."""
+    if cfg.metrics_port is None:
+        yield
+        return
+    server = start_metrics_server(
+        cfg.metrics_port, lambda: runner.last_risk, symbol_labels=cfg.metrics.symbol_labels
+    )
+    print(f"v7: metrics on http://127.0.0.1:{server.port}/metrics", file=sys.stderr)
+    try:
+        yield
+    finally:
+        server.close()
 
 
 def universe_for_data(cfg: EngineConfig, data_symbols: list[str]) -> EngineConfig:
@@ -127,11 +148,12 @@ def _run_replay(cfg: EngineConfig, args: argparse.Namespace, state_dir: Path) ->
     cfg, merged, rejects, source = _load_replay_data(cfg, args)
     clock = ReplayClock(merged.ts[0] if merged.ts else 0.0)
     opts = RunOptions("replay", source, args.max_bars, not args.no_progress)
-    runner = EngineRunner(cfg, opts, state_dir, clock, _paper_factory(cfg, clock), rejects)
+    runner = EngineRunner(cfg, opts, state_dir, clock, paper_exchange_factory(cfg, clock), rejects)
     runner.install_signal_handlers()
     wall0 = time.perf_counter()
     bars0 = runner.bars_done
-    runner.run_replay(merged)
+    with metrics_endpoint(cfg, runner):
+        runner.run_replay(merged)
     elapsed = time.perf_counter() - wall0
     runner.finish()
     summary = format_summary(runner, elapsed, runner.bars_done - bars0, as_json=args.json_summary)
@@ -150,7 +172,7 @@ def _run_realtime(cfg: EngineConfig, args: argparse.Namespace, state_dir: Path) 
     tf = timeframe_seconds(cfg.data.timeframe)
     stream = SyntheticStream(cfg.universe, syn, tf, start_ts=from_iso(syn.start))
     opts = RunOptions("realtime", f"synthetic-live:seed={syn.seed}", args.max_bars, False, pace)
-    runner = EngineRunner(cfg, opts, state_dir, clock, _paper_factory(cfg, clock))
+    runner = EngineRunner(cfg, opts, state_dir, clock, paper_exchange_factory(cfg, clock))
     runner.install_signal_handlers()
     print(
         f"v7: paper engine on synthetic data, {len(cfg.symbols)} symbols, one bar step every "
@@ -159,11 +181,8 @@ def _run_realtime(cfg: EngineConfig, args: argparse.Namespace, state_dir: Path) 
     )
     wall0 = time.perf_counter()
     runner.publish()
-    runner.run_realtime(stream)
+    with metrics_endpoint(cfg, runner):
+        runner.run_realtime(stream)
     runner.finish()
     print(format_summary(runner, time.perf_counter() - wall0, runner.bars_done))
     return 0
-
-
-def dump_json(obj: object) -> str:
-    return json.dumps(obj, indent=2, sort_keys=True)

@@ -8,7 +8,7 @@ the stages it calls (screener, risk_limits.check_order, exit_scanner.decide_exit
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -87,19 +87,40 @@ class Executor:
     # --- one loop iteration ---------------------------------------------------------------------
 
     def step(self, bars: Sequence[BarTuple]) -> None:
-        """Run one loop iteration over bars that share a timestamp (one per symbol at most)."""
-        diag.record_loop_start()
+        """Run one loop iteration over bars that share a timestamp (one per symbol at most).
+
+        The exchange sees each bar first (paper: pending orders fill at its open); the exit
+        scanner tests the bar's open/high/low.
+        """
         symbols = self.symbols
         on_bar = self.exchange.on_bar
+        for idx, ts, o, h, lo, c, v in bars:
+            on_bar(Bar(symbols[idx], ts, o, h, lo, c, v))
+        self._cycle(bars, {symbols[b[0]]: (b[2], b[3], b[4], b[5]) for b in bars})
+
+    def step_live(self, marks: Mapping[str, float], bars: Sequence[BarTuple]) -> None:
+        """Run one live iteration: exits on the marks, the screener on newly closed bars."""
+        now = self.clock.now()
+        index = self.book.index
+        for symbol, mark in marks.items():
+            i = index.get(symbol)
+            if i is not None and mark > 0:
+                self.book.set_mark(i, now, mark)
+        self._cycle(bars, {s: (m, m, m, m) for s, m in marks.items()}, closes_are_marks=False)
+
+    def _cycle(
+        self, bars: Sequence[BarTuple], prices: dict[str, PriceObs], closes_are_marks: bool = True
+    ) -> None:
+        diag.record_loop_start()
         with self._stage("positions"):
-            for idx, ts, o, h, lo, c, v in bars:
-                on_bar(Bar(symbols[idx], ts, o, h, lo, c, v))
             self.apply_fills()
-            on_close = self.book.on_close
+            book = self.book
             for idx, ts, _o, _h, _lo, c, _v in bars:
-                on_close(idx, ts, c)
+                if closes_are_marks:
+                    book.on_close(idx, ts, c)
+                else:
+                    book.push_close(idx, c)
         with self._stage("exit_scanner"):
-            prices = {symbols[b[0]]: (b[2], b[3], b[4], b[5]) for b in bars}
             self.scan_exits(prices)
         with self._stage("screener"):
             screen = self.screener.on_bar

@@ -4,6 +4,10 @@ Restart semantics: every publish ends with engine_checkpoint.json, which holds t
 the registry, the paper account, the strategy and book state, written last and atomically.
 A run that did not finish (crash, kill, --max-bars, Ctrl-C in a replay) resumes from it; a
 finished replay starts fresh.
+
+The checkpoint also carries the cumulative counters of the same publish: intel.json is written
+just before it, so after a kill between the two the intel copy would be one publish ahead of the
+state it describes and a resume would count that stretch twice (tests/faults prove it cannot).
 """
 
 from __future__ import annotations
@@ -28,13 +32,19 @@ from execution.market_data import MergedBars, SyntheticStream, merge_series
 from execution.position_ledger import PositionLedger
 from execution.position_tp_sl_registry import TpSlRegistry
 from execution.reconcile import reconcile
-from execution.state_io import SCHEMA_VERSION, read_json_defensive, write_json_atomic
+from execution.state_io import (
+    SCHEMA_VERSION,
+    read_json_defensive,
+    remove_stale_temp_files,
+    write_json_atomic,
+)
 from execution.state_publish import (
     PublishThrottle,
     compute_and_write_intel_state,
     positions_state,
     write_positions_state,
     write_risk_snapshot,
+    write_runtime_diagnostics_state,
 )
 from execution.state_snapshots import intent_from_dict, intent_to_dict, risk_snapshot
 from execution.state_v7 import (
@@ -93,6 +103,10 @@ class EngineRunner:
         self.completed = False
         self.started_wall = time.monotonic()
         diag.configure(diagnostics_settings(cfg), clock.now)
+        # Temp files of writes a kill interrupted: never read, but they would pile up.
+        remove_stale_temp_files(
+            self.state_dir, (*STATE_FILES, PAPER_EXCHANGE_FILE, CHECKPOINT_FILE)
+        )
         checkpoint = self._resumable_checkpoint()
         self.resumed = checkpoint is not None
         if checkpoint is None:
@@ -100,6 +114,7 @@ class EngineRunner:
         exchange = exchange_factory(checkpoint.get("exchange") if checkpoint else None)
         self.executor = Executor(cfg, exchange, clock, self.state_dir, strict=opts.mode == "replay")
         self.bars_done = 0
+        self.last_risk: dict[str, Any] = {}  # the last published risk snapshot (for /metrics)
         if checkpoint is not None:
             self._restore(checkpoint)
         elif opts.mode == "live":
@@ -141,8 +156,12 @@ class EngineRunner:
         ex.pending_intents = {i.intent_id: i for i in map(intent_from_dict, pending) if i}
         self.bars_done = int(cp.get("bars_processed") or 0)
         ex.stats.bars = self.bars_done
-        intel = read_json_defensive(self.state_dir / INTEL_FILE).data
-        diag.restore_cumulative(intel.get("runtime_diagnostics") or {})
+        counters = cp.get("diagnostics")
+        if not isinstance(counters, dict):  # a checkpoint from before counters were embedded
+            counters = read_json_defensive(self.state_dir / INTEL_FILE).data.get(
+                "runtime_diagnostics"
+            )
+        diag.restore_cumulative(counters if isinstance(counters, dict) else {})
         report = reconcile(ex.ledger, ex.registry, ex.exchange.positions(), self.clock.now())
         log.info("resumed at bar %d (%s)", self.bars_done, report)
 
@@ -167,17 +186,26 @@ class EngineRunner:
             diag.set_gating_flags(ex.gating())
             marks = ex.book.marks_by_symbol()
             write_positions_state(positions_state(ex.ledger, ex.registry, marks, now), d)
-            write_risk_snapshot(risk_snapshot(ex, now), d)
+            self.last_risk = risk_snapshot(ex, now)
+            write_risk_snapshot(self.last_risk, d)
             diag.record_stage_success("state_publish")
-            compute_and_write_intel_state(self.engine_info(running), self._bad_bars(), now, d)
-            write_json_atomic(d / CHECKPOINT_FILE, self.checkpoint(now))
+            intel = compute_and_write_intel_state(
+                self.engine_info(running), self._bad_bars(), now, d
+            )
+            counters = intel.get("runtime_diagnostics")
+            write_json_atomic(d / CHECKPOINT_FILE, self.checkpoint(now, counters))
         except OSError as err:
             diag.record_stage_error("state_publish", err)
             log.error("state publish failed: %s", err)
         self.throttle.mark(self.bars_done)
 
-    def checkpoint(self, now: float) -> dict[str, Any]:
+    def checkpoint(self, now: float, diagnostics: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Return the resume point; ``diagnostics`` is the counters block published with it."""
         ex = self.executor
+        if diagnostics is None:
+            block: dict[str, Any] = {}
+            write_runtime_diagnostics_state(block)
+            diagnostics = block["runtime_diagnostics"]
         exchange = ex.exchange.to_dict() if isinstance(ex.exchange, PaperExchange) else None
         return {
             "schema_version": SCHEMA_VERSION,
@@ -193,6 +221,7 @@ class EngineRunner:
             "ledger": ex.ledger.to_dict(now),
             "registry": ex.registry.to_dict(now),
             "exchange": exchange,
+            "diagnostics": diagnostics,
         }
 
     def engine_info(self, running: bool) -> dict[str, Any]:
