@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from execution.cli_run import paper_exchange_factory
 from execution.clock import ReplayClock
 from execution.config import load_config
 from execution.exchange_paper import PaperExchange
@@ -125,15 +126,7 @@ def _runner(state: Path, max_bars: int, stop_after_loops: int | None = None) -> 
     merged = merge_series(series, cfg.symbols)
     clock = ReplayClock(merged.ts[0])
 
-    def factory(saved: dict | None) -> PaperExchange:
-        fresh = PaperExchange.from_config(cfg, clock)
-        if saved is None:
-            return fresh
-        rules = {s: fresh.market_rules(s) for s in cfg.symbols}
-        ex = cfg.exchange
-        return PaperExchange.restore(saved, rules, ex.starting_balance, ex.taker_fee_bps,
-                                     ex.slippage_bps, clock, fresh.leverage)  # fmt: skip
-
+    factory = paper_exchange_factory(cfg, clock)
     opts = RunOptions("replay", f"test:{max_bars}", max_bars, progress=False)
     runner = EngineRunner(cfg, opts, state, clock, factory)
     if stop_after_loops is not None:
@@ -182,14 +175,7 @@ def test_resume_restores_open_positions_and_tp_sl_levels(tmp_path: Path) -> None
     saved = _json(tmp_path / "s" / "engine_checkpoint.json")
     assert saved["completed"] is False
 
-    def factory(data: dict | None) -> PaperExchange:
-        fresh = PaperExchange.from_config(cfg, clock)
-        rules = {s: fresh.market_rules(s) for s in cfg.symbols}
-        ex = cfg.exchange
-        assert data is not None
-        return PaperExchange.restore(data, rules, ex.starting_balance, ex.taker_fee_bps,
-                                     ex.slippage_bps, clock, fresh.leverage)  # fmt: skip
-
+    factory = paper_exchange_factory(cfg, clock)
     again = EngineRunner(cfg, RunOptions("replay", "test:7000", 7000, False), tmp_path / "s",
                          clock, factory)  # fmt: skip
     assert again.resumed

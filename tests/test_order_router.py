@@ -13,9 +13,8 @@ from execution.order_router import (
     RouteResult,
     classify_rejection,
     client_order_id,
-    round_price,
-    round_qty,
 )
+from execution.rounding import round_price, round_qty
 from execution.types import Bar, MarketRules, OrderAck, OrderKind, OrderRequest
 
 SYM = "BTCUSDT"
