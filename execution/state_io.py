@@ -85,3 +85,23 @@ def read_json_defensive(path: str | Path) -> JsonRead:
     if not isinstance(data, dict):
         return JsonRead(str(p), "corrupt", {}, f"expected a JSON object, got {type(data).__name__}")
     return JsonRead(str(p), "ok", data)
+
+
+def remove_stale_temp_files(directory: str | Path, names: tuple[str, ...]) -> list[str]:
+    """Delete the temp files a killed :func:`write_json_atomic` left for ``names``; list them.
+
+    Only the writer of ``directory`` may call this (the engine at start-up): a temp file of a
+    write in progress elsewhere would be taken away from under it.
+    """
+    d = Path(directory)
+    removed: list[str] = []
+    if not d.is_dir():
+        return removed
+    for name in names:
+        for tmp in d.glob(f".{name}.*.tmp"):
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+                removed.append(tmp.name)
+    if removed:
+        log.info("removed %d temp file(s) of interrupted writes in %s", len(removed), d)
+    return removed
