@@ -79,7 +79,9 @@ class VetoResult:
         if not self.vetoed:
             return "ok"
         if self.observed is not None and self.limit is not None:
-            return f"{self.reason}: {self.observed:.4g} > {self.limit:.4g}"
+            # min_notional fails below its floor; every other check fails above its limit.
+            op = "<" if self.observed < self.limit else ">=" if self.observed == self.limit else ">"
+            return f"{self.reason}: {self.observed:.4g} {op} {self.limit:.4g}"
         return f"{self.reason}: {self.detail}" if self.detail else str(self.reason)
 
 
