@@ -1,0 +1,41 @@
+"""Run ``v7`` and SIGKILL it at one exact point of its state writes.
+
+``V7_KILL_AT_REPLACE=N`` counts the ``os.replace`` calls of atomic writes (each publish is seven:
+paper account, ledger, registry, positions, risk, intel, checkpoint). ``V7_KILL_MODE=mid`` kills
+in place of the N-th replace (the temp file is written and synced, the target still the old
+copy); ``after`` kills just after it. The name of the file is written to stderr first.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from typing import Any
+
+
+def main() -> int:
+    target = int(os.environ["V7_KILL_AT_REPLACE"])
+    mode = os.environ.get("V7_KILL_MODE", "mid")
+    real_replace = os.replace
+    seen = 0
+
+    def replace(src: Any, dst: Any, *args: Any, **kwargs: Any) -> None:
+        nonlocal seen
+        seen += 1
+        if seen == target:
+            os.write(2, f"killpoint: {mode} {os.path.basename(str(dst))}\n".encode())
+            if mode == "mid":
+                os.kill(os.getpid(), signal.SIGKILL)
+        real_replace(src, dst, *args, **kwargs)
+        if seen == target:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    os.replace = replace  # type: ignore[assignment]
+    from execution.cli import main as v7
+
+    return v7(sys.argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
