@@ -5,7 +5,7 @@ Risk reads it through :meth:`Book.view` (a frozen PortfolioView); only the execu
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +14,8 @@ import numpy as np
 from execution.config import RiskConfig
 from execution.position_ledger import LedgerPosition
 from execution.risk_limits import PortfolioView
+
+_Bar = tuple[int, float, float, float, float, float, float]  # the executor's BarTuple
 
 
 class ReturnsBuffer:
@@ -25,14 +27,16 @@ class ReturnsBuffer:
     def __init__(self, n_symbols: int, lookback: int) -> None:
         self.lookback = lookback
         self._buf = np.full((n_symbols, 2 * lookback), np.nan)
+        self._flat = self._buf.reshape(-1)  # a view: one scalar store instead of a row view
         self._pos = [0] * n_symbols
         self._count = [0] * n_symbols
 
     def push(self, idx: int, value: float) -> None:
         pos = self._pos[idx]
-        row = self._buf[idx]
-        row[pos] = value
-        row[pos + self.lookback] = value
+        at = 2 * self.lookback * idx + pos
+        flat = self._flat
+        flat[at] = value
+        flat[at + self.lookback] = value
         self._pos[idx] = (pos + 1) % self.lookback
         if self._count[idx] < self.lookback:
             self._count[idx] += 1
@@ -67,6 +71,32 @@ class DrawdownState:
     risk_mode: str  # OK | DEFENSIVE
 
 
+class MarksView(Mapping[str, float]):
+    """A live, read-only ``symbol -> mark`` view of a book: what ``marks_by_symbol`` copies.
+
+    The exit scanner reads marks only for a position without TP/SL; the view spares the
+    executor a dict of every symbol's mark on each loop.
+    """
+
+    __slots__ = ("_book",)
+
+    def __init__(self, book: Book) -> None:
+        self._book = book
+
+    def __getitem__(self, symbol: str) -> float:
+        book = self._book
+        i = book.index.get(symbol)
+        if i is None or book.marks[i] <= 0.0:
+            raise KeyError(symbol)
+        return book.marks[i]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._book.marks_by_symbol())
+
+    def __len__(self) -> int:
+        return len(self._book.marks_by_symbol())
+
+
 class Book:
     def __init__(self, symbols: Sequence[str], risk: RiskConfig, starting_nav: float) -> None:
         self.symbols = list(symbols)
@@ -81,6 +111,23 @@ class Book:
         self.peak_nav = starting_nav
         self.cooldown_until: dict[str, float] = {}
         self.halted_by_file = False
+        self.marks_view = MarksView(self)
+
+    def on_closes(self, bars: Iterable[_Bar]) -> None:
+        """:meth:`on_close` for each ``(idx, ts, open, high, low, close, volume)`` bar of a loop."""
+        last, marks, mark_ts, push = self.last_close, self.marks, self.mark_ts, self.returns.push
+        for b in bars:
+            idx, close = b[0], b[5]
+            prev = last[idx]
+            if prev > 0.0:
+                push(idx, close / prev - 1.0)
+            last[idx] = marks[idx] = close
+            mark_ts[idx] = b[1]
+
+    def push_closes(self, bars: Iterable[_Bar]) -> None:
+        """:meth:`push_close` for each bar of a loop (live: marks come from elsewhere)."""
+        for b in bars:
+            self.push_close(b[0], b[5])
 
     def on_close(self, idx: int, ts: float, close: float) -> None:
         """A closed bar in a replay: its close is both the return base and the mark."""

@@ -33,15 +33,20 @@ class SymbolSpec(_Frozen):
 
 
 class StrategyConfig(_Frozen):
-    # "ema_cross_atr" (built in) or a plug-in "package.module:Class" (see docs/configuration.md)
+    # "ema_cross_atr" / "sma_cross_pct" (built in) or a plug-in "package.module:Class"
+    # (see docs/configuration.md)
     name: str = Field(
-        default="ema_cross_atr", pattern=r"^(ema_cross_atr|[A-Za-z_][\w.]*:[A-Za-z_]\w*)$"
+        default="ema_cross_atr",
+        pattern=r"^(ema_cross_atr|sma_cross_pct|[A-Za-z_][\w.]*:[A-Za-z_]\w*)$",
     )
     fast: int = Field(default=12, ge=1)
     slow: int = Field(default=48, ge=2)
     atr_period: int = Field(default=14, ge=1)
     tp_atr: float = Field(default=3.0, gt=0)
     sl_atr: float = Field(default=2.0, gt=0)
+    # sma_cross_pct: TP/SL distances as a fraction of the signal bar's close
+    tp_pct: float = Field(default=0.01, gt=0, lt=1)
+    sl_pct: float = Field(default=0.005, gt=0, lt=1)
     notional_nav_pct: float = Field(default=0.05, gt=0, le=10)
     # When set, size by risk instead: notional = nav * risk / (stop distance as a fraction)
     risk_per_trade_nav_pct: float | None = Field(default=None, gt=0, le=0.5)

@@ -23,13 +23,11 @@ from execution.position_ledger import PositionLedger
 from execution.position_tp_sl_registry import TpSlEntry, TpSlRegistry
 from execution.risk_limits import RiskLimits, evaluate_intent, gating_flags
 from execution.rounding import round_qty
-from execution.signal_screener import SignalScreener, Strategy, build_strategy
+from execution.signal_screener import BarTuple, SignalScreener, Strategy, build_strategy
 from execution.types import Bar, ExitIntent, ExitKind, Fill, Intent, OrderKind, OrderRequest
 
 log = logging.getLogger(__name__)
 
-# One bar as the hot loop carries it: (symbol index, ts, open, high, low, close, volume).
-BarTuple = tuple[int, float, float, float, float, float, float]
 
 _ALL_STAGES = diag.STAGES[:-1]  # state_publish records itself
 
@@ -96,7 +94,7 @@ class Executor:
         on_bar = self.exchange.on_bar
         for idx, ts, o, h, lo, c, v in bars:
             on_bar(Bar(symbols[idx], ts, o, h, lo, c, v))
-        self._cycle(bars, {symbols[b[0]]: (b[2], b[3], b[4], b[5]) for b in bars})
+        self._cycle(bars, None)
 
     def step_live(self, marks: Mapping[str, float], bars: Sequence[BarTuple]) -> None:
         """Run one live iteration: exits on the marks, the screener on newly closed bars."""
@@ -109,22 +107,37 @@ class Executor:
         self._cycle(bars, {s: (m, m, m, m) for s, m in marks.items()}, closes_are_marks=False)
 
     def _cycle(
-        self, bars: Sequence[BarTuple], prices: dict[str, PriceObs], closes_are_marks: bool = True
+        self,
+        bars: Sequence[BarTuple],
+        prices: dict[str, PriceObs] | None,
+        closes_are_marks: bool = True,
     ) -> None:
+        """One pass of the stages; ``prices`` None means "each bar's open/high/low/close".
+
+        Hot path (profiled, see docs/performance.md): a stage is a try/except, which costs
+        nothing until it raises, rather than a context manager entered four times a loop; the
+        bar prices are only gathered when a position is open (the scanner reads nothing else).
+        """
         diag.record_loop_start()
-        with self._stage("positions"):
+        try:
             self.apply_fills()
-            book = self.book
-            for idx, ts, _o, _h, _lo, c, _v in bars:
-                if closes_are_marks:
-                    book.on_close(idx, ts, c)
-                else:
-                    book.push_close(idx, c)
-        with self._stage("exit_scanner"):
+            if closes_are_marks:
+                self.book.on_closes(bars)
+            else:
+                self.book.push_closes(bars)
+        except Exception as exc:
+            self._stage_failed("positions", exc)
+        try:
+            if prices is None:
+                prices = _bar_prices(self.symbols, bars) if self.ledger.positions else {}
             self.scan_exits(prices)
-        with self._stage("screener"):
-            screen = self.screener.on_bar
-            intents = [i for b in bars if (i := screen(b[0], b[1], b[3], b[4], b[5])) is not None]
+        except Exception as exc:
+            self._stage_failed("exit_scanner", exc)
+        intents: list[Intent] = []
+        try:
+            intents = self.screener.on_bars(bars)
+        except Exception as exc:
+            self._stage_failed("screener", exc)
         if intents:
             with self._stage("risk"):
                 for intent in intents:
@@ -137,6 +150,13 @@ class Executor:
 
     def _stage(self, name: str) -> _Stage:
         return _Stage(name, self.strict)
+
+    def _stage_failed(self, name: str, exc: Exception) -> None:
+        """Record a stage error in liveness; in a replay (strict) it is a bug: re-raise it."""
+        diag.record_stage_error(name, exc)
+        log.exception("stage %s failed", name)
+        if self.strict:
+            raise exc
 
     # --- fills -> ledger / registry -------------------------------------------------------------
 
@@ -175,7 +195,7 @@ class Executor:
     # --- exits ----------------------------------------------------------------------------------
 
     def scan_exits(self, prices: dict[str, PriceObs]) -> None:
-        marks = self.book.marks_by_symbol() if self.ledger.positions else {}
+        marks = self.book.marks_view if self.ledger.positions else {}
         result = scan_tp_sl_exits(
             self.ledger, self.registry, prices, marks, self.clock.now(),
             self._underwater, self._canary,
@@ -259,8 +279,12 @@ class Executor:
         return {s: gating_flags(s, view, self.limits) for s in self.symbols}
 
 
+def _bar_prices(symbols: Sequence[str], bars: Sequence[BarTuple]) -> dict[str, PriceObs]:
+    return {symbols[b[0]]: (b[2], b[3], b[4], b[5]) for b in bars}
+
+
 class _Stage:
-    """Context manager: a stage error is recorded in liveness; replay re-raises it."""
+    """Context manager for the rarer stages (risk, router): same rule as _stage_failed."""
 
     __slots__ = ("name", "strict")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Protocol
 
 from execution.diagnostics_metrics import (
@@ -128,14 +129,24 @@ def scan_tp_sl_exits(
     """
     record_exit_scan_run()
     open_positions = ledger.get_open_positions()
+    if not open_positions:  # the common case: nothing to test, every count is zero
+        update_exit_pipeline_status(
+            open_positions_count=0,
+            tp_sl_registered_count=0,
+            tp_sl_missing_count=0,
+            underwater_without_tp_sl_count=0,
+        )
+        return ExitScanResult()
     entries = {e.symbol: e for e in registry.get_all_entries()}
-    result = ExitScanResult()
+    intents: list[ExitIntent] = []
+    missing: list[str] = []
     for pos in open_positions:
-        entry = entries.get(pos.symbol)
-        obs = prices.get(pos.symbol)
+        symbol = pos.symbol
+        entry = entries.get(symbol)
         if entry is None:
-            result.missing_symbols.append(pos.symbol)
+            missing.append(symbol)
             continue
+        obs = prices.get(symbol)
         if obs is None:
             continue
         decision = decide_exit(pos.side, entry.tp_price, entry.sl_price, obs[0], obs[1], obs[2])
@@ -143,18 +154,24 @@ def scan_tp_sl_exits(
             continue
         kind, price = decision
         level = entry.sl_price if kind is ExitKind.SL else entry.tp_price
-        result.exit_intents.append(
-            ExitIntent(pos.symbol, pos.side, pos.qty, price, kind, now, level)
+        intents.append(ExitIntent(symbol, pos.side, pos.qty, price, kind, now, level))
+        record_exit_trigger(kind.value, symbol)
+    if missing:
+        counts = pipeline_counts(
+            open_positions, set(entries), marks, underwater_threshold, canary_enabled
         )
-        record_exit_trigger(kind.value, pos.symbol)
-    result.counts = pipeline_counts(
-        open_positions, set(entries), marks, underwater_threshold, canary_enabled
-    )
-    c = result.counts
+    else:  # every position has its levels: what pipeline_counts returns, without the sets
+        n = len(open_positions)
+        counts = _fully_covered(n, n if n == 1 else len({p.symbol for p in open_positions}))
     update_exit_pipeline_status(
-        open_positions_count=c.open_positions_count,
-        tp_sl_registered_count=c.tp_sl_registered_count,
-        tp_sl_missing_count=c.tp_sl_missing_count,
-        underwater_without_tp_sl_count=c.underwater_without_tp_sl_count,
+        open_positions_count=counts.open_positions_count,
+        tp_sl_registered_count=counts.tp_sl_registered_count,
+        tp_sl_missing_count=counts.tp_sl_missing_count,
+        underwater_without_tp_sl_count=counts.underwater_without_tp_sl_count,
     )
-    return result
+    return ExitScanResult(intents, counts, missing)
+
+
+@lru_cache(maxsize=1024)
+def _fully_covered(n_positions: int, n_symbols: int) -> ExitPipelineCounts:
+    return ExitPipelineCounts(n_positions, n_symbols, 0, 0)
