@@ -34,6 +34,7 @@ from execution.position_tp_sl_registry import TpSlRegistry
 from execution.reconcile import reconcile
 from execution.state_io import (
     SCHEMA_VERSION,
+    quarantine_file,
     read_json_defensive,
     remove_stale_temp_files,
     write_json_atomic,
@@ -127,16 +128,27 @@ class EngineRunner:
     # --- checkpoint / restart -------------------------------------------------------------------
 
     def _resumable_checkpoint(self) -> dict[str, Any] | None:
-        read = read_json_defensive(self.state_dir / CHECKPOINT_FILE)
+        path = self.state_dir / CHECKPOINT_FILE
+        read = read_json_defensive(path)
         data = read.data
+        if read.status in ("corrupt", "empty"):  # not written by us (atomic): keep the evidence
+            log.warning("checkpoint %s (%s): moved to %s", read.status, read.error,
+                        quarantine_file(path))  # fmt: skip
+            return None
         if not read.ok or data.get("completed", True):
             return None
-        if data.get("mode") != self.opts.mode or data.get("source") != self.opts.source:
+        if not self._same_run(data):
             log.info(
                 "checkpoint is for %s/%s: starting fresh", data.get("mode"), data.get("source")
             )
             return None
         return data
+
+    def _same_run(self, checkpoint: dict[str, Any]) -> bool:
+        return bool(
+            checkpoint.get("mode") == self.opts.mode
+            and checkpoint.get("source") == self.opts.source
+        )
 
     def _clear_engine_files(self) -> None:
         """A fresh run must not inherit a finished run's files (the HALT switch stays)."""
@@ -167,9 +179,26 @@ class EngineRunner:
 
     def _load_live_memory(self) -> None:
         ex = self.executor
-        ex.ledger = PositionLedger.load(self.state_dir / POSITIONS_LEDGER_FILE)
-        ex.registry = TpSlRegistry.load(self.state_dir / TP_SL_REGISTRY_FILE)
+        ex.ledger = PositionLedger.from_dict(self._memory(POSITIONS_LEDGER_FILE, "ledger"))
+        ex.registry = TpSlRegistry.from_dict(self._memory(TP_SL_REGISTRY_FILE, "registry"))
         reconcile(ex.ledger, ex.registry, ex.exchange.positions(), self.clock.now())
+
+    def _memory(self, name: str, key: str) -> dict[str, Any]:
+        """Read a memory file; if it is unreadable, move it aside and use the last checkpoint's
+        copy (same publish, written after it), so the next publish cannot replace it by nothing.
+        """
+        path = self.state_dir / name
+        read = read_json_defensive(path)
+        if read.ok or read.status == "missing":
+            return read.data
+        moved = quarantine_file(path)
+        cp = read_json_defensive(self.state_dir / CHECKPOINT_FILE).data
+        copy = cp.get(key) if self._same_run(cp) else None
+        log.warning(
+            "%s %s (%s): moved to %s; %s", name, read.status, read.error, moved,
+            "using the copy in the last checkpoint" if isinstance(copy, dict) else "no copy left",
+        )  # fmt: skip
+        return copy if isinstance(copy, dict) else {}
 
     # --- publishing -----------------------------------------------------------------------------
 

@@ -105,3 +105,21 @@ def remove_stale_temp_files(directory: str | Path, names: tuple[str, ...]) -> li
     if removed:
         log.info("removed %d temp file(s) of interrupted writes in %s", len(removed), d)
     return removed
+
+
+def quarantine_file(path: str | Path) -> Path | None:
+    """Move an unreadable file aside to ``<name>.corrupt`` (kept as evidence, never read again).
+
+    Return the new path, or None if there was nothing to move. A later corrupt copy replaces an
+    earlier one.
+    """
+    src = Path(path)
+    dst = src.with_name(src.name + ".corrupt")
+    try:
+        os.replace(src, dst)
+    except FileNotFoundError:
+        return None
+    except OSError as err:  # e.g. a directory in the way: leave it, say so
+        log.warning("cannot move %s aside: %s", src, err)
+        return None
+    return dst
