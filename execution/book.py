@@ -5,6 +5,7 @@ Risk reads it through :meth:`Book.view` (a frozen PortfolioView); only the execu
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -47,19 +48,47 @@ class ReturnsBuffer:
         return self._buf[idx, end - n : end]
 
     def to_dict(self) -> dict[str, Any]:
+        """Each window as base64 of its little-endian float64 bytes (bit-exact).
+
+        A JSON list of floats made the checkpoint of a 200-symbol book 2.5 MB of numbers that
+        every publish formatted one by one; the bytes are ~20x cheaper to write and to read.
+        """
         return {
             "lookback": self.lookback,
-            "windows": [self.window(i).tolist() for i in range(len(self._pos))],
+            "encoding": WINDOW_ENCODING,
+            "windows": [_encode_window(self.window(i)) for i in range(len(self._pos))],
         }
 
     def load(self, data: dict[str, Any]) -> None:
+        """Restore windows written by :meth:`to_dict` (base64, or the older list of floats)."""
         windows = data.get("windows")
         if data.get("lookback") != self.lookback or not isinstance(windows, list):
             return
-        for idx, values in enumerate(windows[: len(self._pos)]):
-            if isinstance(values, list):
-                for v in values[-self.lookback :]:
-                    self.push(idx, float(v) if v is not None else float("nan"))
+        for idx, raw in enumerate(windows[: len(self._pos)]):
+            for v in _decode_window(raw)[-self.lookback :]:
+                self.push(idx, v)
+
+
+WINDOW_ENCODING = "float64-le-base64"
+
+
+def _encode_window(values: np.ndarray) -> str:
+    return base64.b64encode(np.ascontiguousarray(values, dtype="<f8").tobytes()).decode("ascii")
+
+
+def _decode_window(raw: object) -> list[float]:
+    """Values of one saved window; an unreadable one restores as empty (the book refills it)."""
+    if isinstance(raw, str):
+        try:
+            decoded: list[float] = np.frombuffer(
+                base64.b64decode(raw, validate=True), "<f8"
+            ).tolist()
+        except ValueError:  # bad base64 (binascii.Error) or a length not a multiple of 8
+            return []
+        return decoded
+    if isinstance(raw, list):
+        return [float(v) if v is not None else float("nan") for v in raw]
+    return []
 
 
 @dataclass(frozen=True, slots=True)
