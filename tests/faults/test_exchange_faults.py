@@ -386,3 +386,4 @@ def test_rejections_are_final_and_transient_errors_map_to_our_exceptions() -> No
             run.ex.place_order(req)
         run.fake.faults.clear()
         FIGURES["faults.injected"] += 1
+        FIGURES[f"faults.ccxt.order:{fault}"] += 1
