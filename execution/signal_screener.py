@@ -73,7 +73,15 @@ class EmaCrossAtr:
             self.atr[idx] = high - low
             return None
         pc = self.prev_close[idx]
-        tr = max(high - low, abs(high - pc), abs(low - pc))
+        # max(high - low, |high - pc|, |low - pc|), unrolled: the same value (max keeps the
+        # first of equals too), without building the argument tuple on every bar.
+        tr = high - low
+        gap = abs(high - pc)
+        if gap > tr:
+            tr = gap
+        gap = abs(low - pc)
+        if gap > tr:
+            tr = gap
         self.prev_close[idx] = close
         atr = self.atr[idx] = self.atr[idx] + self.a_atr * (tr - self.atr[idx])
         fast = self.fast[idx] = self.fast[idx] + self.a_fast * (close - self.fast[idx])
