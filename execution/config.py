@@ -20,7 +20,8 @@ class ConfigError(Exception):
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: no "yes" for a bool, no true for an int; no inf/NaN anywhere
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class SymbolSpec(_Frozen):
@@ -116,6 +117,14 @@ class SyntheticConfig(_Frozen):
     correlation: float = Field(default=0.6, ge=-0.99, le=0.99)
     base_vol: float = Field(default=0.0015, gt=0, lt=0.5)  # per-bar return stdev, calm regime
     jump_prob: float = Field(default=0.002, ge=0, le=0.5)
+
+    @model_validator(mode="after")
+    def start_is_a_time(self) -> SyntheticConfig:
+        from execution.clock import from_iso
+
+        if from_iso(self.start) is None:
+            raise ValueError(f"start: not an ISO-8601 time ({self.start!r})")
+        return self
 
 
 class DataConfig(_Frozen):
@@ -231,8 +240,11 @@ def parse_config(data: object) -> EngineConfig:
     if not isinstance(data, dict):
         raise ConfigError(f"<root>: must be a JSON object (got {type(data).__name__})")
     try:
-        return EngineConfig.model_validate(data)
-    except ValidationError as err:
+        # Through JSON so strict mode reads arrays as tuples, exactly as the file says them.
+        return EngineConfig.model_validate_json(json.dumps(data))
+    except ValueError as err:
+        if not isinstance(err, ValidationError):
+            raise ConfigError(f"<root>: {err}") from None
         raise ConfigError(_format_validation_error(err)) from None
 
 

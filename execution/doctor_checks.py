@@ -294,6 +294,16 @@ def check_risk_mode(files: Files, now: float, cfg: DoctorSettings) -> Finding:
         "limits": {k: v for k, v in as_dict(risk.get("limits")).items() if k.startswith("dd_")},
     }
     summary = f"risk_mode={mode} dd_state={dd_state} drawdown={pct(dd) if dd is not None else '?'}"
+    malformed = _malformed_risk_fields(risk)
+    if malformed:
+        return Finding(
+            "risk_mode",
+            WARN,
+            "risk_snapshot.json has unexpected values: " + ", ".join(malformed),
+            evidence,
+            "the engine writes these fields itself: a different value means another writer or an "
+            "engine of another version; restart the engine so it publishes a fresh snapshot",
+        )
     hint = (
         "entries are blocked by portfolio_dd_circuit while in drawdown; exits still run. Review the "
         "losing positions and risk.dd_* before resuming"
@@ -304,6 +314,19 @@ def check_risk_mode(files: Files, now: float, cfg: DoctorSettings) -> Finding:
         halt = " trading_halted" if halted is True else ""
         return Finding("risk_mode", WARN, summary + halt, evidence, hint)
     return Finding("risk_mode", OK, summary, evidence)
+
+
+_RISK_ENUMS = {"risk_mode": ("OK", "DEFENSIVE"), "dd_state": ("normal", "warn", "panic")}
+_RISK_NUMBERS = ("nav", "peak_nav", "drawdown_pct")
+
+
+def _malformed_risk_fields(risk: dict[str, Any]) -> list[str]:
+    """Name the fields of risk_snapshot.json whose type or value the engine never writes."""
+    bad = [k for k, allowed in _RISK_ENUMS.items() if risk.get(k) not in allowed]
+    bad += [k for k in _RISK_NUMBERS if num(risk.get(k)) is None]
+    if not isinstance(risk.get("limits", {}), dict):
+        bad.append("limits")
+    return bad
 
 
 def check_accounting(files: Files, now: float, cfg: DoctorSettings) -> Finding:

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 
 _ALL_STAGES = diag.STAGES[:-1]  # state_publish records itself
+PENDING_MAX_AGE_SECONDS = 3600.0  # an entry not filled within this is not coming
 
 
 @dataclass(slots=True)
@@ -267,10 +268,19 @@ class Executor:
         )
         self.pending_intents[intent.intent_id] = intent
         result = self.router.submit(req)
-        if not result.placed:
-            self.pending_intents.pop(intent.intent_id, None)
-        else:
+        if result.placed:
             self.apply_fills()  # live venues fill market orders at once
+        elif not (result.error or "").startswith("transient"):
+            self.pending_intents.pop(intent.intent_id, None)
+        # A transient failure may hide an order the venue accepted (its lookups failed too):
+        # keep the intent so a late fill still gets its TP/SL; prune_pending ages it out.
+
+    def prune_pending(self, max_age_seconds: float = PENDING_MAX_AGE_SECONDS) -> None:
+        """Forget intents whose order never filled within ``max_age_seconds``."""
+        cutoff = self.clock.now() - max_age_seconds
+        stale = [k for k, i in self.pending_intents.items() if i.ts < cutoff]
+        for key in stale:
+            del self.pending_intents[key]
 
     # --- views for publishing -------------------------------------------------------------------
 

@@ -206,6 +206,7 @@ class EngineRunner:
         ex = self.executor
         now = self.clock.now()
         d = self.state_dir
+        ex.prune_pending()
         try:
             ex.book.halted_by_file = (d / HALT_FILE).exists()
             if isinstance(ex.exchange, PaperExchange):

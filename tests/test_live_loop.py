@@ -18,7 +18,7 @@ from execution.clock import WallClock
 from execution.config import EngineConfig, load_config
 from execution.exchange_ccxt import CcxtExchange
 from execution.runner import EngineRunner, RunOptions
-from tests.ccxt_canned import (
+from ccxt_canned import (
     API_KEY,
     API_SECRET,
     SERVER_MS,

@@ -108,6 +108,13 @@ EDITED: list[tuple[str, Edit, str]] = [
     ("drawdowns_out_of_order", set_("risk.dd_warn_pct", 0.1), "dd_warn_pct <= dd_circuit_pct"),
     ("min_returns_above_lookback", set_("risk.min_returns", 900), "min_returns (900)"),
     ("duplicate_symbol", set_("universe.1.symbol", "BTCUSDT"), "duplicate symbol 'BTCUSDT'"),
+    # strict types and finite numbers (pydantic strict mode, allow_inf_nan=False)
+    ("per_trade_infinite", set_("risk.per_trade_nav_pct", float("inf")), "risk.per_trade_nav_pct"),
+    ("cooldown_infinite", set_("risk.cooldown_seconds_after_sl", float("inf")),
+     "risk.cooldown_seconds_after_sl"),
+    ("max_concurrent_true", set_("risk.max_concurrent", True), "risk.max_concurrent"),
+    ("halted_string_yes", set_("risk.trading_halted", "yes"), "risk.trading_halted"),
+    ("start_not_a_date", set_("data.synthetic.start", "yesterday"), "data.synthetic"),
     # missing blocks
     ("universe_missing", drop("universe"), "universe: required key missing"),
     ("universe_empty", set_("universe", []), "universe"),
@@ -116,16 +123,6 @@ EDITED: list[tuple[str, Edit, str]] = [
      "[+1 more]"),
 ]  # fmt: skip
 
-# Values the schema does not refuse yet (execution/config.py): kept here, expected to fail,
-# so that the day they are refused these tests say so (strict xfail).
-NOT_REFUSED_YET: list[tuple[str, Edit, str]] = [
-    ("per_trade_infinite", set_("risk.per_trade_nav_pct", float("inf")), "risk.per_trade_nav_pct"),
-    ("cooldown_infinite", set_("risk.cooldown_seconds_after_sl", float("inf")),
-     "risk.cooldown_seconds_after_sl"),
-    ("max_concurrent_true", set_("risk.max_concurrent", True), "risk.max_concurrent"),
-    ("halted_string_yes", set_("risk.trading_halted", "yes"), "risk.trading_halted"),
-    ("start_not_a_date", set_("data.synthetic.start", "yesterday"), "data.synthetic.start"),
-]  # fmt: skip
 
 GOOD_TEXT = BASE_CONFIG.read_text()
 RAW: list[tuple[str, str | bytes | None, str]] = [
@@ -229,22 +226,6 @@ def test_config_that_is_not_valid_json_is_exit_2_and_touches_nothing(
     names_file = not expect.startswith("<root>")
     _assert_refused(cfg, expect, populated, tmp_path, capsys, names_file)
     FIGURES["inputs.configs"] += 1
-
-
-@pytest.mark.xfail(strict=True, reason="execution/config.py accepts it (see docs/reliability.md)")
-@pytest.mark.parametrize(
-    ("case", "edit", "expect"), NOT_REFUSED_YET, ids=[c[0] for c in NOT_REFUSED_YET]
-)
-def test_values_the_schema_should_refuse(
-    case: str,
-    edit: Edit,
-    expect: str,
-    populated: Path,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    FIGURES["inputs.configs_not_refused_yet"] += 1
-    _assert_refused(_write_case(tmp_path, case, edit, None), expect, populated, tmp_path, capsys)
 
 
 @pytest.mark.parametrize("case", ["typo_in_risk_key", "line_comment", "top_level_list"])

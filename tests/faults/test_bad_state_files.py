@@ -144,7 +144,6 @@ def test_mistyped_state_file_is_partial_on_the_dashboard_and_never_crashes_the_d
     FIGURES["inputs.state_files"] += 1
 
 
-@pytest.mark.xfail(strict=True, reason="the doctor does not check the shape of risk_snapshot.json")
 def test_doctor_flags_a_mistyped_risk_snapshot(good_state: Path, tmp_path: Path) -> None:
     d = _copy(good_state, tmp_path)
     (d / state_v7.RISK_SNAPSHOT_FILE).write_text(json.dumps(MISTYPED[state_v7.RISK_SNAPSHOT_FILE]))
