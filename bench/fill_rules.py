@@ -12,15 +12,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.bench_vs_backtesting import (
-    Params,
-    Trade,
-    bars_frame,
-    bt_trades,
-    run_backtesting,
-    v7_replay,
-)
+from bench.bench_vs_backtesting import Params, bars_frame, run_backtesting, v7_replay
 from bench.common import temp_dir
+from bench.vs_trades import Trade, bt_trades
 
 PARAMS = Params(fast=1, slow=2, tp_pct=0.02, sl_pct=0.01)
 T0_MS = 1_704_067_200_000  # 2024-01-01T00:00:00Z

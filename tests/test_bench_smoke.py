@@ -12,7 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 OURS = ("run_all", "common", "bench_replay", "bench_vs_backtesting", "bench_scaling")
-OURS += ("bench_publish", "fill_rules", "same_trades")
+OURS += ("bench_publish", "fill_rules", "same_trades", "vs_trades")
 
 
 def _bench(name: str) -> ModuleType:
