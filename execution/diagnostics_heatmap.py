@@ -6,7 +6,8 @@ Both are plain, single-threaded containers: diagnostics_metrics holds its lock a
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from collections.abc import Callable
+from typing import Any
 
 from execution.clock import to_iso
 
@@ -16,12 +17,10 @@ ORDER = "order"
 FAILED = "failed"
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    ts: float
-    kind: str  # VETO | ORDER | FAILED
-    reason: str | None  # veto reason or failure category
-    symbol: str | None
+# An outcome is the event diagnostics_metrics recorded, kept as it is (no copy on the hot path):
+# (kind, ts, a, b, c) with kind VETO (a = reason, b = symbol), ORDER or FAILED (a = order kind,
+# b = symbol, c = failure category).
+Outcome = tuple[str, float, Any, Any, Any]
 
 
 class OutcomeWindow:
@@ -30,27 +29,27 @@ class OutcomeWindow:
     def __init__(self, max_signals: int, max_age_seconds: float) -> None:
         self.max_age_seconds = max_age_seconds
         self._items: deque[Outcome] = deque(maxlen=max_signals)
+        # Append one outcome (the oldest falls out beyond max_signals): the deque's own append,
+        # so that adding costs no Python call.
+        self.add: Callable[[Outcome], None] = self._items.append
 
     @property
     def max_signals(self) -> int:
         return self._items.maxlen or 0
-
-    def add(self, outcome: Outcome) -> None:
-        self._items.append(outcome)
 
     def summary(self, now: float) -> dict[str, object]:
         """Aggregate the outcomes within both bounds (count and age)."""
         cutoff = now - self.max_age_seconds
         by_reason: dict[str, int] = {}
         vetoes = orders = failures = 0
-        for o in self._items:
-            if o.ts < cutoff:
+        for kind, ts, reason, _symbol, _error in self._items:
+            if ts < cutoff:
                 continue
-            if o.kind == VETO:
+            if kind == VETO:
                 vetoes += 1
-                key = o.reason or "unknown"
+                key = reason or "unknown"
                 by_reason[key] = by_reason.get(key, 0) + 1
-            elif o.kind == ORDER:
+            elif kind == ORDER:
                 orders += 1
             else:
                 failures += 1
@@ -72,20 +71,39 @@ class VetoHeatmap:
         self.bucket_seconds = bucket_seconds
         self.max_buckets = max_buckets
         self.by_reason_symbol: dict[str, dict[str, int]] = {}
+        # bucket index -> reason -> n, kept in time order (the oldest bucket is the first key).
         self._buckets: dict[int, dict[str, int]] = {}
+        self._newest: int | None = None
 
     def add(self, reason: str, symbol: str | None, ts: float) -> None:
-        per_symbol = self.by_reason_symbol.setdefault(reason, {})
+        per_symbol = self.by_reason_symbol.get(reason)
+        if per_symbol is None:
+            per_symbol = self.by_reason_symbol[reason] = {}
         key = symbol or "_portfolio"
         per_symbol[key] = per_symbol.get(key, 0) + 1
         bucket = int(ts // self.bucket_seconds)
         counts = self._buckets.get(bucket)
         if counts is None:
-            counts = self._buckets[bucket] = {}
-            if len(self._buckets) > self.max_buckets:
-                # Engine time only moves forward, so the oldest bucket is the smallest key.
-                del self._buckets[min(self._buckets)]
+            counts = self._new_bucket(bucket)
         counts[reason] = counts.get(reason, 0) + 1
+
+    def _new_bucket(self, bucket: int) -> dict[str, int]:
+        """Open a bucket and drop the oldest beyond max_buckets, in O(1) when time moves on.
+
+        (A replay opens a bucket for nearly every veto: finding the oldest with ``min`` over
+        hundreds of keys each time was most of what diagnostics cost a replay.)
+        """
+        counts: dict[str, int] = {}
+        buckets = self._buckets
+        buckets[bucket] = counts
+        if self._newest is not None and bucket < self._newest:
+            # The clock stepped back (live clock adjusted): restore the time order, rarely.
+            self._buckets = buckets = dict(sorted(buckets.items()))
+        else:
+            self._newest = bucket
+        if len(buckets) > self.max_buckets:
+            del buckets[next(iter(buckets))]
+        return counts
 
     def to_dict(self) -> dict[str, object]:
         """Return a JSON-ready copy: reason -> symbol -> n, and reason -> bucket ISO -> n."""

@@ -1,22 +1,30 @@
 """Runtime diagnostic counters: the spec's API (PATCHSET v7.5_S0_B §2) and what its config promises.
 
-Diagnostics observe; they never decide. Every ``record_*`` is O(1), takes one short lock, and is
-a near-free no-op when diagnostics are disabled. Timestamps come from the engine clock
-(:func:`configure`), so a replay's counters carry the bars' times.
+Diagnostics observe; they never decide. Every ``record_*`` is O(1) and a near-free no-op when
+diagnostics are disabled. Timestamps come from the engine clock (:func:`configure`), so a
+replay's counters carry the bars' times.
+
+The hot path does as little as it can: a signal / order / veto / exit record appends one event
+to a queue (no lock), folded into the counters under the lock by whoever reads (``get_*``, the
+snapshot) or when the queue is full; times stay epoch floats until read, because formatting an
+ISO string costs more than the rest of a record. Reads always see every record made before them.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from execution.clock import to_iso
-from execution.diagnostics_heatmap import FAILED, ORDER, VETO, Outcome, OutcomeWindow, VetoHeatmap
+from execution.diagnostics_heatmap import FAILED, ORDER, VETO, OutcomeWindow, VetoHeatmap
 
 STAGES = ("screener", "risk", "router", "positions", "exit_scanner", "state_publish")
+# A queued event: (kind, engine time, and up to three arguments of the record call).
+Event = tuple[str, float, Any, Any, Any]
 
 
 @dataclass
@@ -63,7 +71,7 @@ class DiagnosticsSettings:
     tp_sl_underwater_threshold_pct: float = -0.02
 
 
-@dataclass
+@dataclass(slots=True)
 class _Extras:
     """Everything beyond the spec's two dataclasses; guarded by _lock."""
 
@@ -76,13 +84,29 @@ class _Extras:
     exit_triggers_by_kind: dict[str, int] = field(default_factory=dict)
     in_flight: int = 0
     loop_count: int = 0
-    loop_start_totals: tuple[int, int, int, int] = (0, 0, 0, 0)
-    last_loop: dict[str, int] = field(default_factory=dict)
+    # [signals, vetoes, orders, exits] of the events that share the time loop_events_t (one
+    # loop), counted as they are folded; last_loop_t is the time of the last finished loop.
+    loop_events: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
+    loop_events_t: float | None = None
+    last_loop_t: float | None = None
     stage_success: dict[str, float] = field(default_factory=dict)
+    # record_stages_success(tuple): the time of the current stage tuple (``batch``, one store
+    # per loop) and of earlier ones, read as the last success of each stage in them; bounded by
+    # the distinct tuples the engine passes.
+    batch: tuple[str, ...] | None = None
+    batch_t: float | None = None
+    stage_batches: dict[tuple[str, ...], float] = field(default_factory=dict)
     stage_error: dict[str, tuple[float, str]] = field(default_factory=dict)
     stage_error_count: dict[str, int] = field(default_factory=dict)
     gating: dict[str, list[str]] = field(default_factory=dict)
+    # Engine times of the last events, formatted into the spec's *_ts strings on read.
+    last_signal: float | None = None
+    last_order: float | None = None
+    last_veto: float | None = None
     last_exit_scan: float | None = None
+    last_exit_trigger: float | None = None
+    # The last update_exit_pipeline_status counts, set in one (atomic) assignment.
+    exit_counts: tuple[int, int, int, int] | None = None
 
     @classmethod
     def new(cls, s: DiagnosticsSettings) -> _Extras:
@@ -99,15 +123,24 @@ _enabled = True
 _veto_counters = VetoCounters()
 _exit_status = ExitPipelineStatus()
 _x = _Extras.new(DiagnosticsSettings())
+# The hot path's own state, module globals (read without an attribute hop): the event queue
+# (see record_signal_emitted) and the engine time of the loop in progress (None between loops).
+_events: deque[Event] = deque()
+_loop_t: float | None = None
 
 
 def get_veto_counters() -> VetoCounters:
-    return _veto_counters
+    with _lock:
+        _fold_events()
+        _sync_timestamps()
+        return _veto_counters
 
 
 def get_exit_status() -> ExitPipelineStatus:
-    _sync_exit_scan_ts()
-    return _exit_status
+    with _lock:
+        _fold_events()
+        _sync_timestamps()
+        return _exit_status
 
 
 def get_settings() -> DiagnosticsSettings:
@@ -122,7 +155,7 @@ def configure(
     settings: DiagnosticsSettings | None = None, clock: Callable[[], float] | None = None
 ) -> None:
     """Reset every counter and set the settings and the engine clock (epoch-seconds callable)."""
-    global _clock, _enabled, _veto_counters, _exit_status, _x
+    global _clock, _enabled, _veto_counters, _exit_status, _x, _events, _loop_t
     s = settings or DiagnosticsSettings()
     with _lock:
         _clock = clock or time.time
@@ -130,6 +163,8 @@ def configure(
         _veto_counters = VetoCounters()
         _exit_status = ExitPipelineStatus()
         _x = _Extras.new(s)
+        _events = deque()
+        _loop_t = None
 
 
 def reset_diagnostics() -> None:
@@ -141,66 +176,124 @@ def now_iso() -> str:
     return to_iso(_clock()) or ""
 
 
-# --- signal / order / veto --------------------------------------------------------------------
+# --- signal / order / veto / exit trigger -----------------------------------------------------
+#
+# These run on the engine's hot path, so each only appends an event to a queue (deque.append is
+# atomic: no lock). The events are folded into the counters, the window and the heatmap under
+# the lock when someone reads, or when _QUEUE_MAX are waiting (memory stays bounded). Inside a
+# loop an event takes the loop's engine time (read once per loop by record_loop_start).
+# bench/bench_diagnostics.py measures what this costs a replay.
+
+_SIGNAL, _RISK_PASSED, _TRIGGER = "signal", "risk_passed", "exit_trigger"
+_QUEUE_MAX = 256
+# Index of each event kind in the per-loop counts (liveness "last_loop").
+_LOOP_INDEX = {_SIGNAL: 0, VETO: 1, ORDER: 2, _TRIGGER: 3}
 
 
 def record_signal_emitted(symbol: str | None = None) -> None:
     if not _enabled:
         return
-    ts = now_iso()
-    with _lock:
-        vc = _veto_counters
-        vc.total_signals += 1
-        vc.last_signal_ts = ts
+    _events.append((_SIGNAL, _loop_t or _clock(), symbol, None, None))
+    if len(_events) >= _QUEUE_MAX:
+        _fold_events_locked()
 
 
 def record_risk_passed(symbol: str | None = None) -> None:
     """An entry signal passed risk and is on its way to the exchange (in flight)."""
     if not _enabled:
         return
-    with _lock:
-        _x.in_flight += 1
+    _events.append((_RISK_PASSED, _loop_t or _clock(), symbol, None, None))
+    if len(_events) >= _QUEUE_MAX:
+        _fold_events_locked()
 
 
 def record_order_placed(kind: str = "entry", symbol: str | None = None) -> None:
     if not _enabled:
         return
-    t = _clock()
-    ts = to_iso(t)
-    with _lock:
-        vc = _veto_counters
-        vc.total_orders += 1
-        vc.last_order_ts = ts
-        _x.orders_by_kind[kind] = _x.orders_by_kind.get(kind, 0) + 1
-        if kind == "entry":
-            _x.in_flight = max(0, _x.in_flight - 1)
-            _x.window.add(Outcome(t, ORDER, None, symbol))
+    _events.append((ORDER, _loop_t or _clock(), kind, symbol, None))
+    if len(_events) >= _QUEUE_MAX:
+        _fold_events_locked()
 
 
 def record_order_failed(error: str, kind: str = "entry", symbol: str | None = None) -> None:
     if not _enabled:
         return
-    t = _clock()
-    with _lock:
-        _x.order_failures_by_error[error] = _x.order_failures_by_error.get(error, 0) + 1
-        _x.order_failures_by_kind[kind] = _x.order_failures_by_kind.get(kind, 0) + 1
-        if kind == "entry":
-            _x.in_flight = max(0, _x.in_flight - 1)
-            _x.window.add(Outcome(t, FAILED, error, symbol))
+    _events.append((FAILED, _loop_t or _clock(), kind, symbol, error))
+    if len(_events) >= _QUEUE_MAX:
+        _fold_events_locked()
 
 
 def record_veto(reason: str, symbol: str | None = None) -> None:
     if not _enabled:
         return
-    t = _clock()
-    ts = to_iso(t)
+    _events.append((VETO, _loop_t or _clock(), reason, symbol, None))
+    if len(_events) >= _QUEUE_MAX:
+        _fold_events_locked()
+
+
+def record_exit_trigger(kind: str | None = None, symbol: str | None = None) -> None:
+    if not _enabled:
+        return
+    _events.append((_TRIGGER, _loop_t or _clock(), kind, symbol, None))
+    if len(_events) >= _QUEUE_MAX:
+        _fold_events_locked()
+
+
+def _fold_events_locked() -> None:
     with _lock:
-        vc = _veto_counters
-        vc.total_vetoes += 1
-        vc.by_reason[reason] = vc.by_reason.get(reason, 0) + 1
-        vc.last_veto_ts = ts
-        _x.window.add(Outcome(t, VETO, reason, symbol))
-        _x.heatmap.add(reason, symbol, t)
+        _fold_events()
+
+
+def _fold_events() -> None:
+    """Apply the queued events, oldest first (caller holds _lock; appends may go on meanwhile).
+
+    Events are counted per loop by their time: the events of one loop share its engine time.
+    """
+    x = _x
+    q = _events
+    vc = _veto_counters
+    by_reason, add_outcome, add_heat = vc.by_reason, x.window.add, x.heatmap.add
+    loop, loop_t, loop_index = x.loop_events, x.loop_events_t, _LOOP_INDEX
+    while q:  # only folders pop, and they hold _lock: q cannot empty under us
+        event = q.popleft()
+        kind, t, a, b, c = event
+        i = loop_index.get(kind)
+        if i is not None:
+            if t != loop_t:
+                loop, loop_t = [0, 0, 0, 0], t
+            loop[i] += 1
+        if kind == VETO:
+            vc.total_vetoes += 1
+            by_reason[a] = by_reason.get(a, 0) + 1
+            x.last_veto = t
+            add_outcome(event)
+            add_heat(a, b, t)
+        elif kind == _SIGNAL:
+            vc.total_signals += 1
+            x.last_signal = t
+        elif kind == _RISK_PASSED:
+            x.in_flight += 1
+        elif kind == _TRIGGER:
+            x.last_exit_trigger = t
+            key = a or "unknown"
+            x.exit_triggers_by_kind[key] = x.exit_triggers_by_kind.get(key, 0) + 1
+        else:
+            _fold_order(x, vc, event)
+    x.loop_events, x.loop_events_t = loop, loop_t
+
+
+def _fold_order(x: _Extras, vc: VetoCounters, event: Event) -> None:
+    kind, t, order_kind, _symbol, error = event
+    if kind == ORDER:
+        vc.total_orders += 1
+        x.last_order = t
+        x.orders_by_kind[order_kind] = x.orders_by_kind.get(order_kind, 0) + 1
+    else:
+        x.order_failures_by_error[error] = x.order_failures_by_error.get(error, 0) + 1
+        x.order_failures_by_kind[order_kind] = x.order_failures_by_kind.get(order_kind, 0) + 1
+    if order_kind == "entry":
+        x.in_flight = max(0, x.in_flight - 1)
+        x.window.add(event)
 
 
 # --- exit pipeline ----------------------------------------------------------------------------
@@ -210,22 +303,29 @@ def record_exit_scan_run() -> None:
     if not _enabled:
         return
     # Called every loop: keep the float, format it only when someone reads it.
-    _x.last_exit_scan = _clock()
+    _x.last_exit_scan = _loop_t or _clock()
 
 
-def _sync_exit_scan_ts() -> None:
-    if _x.last_exit_scan is not None:
-        _exit_status.last_exit_scan_ts = to_iso(_x.last_exit_scan)
-
-
-def record_exit_trigger(kind: str | None = None, symbol: str | None = None) -> None:
-    if not _enabled:
-        return
-    ts = now_iso()
-    with _lock:
-        _exit_status.last_exit_trigger_ts = ts
-        key = kind or "unknown"
-        _x.exit_triggers_by_kind[key] = _x.exit_triggers_by_kind.get(key, 0) + 1
+def _sync_timestamps() -> None:
+    """Format the hot path's float times into the spec's *_ts strings (caller holds _lock)."""
+    x, vc, es = _x, _veto_counters, _exit_status
+    if x.last_signal is not None:
+        vc.last_signal_ts = to_iso(x.last_signal)
+    if x.last_order is not None:
+        vc.last_order_ts = to_iso(x.last_order)
+    if x.last_veto is not None:
+        vc.last_veto_ts = to_iso(x.last_veto)
+    if x.last_exit_scan is not None:
+        es.last_exit_scan_ts = to_iso(x.last_exit_scan)
+    if x.last_exit_trigger is not None:
+        es.last_exit_trigger_ts = to_iso(x.last_exit_trigger)
+    if x.exit_counts is not None:
+        (
+            es.open_positions_count,
+            es.tp_sl_registered_count,
+            es.tp_sl_missing_count,
+            es.underwater_without_tp_sl_count,
+        ) = x.exit_counts
 
 
 def update_exit_pipeline_status(
@@ -236,12 +336,13 @@ def update_exit_pipeline_status(
 ) -> None:
     if not _enabled:
         return
-    with _lock:
-        es = _exit_status
-        es.open_positions_count = open_positions_count
-        es.tp_sl_registered_count = tp_sl_registered_count
-        es.tp_sl_missing_count = tp_sl_missing_count
-        es.underwater_without_tp_sl_count = underwater_without_tp_sl_count
+    # Called every loop: one tuple assignment (atomic, so no lock); readers unpack it.
+    _x.exit_counts = (
+        open_positions_count,
+        tp_sl_registered_count,
+        tp_sl_missing_count,
+        underwater_without_tp_sl_count,
+    )
 
 
 # --- liveness ---------------------------------------------------------------------------------
@@ -257,9 +358,17 @@ def record_stages_success(stages: Iterable[str]) -> None:
     """Mark several stages alive at one engine time (one call per loop)."""
     if not _enabled:
         return
-    t = _clock()
-    for stage in stages:
-        _x.stage_success[stage] = t
+    x = _x
+    t = _loop_t or _clock()
+    if stages is x.batch:  # the executor passes the same tuple every loop: one store
+        x.batch_t = t
+    elif isinstance(stages, tuple):
+        if x.batch is not None and x.batch_t is not None:
+            x.stage_batches[x.batch] = x.batch_t
+        x.batch, x.batch_t = stages, t
+    else:
+        for stage in stages:
+            x.stage_success[stage] = t
 
 
 def record_stage_error(stage: str, error: BaseException | str) -> None:
@@ -272,29 +381,22 @@ def record_stage_error(stage: str, error: BaseException | str) -> None:
 
 
 def record_loop_start() -> None:
+    """Open a loop: read the engine clock once; the loop's records are stamped with it."""
+    global _loop_t
     if not _enabled:
         return
-    vc = _veto_counters
-    _x.loop_start_totals = (
-        vc.total_signals,
-        vc.total_vetoes,
-        vc.total_orders,
-        sum(_x.exit_triggers_by_kind.values()),
-    )
+    _loop_t = _clock()
 
 
 def record_loop_end() -> None:
+    """Count the loop and keep what was recorded during it (the liveness ``last_loop``)."""
+    global _loop_t
     if not _enabled:
         return
-    vc = _veto_counters
-    s0, v0, o0, e0 = _x.loop_start_totals
-    _x.loop_count += 1
-    _x.last_loop = {
-        "signals": vc.total_signals - s0,
-        "vetoes": vc.total_vetoes - v0,
-        "orders": vc.total_orders - o0,
-        "exits": sum(_x.exit_triggers_by_kind.values()) - e0,
-    }
+    x = _x
+    x.loop_count += 1
+    x.last_loop_t = _loop_t
+    _loop_t = None
 
 
 def set_gating_flags(flags: Mapping[str, Iterable[str]]) -> None:
@@ -308,19 +410,41 @@ def set_gating_flags(flags: Mapping[str, Iterable[str]]) -> None:
 # --- snapshot ---------------------------------------------------------------------------------
 
 
+def _last_loop() -> dict[str, int]:
+    """Counts of the last finished loop (caller holds _lock and has folded the events)."""
+    x = _x
+    if x.loop_count == 0:
+        return {}
+    same = x.last_loop_t is not None and x.loop_events_t == x.last_loop_t
+    counts = x.loop_events if same else [0, 0, 0, 0]
+    return dict(zip(("signals", "vetoes", "orders", "exits"), counts, strict=True))
+
+
+def _last_success(stage: str) -> float | None:
+    x = _x
+    best = x.stage_success.get(stage)
+    batches = list(x.stage_batches.items())
+    if x.batch is not None and x.batch_t is not None:
+        batches.append((x.batch, x.batch_t))
+    for batch, t in batches:
+        if stage in batch and (best is None or t > best):
+            best = t
+    return best
+
+
 def _liveness() -> dict[str, Any]:
     stages: dict[str, dict[str, Any]] = {}
     for stage in STAGES:
         err = _x.stage_error.get(stage)
         stages[stage] = {
-            "last_success_ts": to_iso(_x.stage_success.get(stage)),
+            "last_success_ts": to_iso(_last_success(stage)),
             "last_error": err[1] if err else None,
             "last_error_ts": to_iso(err[0]) if err else None,
             "error_count": _x.stage_error_count.get(stage, 0),
         }
     return {
         "loop_count": _x.loop_count,
-        "last_loop": dict(_x.last_loop),
+        "last_loop": _last_loop(),
         "stages": stages,
         "gating": {sym: list(r) for sym, r in _x.gating.items()},
     }
@@ -350,7 +474,8 @@ def _accounting() -> dict[str, Any]:
 def build_runtime_diagnostics_snapshot() -> RuntimeDiagnosticsSnapshot:
     """Return a consistent copy of every counter (taken under the lock)."""
     with _lock:
-        _sync_exit_scan_ts()
+        _fold_events()
+        _sync_timestamps()
         vc = _veto_counters
         veto_copy = VetoCounters(
             by_reason=dict(vc.by_reason),
@@ -393,6 +518,7 @@ def restore_cumulative(block: Mapping[str, Any]) -> None:
     if not isinstance(vc_in, Mapping) or not isinstance(acc, Mapping):
         return
     with _lock:
+        _fold_events()
         vc = _veto_counters
         by_reason = vc_in.get("by_reason")
         if isinstance(by_reason, Mapping):

@@ -1,0 +1,17 @@
+"""Shared test set-up: the diagnostics are module-level singletons, so each test starts fresh."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from execution import diagnostics_metrics
+
+
+@pytest.fixture(autouse=True)
+def _fresh_diagnostics() -> Iterator[None]:
+    """Reset every diagnostics counter (enabled, wall clock) before and after each test."""
+    diagnostics_metrics.reset_diagnostics()
+    yield
+    diagnostics_metrics.reset_diagnostics()
