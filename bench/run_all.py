@@ -211,8 +211,8 @@ def main(argv: list[str] | None = None) -> int:
         summary["benchmarks"][name] = entry
         print(f"[bench] {name}: {status} ({seconds}s)", flush=True)
     summary["seconds_total"] = round(time.perf_counter() - started, 1)
+    summary["markdown_table"] = markdown_table(table, summary["machine"])
     path = write_result("summary", summary)
-    (RESULTS_DIR / "summary.md").write_text(markdown_table(table, summary["machine"]))
     m = summary["machine"]
     print(f"\nv7 benchmarks on {m['cpu_model']} ({m['nproc']} cores), Python {m['python']}")
     print_table(table)
