@@ -11,13 +11,6 @@ import logging
 from pathlib import Path
 
 import pytest
-
-from execution import diagnostics_metrics as diag
-from execution.cli_live import LiveLoop, run_live
-from execution.clock import WallClock
-from execution.config import EngineConfig, load_config
-from execution.exchange_ccxt import CcxtExchange
-from execution.runner import EngineRunner, RunOptions
 from ccxt_canned import (
     API_KEY,
     API_SECRET,
@@ -26,6 +19,13 @@ from ccxt_canned import (
     canned_client,
     leaked_secrets,
 )
+
+from execution import diagnostics_metrics as diag
+from execution.cli_live import LiveLoop, run_live
+from execution.clock import WallClock
+from execution.config import EngineConfig, load_config
+from execution.exchange_ccxt import CcxtExchange
+from execution.runner import EngineRunner, RunOptions
 
 ENV = {"V7_API_KEY": API_KEY, "V7_API_SECRET": API_SECRET}
 
