@@ -8,7 +8,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from execution.cli_data import register_cli as register_data
 from execution.cli_run import add_run_parser
+from execution.doctor import register_cli as register_doctor
 
 
 def _add_dashboard_parser(sub: Any) -> None:
@@ -27,19 +29,6 @@ def _add_dashboard_parser(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _register_optional(module: str, sub: Any) -> None:
-    """Add the subcommands a module registers (doctor, data fetch)."""
-    import importlib
-
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as err:  # TEMP while the module is being written
-        if err.name != module:
-            raise
-        return
-    mod.register_cli(sub)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="v7",
@@ -49,8 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     add_run_parser(sub)
     _add_dashboard_parser(sub)
-    for module in ("execution.doctor", "execution.data_fetch"):
-        _register_optional(module, sub)
+    register_doctor(sub)
+    register_data(sub)
     return parser
 
 

@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from execution.clock import from_iso
 from execution.exchange_base import ExchangeError, OrderRejected
-from execution.exchange_ccxt_guard import DEFAULT_EXCHANGE_ID, CallGuard, Redactor, build_client
+from execution.exchange_ccxt_guard import CallGuard, Redactor, build_client
 from execution.exchange_ccxt_parse import find_swap_market
 
 HEADER = ("timestamp", "open", "high", "low", "close", "volume")
@@ -149,27 +149,3 @@ def fetch_command(args: argparse.Namespace) -> int:
     for sym, n in counts.items():
         print(f"{sym}: {n} bars -> {Path(args.out) / f'{sym}-{args.timeframe}.csv'}")
     return 0
-
-
-def register_cli(subparsers: Any) -> argparse.ArgumentParser:
-    """Add `data fetch SYMBOLS... --timeframe 1m --since DATE --out DIR` to the v7 CLI."""
-    data: argparse.ArgumentParser = subparsers.add_parser("data", help="market data tools")
-    sub = data.add_subparsers(dest="data_command", required=True)
-    p = sub.add_parser(
-        "fetch",
-        help="download OHLCV into replay CSVs (public endpoints, no keys)",
-        description=(
-            "Download OHLCV bars into the replay CSV format: one SYMBOL-TIMEFRAME.csv per symbol,"
-            " header timestamp,open,high,low,close,volume, open time in epoch ms, closed bars"
-            " only. Uses public endpoints: no API keys are needed or read."
-        ),
-    )
-    p.add_argument("symbols", nargs="+", metavar="SYMBOL", help="e.g. BTCUSDT ETHUSDT")
-    p.add_argument("--timeframe", default="1m", help="bar length (default 1m)")
-    p.add_argument("--since", required=True, metavar="DATE", help="first bar, UTC date or ISO")
-    p.add_argument("--until", default=None, metavar="DATE", help="end, exclusive (default now)")
-    p.add_argument("--out", required=True, metavar="DIR", help="directory for the CSV files")
-    p.add_argument("--exchange", default=DEFAULT_EXCHANGE_ID, help="ccxt exchange id")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=fetch_command)
-    return data

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 from decimal import Decimal
+from functools import lru_cache
 
 
+@lru_cache(maxsize=4096)  # a universe has a handful of distinct steps and ticks
 def step_decimals(step: float) -> int:
     """Return how many decimals a step like 0.001 or 1e-07 has (0 for whole steps)."""
     exponent = Decimal(repr(step)).normalize().as_tuple().exponent

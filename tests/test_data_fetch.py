@@ -11,7 +11,8 @@ import pytest
 from ccxt_canned import SERVER_MS, CannedBinance, canned_client
 
 import execution.data_fetch as data_fetch
-from execution.data_fetch import HEADER, fetch_ohlcv_to_csv, register_cli
+from execution.cli_data import register_cli
+from execution.data_fetch import HEADER, fetch_ohlcv_to_csv
 from execution.market_data import load_csv_dir
 
 MIN = 60_000
