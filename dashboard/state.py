@@ -22,6 +22,7 @@ from execution.state_v7 import (
     RISK_SNAPSHOT_FILE,
     STATE_FILES,
     TP_SL_REGISTRY_FILE,
+    age_reference,
     read_all_state_files,
     resolve_state_dir,
 )
@@ -181,17 +182,8 @@ def load_dashboard_state(
 
 
 def reference_time(intel: Mapping[str, Any], wall_now: float) -> float:
-    """Return the "now" that state ages are measured against.
-
-    In a replay the engine stamps bar times, so wall-clock ages would be years; there the
-    reference is intel.json ``updated_ts`` (the last bar published). Live and real-time paper
-    runs stamp the wall clock, so the reference is the wall clock.
-    """
-    if as_dict(intel.get("engine")).get("mode") == "replay":
-        published = parse_ts(intel.get("updated_ts"))
-        if published is not None:
-            return published
-    return wall_now
+    """Return the "now" that state ages are measured against (execution.state_v7's rule)."""
+    return age_reference(intel, wall_now)[0]
 
 
 def age_seconds(ts: Any, reference: float) -> float | None:

@@ -12,7 +12,7 @@ from typing import Any
 from execution.clock import from_iso
 from execution.config import DoctorConfig, ExitPipelineConfig
 from execution.state_io import JsonRead
-from execution.state_v7 import INTEL_FILE
+from execution.state_v7 import INTEL_FILE, age_reference
 
 OK = "ok"
 WARN = "warn"
@@ -66,17 +66,8 @@ def exit_code_for(status: str) -> int:
 
 
 def reference_now(intel: Mapping[str, Any], wall: float) -> tuple[float, str]:
-    """Return the "now" ages are measured against and where it comes from.
-
-    A replay's timestamps are bar times, so its ages are measured against intel.json's
-    ``updated_ts`` (the last published bar); anything else against the wall clock.
-    """
-    engine = as_dict(intel.get("engine"))
-    if engine.get("mode") == "replay":
-        bar_now = from_iso(intel.get("updated_ts"))
-        if bar_now is not None:
-            return bar_now, "replay bar time (intel.json updated_ts)"
-    return wall, "wall clock"
+    """Return the "now" ages are measured against and where it comes from (state_v7's rule)."""
+    return age_reference(intel, wall)
 
 
 # --- defensive accessors ----------------------------------------------------------------------

@@ -7,9 +7,11 @@ that must say *why* use :func:`read_state_file`, which carries the status and er
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from execution.clock import from_iso
 from execution.state_io import JsonRead, read_json_defensive
 
 DEFAULT_STATE_DIR = "logs/state"
@@ -48,6 +50,22 @@ def read_state_file(name: str, state_dir: str | Path | None = None) -> JsonRead:
 def read_all_state_files(state_dir: str | Path | None = None) -> dict[str, JsonRead]:
     """Read the five published state files; one unreadable file never hides the others."""
     return {name: read_state_file(name, state_dir) for name in STATE_FILES}
+
+
+def age_reference(intel: Mapping[str, Any], wall_now: float) -> tuple[float, str]:
+    """Return the "now" that state ages are measured against, and where it comes from.
+
+    A replay stamps bar times, so wall-clock ages would be years: there the reference is
+    intel.json ``updated_ts`` (the last bar published). Live and real-time paper runs stamp the
+    wall clock, so the reference is the wall clock. The dashboard and the doctor share this rule.
+    """
+    engine = intel.get("engine")
+    if isinstance(engine, dict) and engine.get("mode") == "replay":
+        published = intel.get("updated_ts")
+        bar_now = from_iso(published) if isinstance(published, str) else None
+        if bar_now is not None:
+            return bar_now, "replay bar time (intel.json updated_ts)"
+    return wall_now, "wall clock"
 
 
 def _section(read: JsonRead, key: str) -> dict[str, Any]:
