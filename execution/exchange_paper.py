@@ -11,124 +11,37 @@ from __future__ import annotations
 import logging
 import math
 import os
-import random
-from collections.abc import Iterator
-from dataclasses import dataclass, field, fields, replace
-from enum import Enum
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from execution.clock import Clock
 from execution.config import EngineConfig
 from execution.exchange_base import OrderRejected, TransientExchangeError
-from execution.state_io import SCHEMA_VERSION, read_json_defensive, write_json_atomic
+from execution.exchange_paper_book import (
+    Book,
+    FaultPlan,
+    Pending,
+    Position,
+    book_from_dict,
+    book_to_dict,
+    is_multiple,
+)
+from execution.rounding import step_decimals
+from execution.state_io import read_json_defensive, write_json_atomic
 from execution.types import (
     Bar,
     ExchangePosition,
-    ExitKind,
     Fill,
     MarketRules,
     OrderAck,
-    OrderKind,
     OrderRequest,
     Side,
 )
 
 log = logging.getLogger(__name__)
 
-FAULT_KINDS = ("ok", "timeout_after_accept", "rate_limit", "server_error", "reject", "partial_fill")
 ORDER_HISTORY_LIMIT = 10_000  # closed orders kept for find_order / duplicate checks
-
-_T = TypeVar("_T", OrderRequest, Fill)
-
-
-@dataclass(frozen=True)
-class FaultPlan:
-    """Which failures to inject: a script consumed first, then seeded draws by probability."""
-
-    seed: int
-    timeout_after_accept: float = 0.0
-    rate_limit: float = 0.0
-    server_error: float = 0.0
-    reject: float = 0.0
-    partial_fill: float = 0.0
-    script: list[str] | None = None
-
-    def __post_init__(self) -> None:
-        probs = self.probabilities()
-        if any(not 0.0 <= p <= 1.0 for p in probs.values()) or sum(probs.values()) > 1.0:
-            raise ValueError(f"fault probabilities must be in [0, 1] and sum to <= 1: {probs}")
-        unknown = [s for s in self.script or [] if s not in FAULT_KINDS]
-        if unknown:
-            raise ValueError(f"unknown scripted faults {unknown}; expected one of {FAULT_KINDS}")
-
-    def probabilities(self) -> dict[str, float]:
-        """Return the probability of each random fault kind, in draw order."""
-        return {k: float(getattr(self, k)) for k in FAULT_KINDS[1:]}
-
-    def draws(self) -> Iterator[str]:
-        """Yield the fault for each successive place_order call: the script, then seeded draws."""
-        yield from self.script or []
-        rng, probs = random.Random(self.seed), self.probabilities()
-        while True:
-            u, kind = rng.random(), "ok"
-            for candidate, p in probs.items():
-                if u < p:
-                    kind = candidate
-                    break
-                u -= p
-            yield kind
-
-
-@dataclass(slots=True)
-class _Position:
-    qty: float  # signed: > 0 long, < 0 short
-    entry: float
-
-
-@dataclass(slots=True)
-class _Pending:
-    req: OrderRequest
-    chunks: list[float]  # qty to fill at each of the next bars of the symbol
-    filled: float = 0.0
-
-
-def _decimals(step: float) -> int:
-    text = f"{step:.12f}".rstrip("0")
-    return len(text.split(".")[1]) if "." in text else 0
-
-
-def _is_multiple(qty: float, step: float) -> bool:
-    ratio = qty / step
-    return abs(ratio - round(ratio)) <= 1e-9 * max(1.0, abs(ratio))
-
-
-def _encode(obj: OrderRequest | Fill) -> dict[str, Any]:
-    return {
-        f.name: v.value if isinstance(v := getattr(obj, f.name), Enum) else v for f in fields(obj)
-    }
-
-
-def _decode(cls: type[_T], data: dict[str, Any]) -> _T:
-    d = dict(data)
-    d["kind"] = OrderKind(d["kind"])
-    d["exit_kind"] = ExitKind(d["exit_kind"]) if d.get("exit_kind") is not None else None
-    return cls(**d)
-
-
-@dataclass
-class _Book:
-    """The account's mutable state: everything :meth:`PaperExchange.to_dict` persists."""
-
-    starting_balance: float
-    balance: float
-    positions: dict[str, _Position] = field(default_factory=dict)
-    pending: list[_Pending] = field(default_factory=list)
-    orders: dict[str, OrderAck] = field(default_factory=dict)
-    last_prices: dict[str, float] = field(default_factory=dict)
-    order_seq: int = 0
-    fill_seq: int = 0
-    fills: list[Fill] = field(default_factory=list)
 
 
 class PaperExchange:
@@ -151,7 +64,7 @@ class PaperExchange:
         self._slip = slippage_bps / 1e4
         self._clock = clock
         self.leverage = leverage
-        self._book = _Book(starting_balance, starting_balance)
+        self._book = Book(starting_balance, starting_balance)
         self._faults = faults.draws() if faults else None
         self.faults_injected: dict[str, int] = {}
         self.load_status = "fresh"
@@ -266,7 +179,7 @@ class PaperExchange:
             raise OrderRejected("invalid side")
         if not req.qty > 0 or not math.isfinite(req.qty):
             raise OrderRejected("qty must be positive")
-        if not _is_multiple(req.qty, rules.qty_step):
+        if not is_multiple(req.qty, rules.qty_step):
             raise OrderRejected("qty not a multiple of qty_step")
         if req.trigger_price is not None and not req.trigger_price > 0:
             raise OrderRejected("invalid trigger price")
@@ -305,15 +218,17 @@ class PaperExchange:
         step = self._rules[req.symbol].qty_step
         chunks = [req.qty]
         if split:
-            first = max(step, round(math.floor(req.qty / step / 2 + 1e-9) * step, _decimals(step)))
-            rest = round(req.qty - first, _decimals(step))
+            first = max(
+                step, round(math.floor(req.qty / step / 2 + 1e-9) * step, step_decimals(step))
+            )
+            rest = round(req.qty - first, step_decimals(step))
             if rest > 0:
                 chunks = [first, rest]
                 self._count_fault("partial_fill")
         book = self._book
         book.order_seq += 1
         now = self._clock.now()
-        pending = _Pending(req, chunks)
+        pending = Pending(req, chunks)
         if req.trigger_price is not None:
             pending.filled += self._fill(req, chunks.pop(0), req.trigger_price, now)
         status = "open" if chunks else "filled"
@@ -344,7 +259,7 @@ class PaperExchange:
         """Fill the symbol's pending orders at the bar's open, then mark it at the close."""
         if bar.symbol not in self._rules:
             return
-        still: list[_Pending] = []
+        still: list[Pending] = []
         for pend in self._book.pending:
             if pend.req.symbol != bar.symbol:
                 still.append(pend)
@@ -392,14 +307,14 @@ class PaperExchange:
     def _apply_to_position(self, symbol: str, side: str, qty: float, price: float) -> float:
         """Net ``qty`` at ``price`` into the symbol's position; return the realized PnL."""
         rules = self._rules.get(symbol)
-        digits = _decimals(rules.qty_step) if rules else 12
+        digits = step_decimals(rules.qty_step) if rules else 12
         direction = 1 if side == "buy" else -1
         positions = self._book.positions
         pos = positions.get(symbol)
         if pos is None or pos.qty * direction > 0:
             held = abs(pos.qty) if pos else 0.0
             entry = (held * (pos.entry if pos else 0.0) + qty * price) / (held + qty)
-            positions[symbol] = _Position(round(direction * (held + qty), digits), entry)
+            positions[symbol] = Position(round(direction * (held + qty), digits), entry)
             return 0.0
         closing = min(qty, abs(pos.qty))
         realized = (price - pos.entry) * closing * (1 if pos.qty > 0 else -1)
@@ -408,7 +323,7 @@ class PaperExchange:
         if pos.qty == 0:
             del positions[symbol]
         if remainder > 0:
-            positions[symbol] = _Position(direction * remainder, price)
+            positions[symbol] = Position(direction * remainder, price)
         return realized
 
     def _draw_fault(self) -> str:
@@ -419,46 +334,11 @@ class PaperExchange:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the whole account as a JSON-ready dict (see :meth:`restore`)."""
-        b = self._book
-        return {
-            "schema_version": SCHEMA_VERSION,
-            "updated_ts": self._clock.now(),
-            "starting_balance": b.starting_balance,
-            "balance": b.balance,
-            "positions": {
-                s: {"qty": p.qty, "entry_price": p.entry} for s, p in b.positions.items()
-            },
-            "pending": [
-                {"req": _encode(p.req), "chunks": list(p.chunks), "filled": p.filled}
-                for p in b.pending
-            ],
-            "orders": {
-                cid: {"exchange_order_id": a.exchange_order_id, "status": a.status, "ts": a.ts}
-                for cid, a in b.orders.items()
-            },
-            "last_prices": dict(b.last_prices),
-            "order_seq": b.order_seq,
-            "fill_seq": b.fill_seq,
-            "unpolled_fills": [_encode(f) for f in b.fills],
-        }
+        return book_to_dict(self._book, self._clock.now())
 
     def _load_dict(self, data: dict[str, Any]) -> None:
         """Replace the account with ``data``; raise KeyError/TypeError/ValueError if malformed."""
-        book = _Book(float(data["starting_balance"]), float(data["balance"]))
-        for sym, p in data["positions"].items():
-            book.positions[sym] = _Position(float(p["qty"]), float(p["entry_price"]))
-        for p in data["pending"]:
-            chunks = [float(q) for q in p["chunks"]]
-            book.pending.append(
-                _Pending(_decode(OrderRequest, p["req"]), chunks, float(p["filled"]))
-            )
-        for cid, a in data["orders"].items():
-            book.orders[cid] = OrderAck(cid, str(a["exchange_order_id"]), str(a["status"]), a["ts"])
-        book.last_prices = {s: float(v) for s, v in data["last_prices"].items()}
-        book.order_seq = int(data["order_seq"])
-        book.fill_seq = int(data["fill_seq"])
-        book.fills = [_decode(Fill, f) for f in data.get("unpolled_fills", [])]
-        self._book = book
+        self._book = book_from_dict(data)
 
     @classmethod
     def restore(
