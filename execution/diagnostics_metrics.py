@@ -20,9 +20,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from execution.clock import to_iso
-from execution.diagnostics_heatmap import FAILED, ORDER, VETO, OutcomeWindow, VetoHeatmap
+from execution.diagnostics_heatmap import FAILED, ORDER, VETO
 
-STAGES = ("screener", "risk", "router", "positions", "exit_scanner", "state_publish")
+# STAGES and DiagnosticsSettings are part of this module's API (configure takes the settings).
+from execution.diagnostics_state import STAGES as STAGES
+from execution.diagnostics_state import DiagnosticsExtras, accounting, liveness
+from execution.diagnostics_state import DiagnosticsSettings as DiagnosticsSettings
+
 # A queued event: (kind, engine time, and up to three arguments of the record call).
 Event = tuple[str, float, Any, Any, Any]
 
@@ -60,69 +64,12 @@ class RuntimeDiagnosticsSnapshot:
     exit_triggers_by_kind: dict[str, int] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class DiagnosticsSettings:
-    enabled: bool = True
-    window_signals: int = 500
-    window_seconds: float = 3600.0
-    heatmap_bucket_seconds: float = 3600.0
-    heatmap_max_buckets: int = 24
-    tp_sl_canary_enabled: bool = True
-    tp_sl_underwater_threshold_pct: float = -0.02
-
-
-@dataclass(slots=True)
-class _Extras:
-    """Everything beyond the spec's two dataclasses; guarded by _lock."""
-
-    settings: DiagnosticsSettings
-    window: OutcomeWindow
-    heatmap: VetoHeatmap
-    orders_by_kind: dict[str, int] = field(default_factory=lambda: {"entry": 0, "exit": 0})
-    order_failures_by_error: dict[str, int] = field(default_factory=dict)
-    order_failures_by_kind: dict[str, int] = field(default_factory=lambda: {"entry": 0, "exit": 0})
-    exit_triggers_by_kind: dict[str, int] = field(default_factory=dict)
-    in_flight: int = 0
-    loop_count: int = 0
-    # [signals, vetoes, orders, exits] of the events that share the time loop_events_t (one
-    # loop), counted as they are folded; last_loop_t is the time of the last finished loop.
-    loop_events: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
-    loop_events_t: float | None = None
-    last_loop_t: float | None = None
-    stage_success: dict[str, float] = field(default_factory=dict)
-    # record_stages_success(tuple): the time of the current stage tuple (``batch``, one store
-    # per loop) and of earlier ones, read as the last success of each stage in them; bounded by
-    # the distinct tuples the engine passes.
-    batch: tuple[str, ...] | None = None
-    batch_t: float | None = None
-    stage_batches: dict[tuple[str, ...], float] = field(default_factory=dict)
-    stage_error: dict[str, tuple[float, str]] = field(default_factory=dict)
-    stage_error_count: dict[str, int] = field(default_factory=dict)
-    gating: dict[str, list[str]] = field(default_factory=dict)
-    # Engine times of the last events, formatted into the spec's *_ts strings on read.
-    last_signal: float | None = None
-    last_order: float | None = None
-    last_veto: float | None = None
-    last_exit_scan: float | None = None
-    last_exit_trigger: float | None = None
-    # The last update_exit_pipeline_status counts, set in one (atomic) assignment.
-    exit_counts: tuple[int, int, int, int] | None = None
-
-    @classmethod
-    def new(cls, s: DiagnosticsSettings) -> _Extras:
-        return cls(
-            settings=s,
-            window=OutcomeWindow(s.window_signals, s.window_seconds),
-            heatmap=VetoHeatmap(s.heatmap_bucket_seconds, s.heatmap_max_buckets),
-        )
-
-
 _lock = threading.Lock()
 _clock: Callable[[], float] = time.time
 _enabled = True
 _veto_counters = VetoCounters()
 _exit_status = ExitPipelineStatus()
-_x = _Extras.new(DiagnosticsSettings())
+_x = DiagnosticsExtras.new(DiagnosticsSettings())
 # The hot path's own state, module globals (read without an attribute hop): the event queue
 # (see record_signal_emitted) and the engine time of the loop in progress (None between loops).
 _events: deque[Event] = deque()
@@ -162,7 +109,7 @@ def configure(
         _enabled = s.enabled
         _veto_counters = VetoCounters()
         _exit_status = ExitPipelineStatus()
-        _x = _Extras.new(s)
+        _x = DiagnosticsExtras.new(s)
         _events = deque()
         _loop_t = None
 
@@ -282,7 +229,7 @@ def _fold_events() -> None:
     x.loop_events, x.loop_events_t = loop, loop_t
 
 
-def _fold_order(x: _Extras, vc: VetoCounters, event: Event) -> None:
+def _fold_order(x: DiagnosticsExtras, vc: VetoCounters, event: Event) -> None:
     kind, t, order_kind, _symbol, error = event
     if kind == ORDER:
         vc.total_orders += 1
@@ -410,67 +357,6 @@ def set_gating_flags(flags: Mapping[str, Iterable[str]]) -> None:
 # --- snapshot ---------------------------------------------------------------------------------
 
 
-def _last_loop() -> dict[str, int]:
-    """Counts of the last finished loop (caller holds _lock and has folded the events)."""
-    x = _x
-    if x.loop_count == 0:
-        return {}
-    same = x.last_loop_t is not None and x.loop_events_t == x.last_loop_t
-    counts = x.loop_events if same else [0, 0, 0, 0]
-    return dict(zip(("signals", "vetoes", "orders", "exits"), counts, strict=True))
-
-
-def _last_success(stage: str) -> float | None:
-    x = _x
-    best = x.stage_success.get(stage)
-    batches = list(x.stage_batches.items())
-    if x.batch is not None and x.batch_t is not None:
-        batches.append((x.batch, x.batch_t))
-    for batch, t in batches:
-        if stage in batch and (best is None or t > best):
-            best = t
-    return best
-
-
-def _liveness() -> dict[str, Any]:
-    stages: dict[str, dict[str, Any]] = {}
-    for stage in STAGES:
-        err = _x.stage_error.get(stage)
-        stages[stage] = {
-            "last_success_ts": to_iso(_last_success(stage)),
-            "last_error": err[1] if err else None,
-            "last_error_ts": to_iso(err[0]) if err else None,
-            "error_count": _x.stage_error_count.get(stage, 0),
-        }
-    return {
-        "loop_count": _x.loop_count,
-        "last_loop": _last_loop(),
-        "stages": stages,
-        "gating": {sym: list(r) for sym, r in _x.gating.items()},
-    }
-
-
-def _accounting() -> dict[str, Any]:
-    vc = _veto_counters
-    entry_orders = _x.orders_by_kind.get("entry", 0)
-    entry_failures = _x.order_failures_by_kind.get("entry", 0)
-    unaccounted = vc.total_signals - (
-        vc.total_vetoes + entry_orders + entry_failures + _x.in_flight
-    )
-    return {
-        "total_signals": vc.total_signals,
-        "total_vetoes": vc.total_vetoes,
-        "entry_orders": entry_orders,
-        "order_failures": entry_failures,
-        "in_flight": _x.in_flight,
-        "unaccounted": unaccounted,
-        "identity_ok": unaccounted == 0,
-        "orders_by_kind": dict(_x.orders_by_kind),
-        "order_failures_by_kind": dict(_x.order_failures_by_kind),
-        "order_failures_by_error": dict(_x.order_failures_by_error),
-    }
-
-
 def build_runtime_diagnostics_snapshot() -> RuntimeDiagnosticsSnapshot:
     """Return a consistent copy of every counter (taken under the lock)."""
     with _lock:
@@ -503,8 +389,8 @@ def build_runtime_diagnostics_snapshot() -> RuntimeDiagnosticsSnapshot:
             enabled=True,
             window=_x.window.summary(_clock()),
             heatmap=_x.heatmap.to_dict(),
-            liveness=_liveness(),
-            accounting=_accounting(),
+            liveness=liveness(_x),
+            accounting=accounting(_x, _veto_counters),
             exit_triggers_by_kind=dict(_x.exit_triggers_by_kind),
         )
 

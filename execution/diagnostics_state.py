@@ -1,0 +1,134 @@
+"""The state behind diagnostics_metrics beyond the spec's two dataclasses, and its published views.
+
+diagnostics_metrics owns the one instance and its lock; everything here is plain data and pure
+functions over it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from execution.clock import to_iso
+from execution.diagnostics_heatmap import OutcomeWindow, VetoHeatmap
+
+if TYPE_CHECKING:
+    from execution.diagnostics_metrics import VetoCounters
+
+STAGES = ("screener", "risk", "router", "positions", "exit_scanner", "state_publish")
+
+
+@dataclass(frozen=True)
+class DiagnosticsSettings:
+    enabled: bool = True
+    window_signals: int = 500
+    window_seconds: float = 3600.0
+    heatmap_bucket_seconds: float = 3600.0
+    heatmap_max_buckets: int = 24
+    tp_sl_canary_enabled: bool = True
+    tp_sl_underwater_threshold_pct: float = -0.02
+
+
+@dataclass(slots=True)
+class DiagnosticsExtras:
+    """Everything beyond the spec's two dataclasses; guarded by diagnostics_metrics._lock."""
+
+    settings: DiagnosticsSettings
+    window: OutcomeWindow
+    heatmap: VetoHeatmap
+    orders_by_kind: dict[str, int] = field(default_factory=lambda: {"entry": 0, "exit": 0})
+    order_failures_by_error: dict[str, int] = field(default_factory=dict)
+    order_failures_by_kind: dict[str, int] = field(default_factory=lambda: {"entry": 0, "exit": 0})
+    exit_triggers_by_kind: dict[str, int] = field(default_factory=dict)
+    in_flight: int = 0
+    loop_count: int = 0
+    # [signals, vetoes, orders, exits] of the events that share the time loop_events_t (one
+    # loop), counted as they are folded; last_loop_t is the time of the last finished loop.
+    loop_events: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
+    loop_events_t: float | None = None
+    last_loop_t: float | None = None
+    stage_success: dict[str, float] = field(default_factory=dict)
+    # record_stages_success(tuple): the time of the current stage tuple (``batch``, one store
+    # per loop) and of earlier ones, read as the last success of each stage in them; bounded by
+    # the distinct tuples the engine passes.
+    batch: tuple[str, ...] | None = None
+    batch_t: float | None = None
+    stage_batches: dict[tuple[str, ...], float] = field(default_factory=dict)
+    stage_error: dict[str, tuple[float, str]] = field(default_factory=dict)
+    stage_error_count: dict[str, int] = field(default_factory=dict)
+    gating: dict[str, list[str]] = field(default_factory=dict)
+    # Engine times of the last events, formatted into the spec's *_ts strings on read.
+    last_signal: float | None = None
+    last_order: float | None = None
+    last_veto: float | None = None
+    last_exit_scan: float | None = None
+    last_exit_trigger: float | None = None
+    # The last update_exit_pipeline_status counts, set in one (atomic) assignment.
+    exit_counts: tuple[int, int, int, int] | None = None
+
+    @classmethod
+    def new(cls, s: DiagnosticsSettings) -> DiagnosticsExtras:
+        return cls(
+            settings=s,
+            window=OutcomeWindow(s.window_signals, s.window_seconds),
+            heatmap=VetoHeatmap(s.heatmap_bucket_seconds, s.heatmap_max_buckets),
+        )
+
+
+def last_loop(x: DiagnosticsExtras) -> dict[str, int]:
+    """Counts of the last finished loop (caller holds the lock and has folded the events)."""
+    if x.loop_count == 0:
+        return {}
+    same = x.last_loop_t is not None and x.loop_events_t == x.last_loop_t
+    counts = x.loop_events if same else [0, 0, 0, 0]
+    return dict(zip(("signals", "vetoes", "orders", "exits"), counts, strict=True))
+
+
+def last_success(x: DiagnosticsExtras, stage: str) -> float | None:
+    """The last time ``stage`` succeeded, alone or in a batch of stages."""
+    best = x.stage_success.get(stage)
+    batches = list(x.stage_batches.items())
+    if x.batch is not None and x.batch_t is not None:
+        batches.append((x.batch, x.batch_t))
+    for batch, t in batches:
+        if stage in batch and (best is None or t > best):
+            best = t
+    return best
+
+
+def liveness(x: DiagnosticsExtras) -> dict[str, Any]:
+    """The published liveness block: loop count, last loop, each stage, gating flags."""
+    stages: dict[str, dict[str, Any]] = {}
+    for stage in STAGES:
+        err = x.stage_error.get(stage)
+        stages[stage] = {
+            "last_success_ts": to_iso(last_success(x, stage)),
+            "last_error": err[1] if err else None,
+            "last_error_ts": to_iso(err[0]) if err else None,
+            "error_count": x.stage_error_count.get(stage, 0),
+        }
+    return {
+        "loop_count": x.loop_count,
+        "last_loop": last_loop(x),
+        "stages": stages,
+        "gating": {sym: list(r) for sym, r in x.gating.items()},
+    }
+
+
+def accounting(x: DiagnosticsExtras, vc: VetoCounters) -> dict[str, Any]:
+    """The accounting identity: every entry signal ends in exactly one outcome."""
+    entry_orders = x.orders_by_kind.get("entry", 0)
+    entry_failures = x.order_failures_by_kind.get("entry", 0)
+    unaccounted = vc.total_signals - (vc.total_vetoes + entry_orders + entry_failures + x.in_flight)
+    return {
+        "total_signals": vc.total_signals,
+        "total_vetoes": vc.total_vetoes,
+        "entry_orders": entry_orders,
+        "order_failures": entry_failures,
+        "in_flight": x.in_flight,
+        "unaccounted": unaccounted,
+        "identity_ok": unaccounted == 0,
+        "orders_by_kind": dict(x.orders_by_kind),
+        "order_failures_by_kind": dict(x.order_failures_by_kind),
+        "order_failures_by_error": dict(x.order_failures_by_error),
+    }
