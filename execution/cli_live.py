@@ -22,6 +22,7 @@ from execution.exchange_base import AuthenticationFailed, ExchangeError
 from execution.exchange_ccxt import CcxtExchange, MissingKeysError
 from execution.executor_live import BarTuple
 from execution.market_data import timeframe_seconds
+from execution.metrics_exporter import metrics_endpoint
 from execution.reconcile import reconcile
 from execution.runner import EngineRunner, RunOptions
 from execution.summary import format_summary
@@ -83,10 +84,8 @@ def run_live(
     opts = RunOptions("live", f"live:{exchange.name}", args.max_bars, False)
     runner = EngineRunner(cfg, opts, state_dir, clock, lambda saved: exchange)
     runner.install_signal_handlers()
-    from execution.cli_run import metrics_endpoint
-
     started = time.perf_counter()
-    with metrics_endpoint(cfg, runner):
+    with metrics_endpoint(cfg, lambda: runner.last_risk):
         LiveLoop(runner, exchange, args.poll).run(args.max_loops)
     runner.finish()
     print(format_summary(runner, time.perf_counter() - started, runner.bars_done))

@@ -7,8 +7,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from execution.market_data import (
     synthetic_series,
     timeframe_seconds,
 )
-from execution.metrics_exporter import start_metrics_server
+from execution.metrics_exporter import metrics_endpoint
 from execution.runner import EngineRunner, RunOptions
 from execution.state_v7 import STATE_DIR_ENV
 from execution.summary import format_summary
@@ -100,22 +99,6 @@ def paper_exchange_factory(
     return make
 
 
-@contextmanager
-def metrics_endpoint(cfg: EngineConfig, runner: EngineRunner) -> Iterator[None]:
-    """Serve /metrics on 127.0.0.1 while the engine runs, when metrics_port is set."""
-    if cfg.metrics_port is None:
-        yield
-        return
-    server = start_metrics_server(
-        cfg.metrics_port, lambda: runner.last_risk, symbol_labels=cfg.metrics.symbol_labels
-    )
-    print(f"v7: metrics on http://127.0.0.1:{server.port}/metrics", file=sys.stderr)
-    try:
-        yield
-    finally:
-        server.close()
-
-
 def universe_for_data(cfg: EngineConfig, data_symbols: list[str]) -> EngineConfig:
     """Trade the symbols found in the data; config entries give their tier and overrides."""
     known = {s.symbol: s for s in cfg.universe}
@@ -152,7 +135,7 @@ def _run_replay(cfg: EngineConfig, args: argparse.Namespace, state_dir: Path) ->
     runner.install_signal_handlers()
     wall0 = time.perf_counter()
     bars0 = runner.bars_done
-    with metrics_endpoint(cfg, runner):
+    with metrics_endpoint(cfg, lambda: runner.last_risk):
         runner.run_replay(merged)
     elapsed = time.perf_counter() - wall0
     runner.finish()
@@ -181,7 +164,7 @@ def _run_realtime(cfg: EngineConfig, args: argparse.Namespace, state_dir: Path) 
     )
     wall0 = time.perf_counter()
     runner.publish()
-    with metrics_endpoint(cfg, runner):
+    with metrics_endpoint(cfg, lambda: runner.last_risk):
         runner.run_realtime(stream)
     runner.finish()
     print(format_summary(runner, time.perf_counter() - wall0, runner.bars_done))

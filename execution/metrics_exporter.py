@@ -11,8 +11,10 @@ exists only when ``metrics.symbol_labels`` is true.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from execution.clock import from_iso
+from execution.config import EngineConfig
 from execution.diagnostics_metrics import (
     STAGES,
     RuntimeDiagnosticsSnapshot,
@@ -235,3 +238,19 @@ def start_metrics_server(
     actual = int(server.server_port)
     log.info("metrics: serving http://%s:%d/metrics", host, actual)
     return MetricsServer(host, actual, registry, server, thread)
+
+
+@contextmanager
+def metrics_endpoint(cfg: EngineConfig, risk_view: RiskView) -> Iterator[None]:
+    """Serve /metrics on 127.0.0.1 while the block runs, when ``metrics_port`` is set."""
+    if cfg.metrics_port is None:
+        yield
+        return
+    server = start_metrics_server(
+        cfg.metrics_port, risk_view, symbol_labels=cfg.metrics.symbol_labels
+    )
+    print(f"v7: metrics on http://127.0.0.1:{server.port}/metrics", file=sys.stderr)
+    try:
+        yield
+    finally:
+        server.close()
