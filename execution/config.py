@@ -135,7 +135,7 @@ class DataConfig(_Frozen):
 
 class PublishConfig(_Frozen):
     min_interval_seconds: float = Field(default=1.0, ge=0)  # wall-clock throttle
-    replay_every_bars: int = Field(default=100_000, ge=1)
+    replay_every_bars: int = Field(default=1_000_000, ge=1)
 
 
 class VetoMetricsConfig(_Frozen):
