@@ -37,11 +37,8 @@ PENDING_MAX_AGE_SECONDS = 3600.0  # an entry not filled within this is not comin
 class RunStats:
     bars: int = 0
     loops: int = 0
-    signals: int = 0
     entries_filled: int = 0
     exits_by_kind: dict[str, int] = field(default_factory=dict)
-    realized_pnl: float = 0.0
-    trades_closed: int = 0
 
 
 class Executor:
@@ -166,11 +163,8 @@ class Executor:
             self.apply_fill(fill)
 
     def apply_fill(self, fill: Fill) -> None:
-        trade = self.ledger.apply_fill(fill)
+        self.ledger.apply_fill(fill)
         symbol = fill.symbol
-        if trade is not None:
-            self.stats.realized_pnl += trade.realized_pnl
-            self.stats.trades_closed += 1
         if fill.kind is OrderKind.ENTRY:
             intent = self.pending_intents.pop(fill.intent_id or "", None)
             self.stats.entries_filled += 1
@@ -233,7 +227,6 @@ class Executor:
 
     def handle_intent(self, intent: Intent) -> None:
         """Reverse an opposite position if configured, then risk, then the router."""
-        self.stats.signals += 1
         closing: frozenset[str] = frozenset()
         pos = self.ledger.positions.get(intent.symbol)
         if (

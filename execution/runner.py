@@ -102,7 +102,6 @@ class EngineRunner:
         self.bad_bars = bad_bars or RejectCounts()
         self.stop_requested = False
         self.completed = False
-        self.started_wall = time.monotonic()
         diag.configure(diagnostics_settings(cfg), clock.now)
         # Temp files of writes a kill interrupted: never read, but they would pile up.
         remove_stale_temp_files(
