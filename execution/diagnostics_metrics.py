@@ -14,17 +14,20 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from itertools import compress
+from operator import itemgetter
 from typing import Any
 
 from execution.clock import to_iso
 from execution.diagnostics_heatmap import FAILED, ORDER, VETO
 
 # STAGES and DiagnosticsSettings are part of this module's API (configure takes the settings).
+from execution.diagnostics_state import LOOP_STAGES as LOOP_STAGES
 from execution.diagnostics_state import STAGES as STAGES
-from execution.diagnostics_state import DiagnosticsExtras, accounting, liveness
+from execution.diagnostics_state import DiagnosticsExtras, accounting, last_success, liveness
 from execution.diagnostics_state import DiagnosticsSettings as DiagnosticsSettings
 
 # A queued event: (kind, engine time, and up to three arguments of the record call).
@@ -70,9 +73,10 @@ _enabled = True
 _veto_counters = VetoCounters()
 _exit_status = ExitPipelineStatus()
 _x = DiagnosticsExtras.new(DiagnosticsSettings())
-# The hot path's own state, module globals (read without an attribute hop): the event queue
+# The hot path's own state, module globals (read without an attribute hop): the record queues
 # (see record_signal_emitted) and the engine time of the loop in progress (None between loops).
-_events: deque[Event] = deque()
+_entries: list[Event] = []  # entry signals, risk passes and outcomes (veto, order, failure)
+_exits: list[Event] = []  # exit orders and failures, exit triggers
 _loop_t: float | None = None
 
 
@@ -102,7 +106,8 @@ def configure(
     settings: DiagnosticsSettings | None = None, clock: Callable[[], float] | None = None
 ) -> None:
     """Reset every counter and set the settings and the engine clock (epoch-seconds callable)."""
-    global _clock, _enabled, _veto_counters, _exit_status, _x, _events, _loop_t
+    global _clock, _enabled, _veto_counters, _exit_status, _x, _loop_t
+    global _entries, _exits
     s = settings or DiagnosticsSettings()
     with _lock:
         _clock = clock or time.time
@@ -110,7 +115,7 @@ def configure(
         _veto_counters = VetoCounters()
         _exit_status = ExitPipelineStatus()
         _x = DiagnosticsExtras.new(s)
-        _events = deque()
+        _entries, _exits = [], []
         _loop_t = None
 
 
@@ -125,23 +130,34 @@ def now_iso() -> str:
 
 # --- signal / order / veto / exit trigger -----------------------------------------------------
 #
-# These run on the engine's hot path, so each only appends an event to a queue (deque.append is
-# atomic: no lock). The events are folded into the counters, the window and the heatmap under
-# the lock when someone reads, or when _QUEUE_MAX are waiting (memory stays bounded). Inside a
-# loop an event takes the loop's engine time (read once per loop by record_loop_start).
-# bench/bench_diagnostics.py measures what this costs a replay.
+# These run on the engine's hot path, so each only appends a record to a queue: a plain list,
+# whose append is atomic (no lock). Folding a batch into the counters, the window and the
+# heatmap is then mostly C-level bulk work (a slice, a Counter over the batch, a deque extend)
+# rather than Python statements per record. It happens under the lock when someone reads
+# (``get_*``, the snapshot) or when a queue holds _QUEUE_MAX records (memory stays bounded);
+# only folders delete, from the front, so appends made meanwhile are never lost.
+#
+# Two queues: the entry side (signals, risk passes, vetoes, entry orders and failures) and the
+# exit side. A signal, its pass and its outcome share a queue so that one C-level slice takes
+# all or none of them: the accounting identity holds at every read, whatever another thread
+# does meanwhile. Inside a loop a record takes the loop's engine time (set once per loop
+# by record_loop_start). bench/bench_diagnostics.py measures what this costs a replay.
 
-_SIGNAL, _RISK_PASSED, _TRIGGER = "signal", "risk_passed", "exit_trigger"
+_SIGNAL, _PASSED, _TRIGGER = "signal", "risk_passed", "exit_trigger"
 _QUEUE_MAX = 256
-# Index of each event kind in the per-loop counts (liveness "last_loop").
-_LOOP_INDEX = {_SIGNAL: 0, VETO: 1, ORDER: 2, _TRIGGER: 3}
+_EMPTY: list[Any] = []
+_kind_of = itemgetter(0)
+# (kind, key, symbol); key: the symbol of a signal, the reason of a veto, the order / exit kind
+_kind_key_symbol_of = itemgetter(0, 2, 3)
+_is_outcome = frozenset({VETO, ORDER, FAILED}).__contains__
+_is_veto = VETO.__eq__
 
 
 def record_signal_emitted(symbol: str | None = None) -> None:
     if not _enabled:
         return
-    _events.append((_SIGNAL, _loop_t or _clock(), symbol, None, None))
-    if len(_events) >= _QUEUE_MAX:
+    _entries.append((_SIGNAL, _loop_t or _clock(), symbol, None, None))
+    if len(_entries) >= _QUEUE_MAX:
         _fold_events_locked()
 
 
@@ -149,41 +165,48 @@ def record_risk_passed(symbol: str | None = None) -> None:
     """An entry signal passed risk and is on its way to the exchange (in flight)."""
     if not _enabled:
         return
-    _events.append((_RISK_PASSED, _loop_t or _clock(), symbol, None, None))
-    if len(_events) >= _QUEUE_MAX:
+    _entries.append((_PASSED, _loop_t or _clock(), symbol, None, None))
+    if len(_entries) >= _QUEUE_MAX:
         _fold_events_locked()
 
 
 def record_order_placed(kind: str = "entry", symbol: str | None = None) -> None:
     if not _enabled:
         return
-    _events.append((ORDER, _loop_t or _clock(), kind, symbol, None))
-    if len(_events) >= _QUEUE_MAX:
+    q = _entries if kind == "entry" else _exits
+    q.append((ORDER, _loop_t or _clock(), kind, symbol, None))
+    if len(q) >= _QUEUE_MAX:
         _fold_events_locked()
 
 
 def record_order_failed(error: str, kind: str = "entry", symbol: str | None = None) -> None:
     if not _enabled:
         return
-    _events.append((FAILED, _loop_t or _clock(), kind, symbol, error))
-    if len(_events) >= _QUEUE_MAX:
+    q = _entries if kind == "entry" else _exits
+    q.append((FAILED, _loop_t or _clock(), kind, symbol, error))
+    if len(q) >= _QUEUE_MAX:
         _fold_events_locked()
 
 
 def record_veto(reason: str, symbol: str | None = None) -> None:
     if not _enabled:
         return
-    _events.append((VETO, _loop_t or _clock(), reason, symbol, None))
-    if len(_events) >= _QUEUE_MAX:
+    _entries.append((VETO, _loop_t or _clock(), reason, symbol, None))
+    if len(_entries) >= _QUEUE_MAX:
         _fold_events_locked()
 
 
 def record_exit_trigger(kind: str | None = None, symbol: str | None = None) -> None:
     if not _enabled:
         return
-    _events.append((_TRIGGER, _loop_t or _clock(), kind, symbol, None))
-    if len(_events) >= _QUEUE_MAX:
+    _exits.append((_TRIGGER, _loop_t or _clock(), kind, symbol, None))
+    if len(_exits) >= _QUEUE_MAX:
         _fold_events_locked()
+
+
+def queued() -> int:
+    """How many records wait to be folded (at most 2 x _QUEUE_MAX)."""
+    return len(_entries) + len(_exits)
 
 
 def _fold_events_locked() -> None:
@@ -191,56 +214,108 @@ def _fold_events_locked() -> None:
         _fold_events()
 
 
+def _take(q: list[Any]) -> list[Any]:
+    """Remove and return what ``q`` holds now (caller holds _lock; appends may go on)."""
+    n = len(q)
+    if n == 0:
+        return _EMPTY
+    batch = q[:n]
+    del q[:n]  # one C call: an append made since the slice sits after index n and stays
+    return batch
+
+
 def _fold_events() -> None:
-    """Apply the queued events, oldest first (caller holds _lock; appends may go on meanwhile).
+    """Apply the queued records, oldest first within each queue (caller holds _lock)."""
+    entries, exits = _take(_entries), _take(_exits)
+    if not (entries or exits):
+        return
+    x, vc = _x, _veto_counters
+    resolved = 0
+    if entries:
+        x.window.extend(compress(entries, map(_is_outcome, map(_kind_of, entries))))
+        resolved = _fold_records(x, vc, entries)
+    if exits:
+        resolved += _fold_records(x, vc, exits)
+    x.in_flight = max(0, x.in_flight - resolved)
+    _count_last_loop(x, entries, exits)
 
-    Events are counted per loop by their time: the events of one loop share its engine time.
+
+def _fold_records(x: DiagnosticsExtras, vc: VetoCounters, events: list[Event]) -> int:
+    """Fold a batch of records in bulk; return how many entry signals it resolved (entry
+    orders and entry failures).
+
+    One C-level Counter over (kind, key, symbol) does the counting; the Python below runs once
+    per distinct key, not per record.
     """
-    x = _x
-    q = _events
-    vc = _veto_counters
-    by_reason, add_outcome, add_heat = vc.by_reason, x.window.add, x.heatmap.add
-    loop, loop_t, loop_index = x.loop_events, x.loop_events_t, _LOOP_INDEX
-    while q:  # only folders pop, and they hold _lock: q cannot empty under us
-        event = q.popleft()
-        kind, t, a, b, c = event
-        i = loop_index.get(kind)
-        if i is not None:
-            if t != loop_t:
-                loop, loop_t = [0, 0, 0, 0], t
-            loop[i] += 1
-        if kind == VETO:
-            vc.total_vetoes += 1
-            by_reason[a] = by_reason.get(a, 0) + 1
-            x.last_veto = t
-            add_outcome(event)
-            add_heat(a, b, t)
-        elif kind == _SIGNAL:
-            vc.total_signals += 1
-            x.last_signal = t
-        elif kind == _RISK_PASSED:
-            x.in_flight += 1
-        elif kind == _TRIGGER:
-            x.last_exit_trigger = t
-            key = a or "unknown"
-            x.exit_triggers_by_kind[key] = x.exit_triggers_by_kind.get(key, 0) + 1
+    resolved = 0
+    seen: set[str] = set()
+    by_reason, heatmap = vc.by_reason, x.heatmap
+    for (kind, key, symbol), n in Counter(map(_kind_key_symbol_of, events)).items():
+        seen.add(kind)
+        if kind == _SIGNAL:
+            vc.total_signals += n
+        elif kind == _PASSED:
+            x.in_flight += n  # a batch holds a pass before the order that resolves it
+        elif kind == VETO:
+            vc.total_vetoes += n
+            by_reason[key] = by_reason.get(key, 0) + n
+            heatmap.add_reason_symbol(key, symbol, n)
+        elif kind == ORDER:
+            vc.total_orders += n
+            x.orders_by_kind[key] = x.orders_by_kind.get(key, 0) + n
+            resolved += n if key == "entry" else 0
+        elif kind == FAILED:
+            x.order_failures_by_kind[key] = x.order_failures_by_kind.get(key, 0) + n
+            resolved += n if key == "entry" else 0
         else:
-            _fold_order(x, vc, event)
-    x.loop_events, x.loop_events_t = loop, loop_t
+            key = key or "unknown"
+            x.exit_triggers_by_kind[key] = x.exit_triggers_by_kind.get(key, 0) + n
+    if _SIGNAL in seen:
+        x.last_signal = _last_time(events, _SIGNAL)
+    if VETO in seen:
+        vetoes = list(compress(events, map(_is_veto, map(_kind_of, events))))
+        x.last_veto = vetoes[-1][1]
+        heatmap.add_times(vetoes)
+    if ORDER in seen:  # entry and exit orders come from two queues: keep the later time
+        t = _last_time(events, ORDER)
+        x.last_order = t if x.last_order is None or t is None else max(t, x.last_order)
+    if _TRIGGER in seen:
+        x.last_exit_trigger = _last_time(events, _TRIGGER)
+    if FAILED in seen:
+        by_error = x.order_failures_by_error
+        for event in events:
+            if event[0] == FAILED:
+                by_error[event[4]] = by_error.get(event[4], 0) + 1
+    return resolved
 
 
-def _fold_order(x: DiagnosticsExtras, vc: VetoCounters, event: Event) -> None:
-    kind, t, order_kind, _symbol, error = event
-    if kind == ORDER:
-        vc.total_orders += 1
-        x.last_order = t
-        x.orders_by_kind[order_kind] = x.orders_by_kind.get(order_kind, 0) + 1
-    else:
-        x.order_failures_by_error[error] = x.order_failures_by_error.get(error, 0) + 1
-        x.order_failures_by_kind[order_kind] = x.order_failures_by_kind.get(order_kind, 0) + 1
-    if order_kind == "entry":
-        x.in_flight = max(0, x.in_flight - 1)
-        x.window.add(event)
+def _last_time(events: list[Event], kind: str) -> float | None:
+    for event in reversed(events):
+        if event[0] == kind:
+            return event[1]
+    return None
+
+
+_LOOP_INDEX = {_SIGNAL: 0, VETO: 1, ORDER: 2, _TRIGGER: 3}
+
+
+def _count_last_loop(x: DiagnosticsExtras, entries: list[Event], exits: list[Event]) -> None:
+    """Count [signals, vetoes, orders, exits] of the newest engine time folded so far.
+
+    The records of one loop share its time, and each queue is in time order, so the newest
+    loop's records are the tail of each batch; a loop split over two folds adds up.
+    """
+    newest = max(q[-1][1] for q in (entries, exits) if q)
+    if newest != x.loop_events_t:
+        x.loop_events, x.loop_events_t = [0, 0, 0, 0], newest
+    loop, index = x.loop_events, _LOOP_INDEX
+    for queue in (entries, exits):
+        for event in reversed(queue):
+            if event[1] != newest:
+                break
+            i = index.get(event[0])
+            if i is not None:
+                loop[i] += 1
 
 
 # --- exit pipeline ----------------------------------------------------------------------------
@@ -302,11 +377,13 @@ def record_stage_success(stage: str) -> None:
 
 
 def record_stages_success(stages: Iterable[str]) -> None:
-    """Mark several stages alive at one engine time (one call per loop)."""
+    """Mark several stages alive at one engine time."""
     if not _enabled:
         return
-    x = _x
-    t = _loop_t or _clock()
+    _stages_alive(_x, stages, _loop_t or _clock())
+
+
+def _stages_alive(x: DiagnosticsExtras, stages: Iterable[str], t: float) -> None:
     if stages is x.batch:  # the executor passes the same tuple every loop: one store
         x.batch_t = t
     elif isinstance(stages, tuple):
@@ -323,26 +400,38 @@ def record_stage_error(stage: str, error: BaseException | str) -> None:
         return
     text = f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else error
     with _lock:
-        _x.stage_error[stage] = (_clock(), text[:300])
-        _x.stage_error_count[stage] = _x.stage_error_count.get(stage, 0) + 1
+        x = _x
+        # The loop in progress does not vouch for this stage: keep its last success so far.
+        before = last_success(x, stage)
+        if before is not None:
+            x.stage_success[stage] = before
+        x.stage_error[stage] = (_loop_t or _clock(), text[:300])
+        x.stage_error_count[stage] = x.stage_error_count.get(stage, 0) + 1
 
 
-def record_loop_start() -> None:
-    """Open a loop: read the engine clock once; the loop's records are stamped with it."""
-    global _loop_t
-    if not _enabled:
-        return
-    _loop_t = _clock()
+def record_loop_start(now: float | None = None) -> None:
+    """Start a loop at engine time ``now`` (default: the clock); the loop's records carry it.
 
-
-def record_loop_end() -> None:
-    """Count the loop and keep what was recorded during it (the liveness ``last_loop``)."""
+    The one per-loop call: it counts the loop, which is then the liveness ``last_loop`` (the
+    previous one is finished), and vouches for LOOP_STAGES at its time unless a stage records
+    an error during it. record_loop_end is optional (live: records between loops then read
+    the clock again).
+    """
     global _loop_t
     if not _enabled:
         return
     x = _x
     x.loop_count += 1
-    x.last_loop_t = _loop_t
+    x.last_loop_t = _loop_t = _clock() if now is None else now
+
+
+def record_loop_end(stages: Iterable[str] = ()) -> None:
+    """Close the loop in progress; ``stages`` are also marked alive at its time."""
+    global _loop_t
+    if not _enabled:
+        return
+    if stages:
+        _stages_alive(_x, stages, _loop_t or _clock())
     _loop_t = None
 
 

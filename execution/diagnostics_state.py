@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from execution.diagnostics_metrics import VetoCounters
 
 STAGES = ("screener", "risk", "router", "positions", "exit_scanner", "state_publish")
+# The stages every engine loop runs (state_publish records itself, outside the loop).
+LOOP_STAGES = STAGES[:-1]
 
 
 @dataclass(frozen=True)
@@ -43,11 +45,14 @@ class DiagnosticsExtras:
     in_flight: int = 0
     loop_count: int = 0
     # [signals, vetoes, orders, exits] of the events that share the time loop_events_t (one
-    # loop), counted as they are folded; last_loop_t is the time of the last finished loop.
+    # loop), counted as they are folded; last_loop_t is the time of the latest loop (finished,
+    # unless read from another thread while it runs).
     loop_events: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
     loop_events_t: float | None = None
     last_loop_t: float | None = None
     stage_success: dict[str, float] = field(default_factory=dict)
+    # The stages every loop runs: alive as of the last loop started after their last error.
+    loop_stages: tuple[str, ...] = LOOP_STAGES
     # record_stages_success(tuple): the time of the current stage tuple (``batch``, one store
     # per loop) and of earlier ones, read as the last success of each stage in them; bounded by
     # the distinct tuples the engine passes.
@@ -85,11 +90,15 @@ def last_loop(x: DiagnosticsExtras) -> dict[str, int]:
 
 
 def last_success(x: DiagnosticsExtras, stage: str) -> float | None:
-    """The last time ``stage`` succeeded, alone or in a batch of stages."""
+    """The last time ``stage`` succeeded: alone, in a batch of stages, or in a loop."""
     best = x.stage_success.get(stage)
     batches = list(x.stage_batches.items())
     if x.batch is not None and x.batch_t is not None:
         batches.append((x.batch, x.batch_t))
+    if x.last_loop_t is not None and stage in x.loop_stages:
+        err = x.stage_error.get(stage)
+        if err is None or err[0] < x.last_loop_t:  # a loop started after the last error
+            batches.append((x.loop_stages, x.last_loop_t))
     for batch, t in batches:
         if stage in batch and (best is None or t > best):
             best = t

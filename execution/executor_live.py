@@ -29,7 +29,6 @@ from execution.types import Bar, ExitIntent, ExitKind, Fill, Intent, OrderKind, 
 log = logging.getLogger(__name__)
 
 
-_ALL_STAGES = diag.STAGES[:-1]  # state_publish records itself
 PENDING_MAX_AGE_SECONDS = 3600.0  # an entry not filled within this is not coming
 
 
@@ -103,6 +102,7 @@ class Executor:
             if i is not None and mark > 0:
                 self.book.set_mark(i, now, mark)
         self._cycle(bars, {s: (m, m, m, m) for s, m in marks.items()}, closes_are_marks=False)
+        diag.record_loop_end()  # records made between live loops read the wall clock again
 
     def _cycle(
         self,
@@ -116,7 +116,8 @@ class Executor:
         nothing until it raises, rather than a context manager entered four times a loop; the
         bar prices are only gathered when a position is open (the scanner reads nothing else).
         """
-        diag.record_loop_start()
+        now = self.clock.now()
+        diag.record_loop_start(now)
         try:
             self.apply_fills()
             if closes_are_marks:
@@ -128,7 +129,7 @@ class Executor:
         try:
             if prices is None:
                 prices = _bar_prices(self.symbols, bars) if self.ledger.positions else {}
-            self.scan_exits(prices)
+            self.scan_exits(prices, now)
         except Exception as exc:
             self._stage_failed("exit_scanner", exc)
         intents: list[Intent] = []
@@ -143,8 +144,6 @@ class Executor:
         self.book.update_nav(self.exchange.balance(), self.ledger.positions.values())
         self.stats.bars += len(bars)
         self.stats.loops += 1
-        diag.record_stages_success(_ALL_STAGES)
-        diag.record_loop_end()
 
     def _stage(self, name: str) -> _Stage:
         return _Stage(name, self.strict)
@@ -189,10 +188,10 @@ class Executor:
 
     # --- exits ----------------------------------------------------------------------------------
 
-    def scan_exits(self, prices: dict[str, PriceObs]) -> None:
+    def scan_exits(self, prices: dict[str, PriceObs], now: float | None = None) -> None:
         marks = self.book.marks_view if self.ledger.positions else {}
         result = scan_tp_sl_exits(
-            self.ledger, self.registry, prices, marks, self.clock.now(),
+            self.ledger, self.registry, prices, marks, self.clock.now() if now is None else now,
             self._underwater, self._canary,
         )  # fmt: skip
         for exit_intent in result.exit_intents:
