@@ -6,6 +6,8 @@ Risk reads it through :meth:`Book.view` (a frozen PortfolioView); only the execu
 from __future__ import annotations
 
 import base64
+import math
+from array import array
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,12 +29,16 @@ class ReturnsBuffer:
 
     def __init__(self, n_symbols: int, lookback: int) -> None:
         self.lookback = lookback
-        self._buf = np.full((n_symbols, 2 * lookback), np.nan)
-        self._flat = self._buf.reshape(-1)  # a view: one scalar store instead of a row view
+        # The values live in a C array (a store is a plain C assignment, several times cheaper
+        # than a numpy scalar store); _buf is a numpy view of the same memory, no copy.
+        self._flat = array("d", [math.nan]) * (n_symbols * 2 * lookback)
+        self._buf = np.frombuffer(self._flat, dtype=np.float64).reshape(n_symbols, 2 * lookback)
         self._pos = [0] * n_symbols
         self._count = [0] * n_symbols
 
     def push(self, idx: int, value: float) -> None:
+        if value - value != 0.0:  # NaN or inf (validated bars give neither): windows stay finite
+            return
         pos = self._pos[idx]
         at = 2 * self.lookback * idx + pos
         flat = self._flat
@@ -126,6 +132,31 @@ class MarksView(Mapping[str, float]):
         return len(self._book.marks_by_symbol())
 
 
+class MarkTimesView(Mapping[str, float]):
+    """A live, read-only ``symbol -> time of its last mark`` view (symbols never marked are
+    absent): what risk's stale-mark check reads, without a dict of every symbol per intent."""
+
+    __slots__ = ("_book",)
+
+    def __init__(self, book: Book) -> None:
+        self._book = book
+
+    def __getitem__(self, symbol: str) -> float:
+        book = self._book
+        i = book.index.get(symbol)
+        t = None if i is None else book.mark_ts[i]
+        if t is None:
+            raise KeyError(symbol)
+        return t
+
+    def __iter__(self) -> Iterator[str]:
+        book = self._book
+        return (s for s, t in zip(book.symbols, book.mark_ts, strict=True) if t is not None)
+
+    def __len__(self) -> int:
+        return sum(1 for t in self._book.mark_ts if t is not None)
+
+
 class Book:
     def __init__(self, symbols: Sequence[str], risk: RiskConfig, starting_nav: float) -> None:
         self.symbols = list(symbols)
@@ -141,6 +172,7 @@ class Book:
         self.cooldown_until: dict[str, float] = {}
         self.halted_by_file = False
         self.marks_view = MarksView(self)
+        self.mark_ts_view = MarkTimesView(self)
 
     def on_closes(self, bars: Iterable[_Bar]) -> None:
         """:meth:`on_close` for each ``(idx, ts, open, high, low, close, volume)`` bar of a loop."""
@@ -217,18 +249,20 @@ class Book:
                 continue
             mark = self.mark(p.symbol) or p.entry_price
             book[p.symbol] = p.signed_notional(mark)
-        mark_ts = {s: t for s, t in zip(self.symbols, self.mark_ts, strict=True) if t is not None}
         dd = self.drawdown()
+        # Marks and their times are live read-only views: risk decides before anything moves
+        # them, and copying every symbol's per intent cost more than the decision.
         return PortfolioView(
             now=now,
             nav=self.nav,
             peak_nav=self.peak_nav,
             positions=book,
-            last_mark_ts=mark_ts,
-            marks=self.marks_by_symbol(),
+            last_mark_ts=self.mark_ts_view,
+            marks=self.marks_view,
             cooldown_until=dict(self.cooldown_until),
             halted=self.halted_by_file or dd.dd_state == "panic",
             returns=self.returns_of,
+            returns_nan_free=True,
         )
 
     def to_dict(self) -> dict[str, Any]:

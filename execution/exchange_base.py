@@ -6,6 +6,7 @@ router handles every venue the same way: transient errors are retried, rejection
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 from execution.types import Bar, ExchangePosition, Fill, MarketRules, OrderAck, OrderRequest
@@ -45,7 +46,7 @@ class Exchange(Protocol):
         """Return the order with this client id if the exchange knows it (idempotent retries)."""
         ...
 
-    def poll_fills(self) -> list[Fill]:
+    def poll_fills(self) -> Sequence[Fill]:
         """Return fills that happened since the last call, oldest first."""
         ...
 

@@ -8,9 +8,11 @@ the stages it calls (screener, risk_limits.check_order, exit_scanner.decide_exit
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
+from typing import Any
 
 from execution import diagnostics_metrics as diag
 from execution.book import Book
@@ -30,6 +32,7 @@ log = logging.getLogger(__name__)
 
 
 PENDING_MAX_AGE_SECONDS = 3600.0  # an entry not filled within this is not coming
+_NO_PRICES: Mapping[str, Any] = MappingProxyType({})  # a loop without open positions
 
 
 @dataclass(slots=True)
@@ -78,6 +81,10 @@ class Executor:
         ep = cfg.diagnostics.exit_pipeline
         self._underwater = ep.tp_sl_underwater_threshold_pct
         self._canary = ep.tp_sl_canary_enabled
+        # A venue that takes a loop's bars in one call (the paper exchange) is fed that way.
+        self._on_bars: Callable[[Sequence[str], Sequence[BarTuple]], None] | None = getattr(
+            exchange, "on_bars", None
+        )
 
     # --- one loop iteration ---------------------------------------------------------------------
 
@@ -87,10 +94,12 @@ class Executor:
         The exchange sees each bar first (paper: pending orders fill at its open); the exit
         scanner tests the bar's open/high/low.
         """
-        symbols = self.symbols
-        on_bar = self.exchange.on_bar
-        for idx, ts, o, h, lo, c, v in bars:
-            on_bar(Bar(symbols[idx], ts, o, h, lo, c, v))
+        if self._on_bars is not None:
+            self._on_bars(self.symbols, bars)
+        else:
+            symbols, on_bar = self.symbols, self.exchange.on_bar
+            for idx, ts, o, h, lo, c, v in bars:
+                on_bar(Bar(symbols[idx], ts, o, h, lo, c, v))
         self._cycle(bars, None)
 
     def step_live(self, marks: Mapping[str, float], bars: Sequence[BarTuple]) -> None:
@@ -107,7 +116,7 @@ class Executor:
     def _cycle(
         self,
         bars: Sequence[BarTuple],
-        prices: dict[str, PriceObs] | None,
+        prices: Mapping[str, PriceObs] | None,
         closes_are_marks: bool = True,
     ) -> None:
         """One pass of the stages; ``prices`` None means "each bar's open/high/low/close".
@@ -118,8 +127,11 @@ class Executor:
         """
         now = self.clock.now()
         diag.record_loop_start(now)
+        positions = self.ledger.positions
         try:
-            self.apply_fills()
+            fills = self.exchange.poll_fills()
+            for fill in fills:
+                self.apply_fill(fill)
             if closes_are_marks:
                 self.book.on_closes(bars)
             else:
@@ -128,11 +140,11 @@ class Executor:
             self._stage_failed("positions", exc)
         try:
             if prices is None:
-                prices = _bar_prices(self.symbols, bars) if self.ledger.positions else {}
+                prices = _bar_prices(self.symbols, bars) if positions else _NO_PRICES
             self.scan_exits(prices, now)
         except Exception as exc:
             self._stage_failed("exit_scanner", exc)
-        intents: list[Intent] = []
+        intents: Sequence[Intent] = ()
         try:
             intents = self.screener.on_bars(bars)
         except Exception as exc:
@@ -141,9 +153,10 @@ class Executor:
             with self._stage("risk"):
                 for intent in intents:
                     self.handle_intent(intent)
-        self.book.update_nav(self.exchange.balance(), self.ledger.positions.values())
-        self.stats.bars += len(bars)
-        self.stats.loops += 1
+        self.book.update_nav(self.exchange.balance(), positions.values())
+        stats = self.stats
+        stats.bars += len(bars)
+        stats.loops += 1
 
     def _stage(self, name: str) -> _Stage:
         return _Stage(name, self.strict)
@@ -188,8 +201,8 @@ class Executor:
 
     # --- exits ----------------------------------------------------------------------------------
 
-    def scan_exits(self, prices: dict[str, PriceObs], now: float | None = None) -> None:
-        marks = self.book.marks_view if self.ledger.positions else {}
+    def scan_exits(self, prices: Mapping[str, PriceObs], now: float | None = None) -> None:
+        marks = self.book.marks_view if self.ledger.positions else _NO_PRICES
         result = scan_tp_sl_exits(
             self.ledger, self.registry, prices, marks, self.clock.now() if now is None else now,
             self._underwater, self._canary,

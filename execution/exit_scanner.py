@@ -9,7 +9,7 @@ is used (open = high = low = mark).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Protocol
@@ -81,9 +81,14 @@ class ExitPipelineCounts:
 
 @dataclass(slots=True)
 class ExitScanResult:
-    exit_intents: list[ExitIntent] = field(default_factory=list)
+    exit_intents: Sequence[ExitIntent] = field(default_factory=list)
     counts: ExitPipelineCounts = ExitPipelineCounts()
-    missing_symbols: list[str] = field(default_factory=list)
+    missing_symbols: Sequence[str] = field(default_factory=list)
+
+
+# What a scan with no open position returns (the common case, every loop): one shared,
+# immutable result rather than a new one.
+_NOTHING_OPEN = ExitScanResult((), ExitPipelineCounts(), ())
 
 
 def pipeline_counts(
@@ -136,8 +141,11 @@ def scan_tp_sl_exits(
             tp_sl_missing_count=0,
             underwater_without_tp_sl_count=0,
         )
-        return ExitScanResult()
-    entries = {e.symbol: e for e in registry.get_all_entries()}
+        return _NOTHING_OPEN
+    # The registry's own dict when it has one (TpSlRegistry), else built from the accessor.
+    entries: Mapping[str, Any] | None = getattr(registry, "entries", None)
+    if not isinstance(entries, dict):
+        entries = {e.symbol: e for e in registry.get_all_entries()}
     intents: list[ExitIntent] = []
     missing: list[str] = []
     for pos in open_positions:

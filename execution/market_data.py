@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -396,9 +396,24 @@ class MergedBars:
     low: list[float]
     close: list[float]
     volume: list[float]
+    # The end (exclusive) of each run of bars that share a time: one engine loop each.
+    group_ends: list[int] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.ts)
+
+    def loop_ends(self) -> list[int]:
+        """``group_ends``, computed here when the bars were built without them."""
+        if self.group_ends or not self.ts:
+            return self.group_ends
+        return time_group_ends(np.asarray(self.ts))
+
+
+def time_group_ends(ts: np.ndarray) -> list[int]:
+    """End indices (exclusive) of the runs of equal values in the sorted ``ts``."""
+    if len(ts) == 0:
+        return []
+    return [*(np.flatnonzero(ts[1:] != ts[:-1]) + 1).tolist(), len(ts)]
 
 
 def merge_series(series: Mapping[str, BarSeries], symbols_order: Sequence[str]) -> MergedBars:
@@ -417,5 +432,7 @@ def merge_series(series: Mapping[str, BarSeries], symbols_order: Sequence[str]) 
     idx = np.concatenate([np.full(len(bs), i, dtype=np.int64) for i, bs in parts])
     cols = [np.concatenate([getattr(bs, f) for _, bs in parts]) for f in _FIELDS]
     perm = np.lexsort((idx, cols[0]))  # last key is primary; lexsort is stable
-    ts, op, hi, lo, cl, vo = (c[perm].tolist() for c in cols)
-    return MergedBars(symbols, ts, idx[perm].tolist(), op, hi, lo, cl, vo)
+    sorted_cols = [c[perm] for c in cols]
+    ends = time_group_ends(sorted_cols[0])
+    ts, op, hi, lo, cl, vo = (c.tolist() for c in sorted_cols)
+    return MergedBars(symbols, ts, idx[perm].tolist(), op, hi, lo, cl, vo, ends)

@@ -55,6 +55,7 @@ class PortfolioView:
     cooldown_until: Mapping[str, float] = field(default_factory=dict)
     halted: bool = False
     returns: Callable[[str], np.ndarray | None] | None = None
+    returns_nan_free: bool = False  # the windows ``returns`` gives hold only finite values
     # Post-trade VaR/CVaR per intent id: var_limit and cvar_limit share one computation.
     var_cache: dict[str, VarEstimate] = field(default_factory=dict)
 
@@ -141,8 +142,16 @@ def portfolio_var(
     returns: Callable[[str], np.ndarray | None] | None,
     nav: float,
     cfg: RiskConfig,
+    *,
+    nan_free: bool = False,
 ) -> VarEstimate:
-    """VaR/CVaR of a book: sum of signed notional x each symbol's bar returns, over NAV."""
+    """VaR/CVaR of a book: sum of signed notional x each symbol's bar returns, over NAV.
+
+    Bars where some symbol's return is NaN are dropped; ``nan_free`` says the windows hold only
+    finite values (the engine's own return buffers keep nothing else) and the book's notionals
+    are finite, so no NaN can arise short of a notional times a return overflowing 1e308: the
+    search for NaN bars is skipped.
+    """
     book = {s: n for s, n in positions.items() if n != 0.0}
     if not book:
         return VarEstimate(0.0, 0.0, 0, "flat")
@@ -158,9 +167,10 @@ def portfolio_var(
     if n < cfg.min_returns:
         return VarEstimate(None, None, n, "insufficient_data")
     pnl = _book_pnl(np.asarray(list(book.values())), [r[-n:] for r in arrays]) / nav
-    nan_bars = np.isnan(pnl)
-    if np.count_nonzero(nan_bars):  # the masked copy only when there is a hole to drop
-        pnl = pnl[~nan_bars]
+    if not nan_free:
+        nan_bars = np.isnan(pnl)
+        if np.count_nonzero(nan_bars):  # the masked copy only when there is a hole to drop
+            pnl = pnl[~nan_bars]
     if len(pnl) < cfg.min_returns:
         return VarEstimate(None, None, len(pnl), "insufficient_data")
     var, cvar = _var_cvar(pnl, cfg.var_confidence)
@@ -264,7 +274,9 @@ def _post_trade_var(i: Intent, p: PortfolioView, lim: RiskLimits) -> VarEstimate
     if cached is None:
         book = dict(p.positions)
         book[i.symbol] = book.get(i.symbol, 0.0) + i.side.sign * i.notional
-        cached = p.var_cache[i.intent_id] = portfolio_var(book, p.returns, p.nav, lim.cfg)
+        cached = p.var_cache[i.intent_id] = portfolio_var(
+            book, p.returns, p.nav, lim.cfg, nan_free=p.returns_nan_free
+        )
     return cached
 
 

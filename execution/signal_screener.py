@@ -15,10 +15,8 @@ from typing import Any, Protocol
 
 from execution.config import StrategyConfig
 from execution.diagnostics_metrics import record_signal_emitted
+from execution.types import BarTuple as BarTuple
 from execution.types import Intent, Side
-
-# One bar as the hot loop carries it: (symbol index, ts, open, high, low, close, volume).
-BarTuple = tuple[int, float, float, float, float, float, float]
 
 
 @dataclass(frozen=True, slots=True)

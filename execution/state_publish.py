@@ -133,6 +133,14 @@ class PublishThrottle:
             return True
         return self.every_bars is not None and bars_processed - self._last_bars >= self.every_bars
 
+    def next_check(self, bars_processed: int, stride: int) -> int:
+        """The bar count at which a loop that checks every ``stride`` bars should ask again,
+        so that a publish every N bars still happens at the Nth bar."""
+        at = bars_processed + stride
+        if self.every_bars is not None:
+            at = min(at, self._last_bars + self.every_bars)
+        return max(at, bars_processed + 1)
+
     def mark(self, bars_processed: int) -> None:
         self._last_wall = time.monotonic()
         self._last_bars = bars_processed

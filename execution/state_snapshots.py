@@ -52,7 +52,7 @@ def risk_snapshot(ex: Executor, now: float) -> dict[str, Any]:
     dd = book.drawdown()
     positions = ex.ledger.get_open_positions()
     view = book.view(positions, now)
-    est = portfolio_var(view.positions, book.returns_of, book.nav, ex.cfg.risk)
+    est = portfolio_var(view.positions, book.returns_of, book.nav, ex.cfg.risk, nan_free=True)
     balance = ex.exchange.balance()
     r = ex.cfg.risk
     return {

@@ -11,9 +11,7 @@ class Side(StrEnum):
     LONG = "long"
     SHORT = "short"
 
-    @property
-    def sign(self) -> int:
-        return 1 if self is Side.LONG else -1
+    sign: int  # +1 long, -1 short: a plain member attribute (set below), read on every bar
 
     @property
     def opposite(self) -> Side:
@@ -23,6 +21,10 @@ class Side(StrEnum):
     def order_side(self) -> str:
         """The exchange order side that opens a position of this side."""
         return "buy" if self is Side.LONG else "sell"
+
+
+Side.LONG.sign = 1
+Side.SHORT.sign = -1
 
 
 class OrderKind(StrEnum):
@@ -35,6 +37,10 @@ class ExitKind(StrEnum):
     SL = "sl"
     SIGNAL = "signal"  # closed because the strategy reversed
     EXTERNAL = "external_close"
+
+
+# One bar as the hot loop carries it: (symbol index, ts, open, high, low, close, volume).
+BarTuple = tuple[int, float, float, float, float, float, float]
 
 
 class Bar(NamedTuple):

@@ -21,7 +21,8 @@ def _filled(n_symbols: int, lookback: int, pushes: int, seed: int = 5) -> Return
 
 def test_windows_round_trip_bit_for_bit_through_json() -> None:
     saved = _filled(3, 50, 137)
-    saved.push(1, float("nan"))
+    saved.push(1, -0.0)
+    saved.push(2, 5e-324)  # the smallest subnormal
     data = json.loads(json.dumps(saved.to_dict()))
     assert data["encoding"] == WINDOW_ENCODING
     restored = ReturnsBuffer(3, 50)
@@ -29,7 +30,16 @@ def test_windows_round_trip_bit_for_bit_through_json() -> None:
     for idx in range(3):
         a, b = saved.window(idx), restored.window(idx)
         assert a.tobytes() == b.tobytes()
-    assert math.isnan(restored.window(1)[-1])
+    assert math.copysign(1.0, restored.window(1)[-1]) == -1.0
+
+
+def test_a_non_finite_return_is_not_kept_so_every_window_is_finite() -> None:
+    buf = _filled(2, 50, 20)
+    before = buf.window(1).tobytes()
+    for bad in (float("nan"), float("inf"), float("-inf")):
+        buf.push(1, bad)
+    assert buf.window(1).tobytes() == before
+    assert np.isfinite(buf.window(1)).all()
 
 
 def test_a_partly_filled_window_keeps_its_length() -> None:

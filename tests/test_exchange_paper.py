@@ -71,7 +71,7 @@ def test_entry_is_pending_then_fills_at_next_bar_open_with_slippage_and_fee() ->
     ex = make_exchange()
     ex.on_bar(bar(100.0, ts=0))
     ack = ex.place_order(order("buy", 1.0))
-    assert ack.status == "open" and ex.poll_fills() == [] and ex.positions() == {}
+    assert ack.status == "open" and not ex.poll_fills() and ex.positions() == {}
     ex.on_bar(bar(110.0, close=112.0, ts=60))
     [fill] = ex.poll_fills()
     assert fill.price == pytest.approx(110.0 * (1 + SLIP))
@@ -82,7 +82,7 @@ def test_entry_is_pending_then_fills_at_next_bar_open_with_slippage_and_fee() ->
     assert (pos.side, pos.qty, pos.mark_price) == (Side.LONG, 1.0, 112.0)
     assert ex.unrealized_pnl() == pytest.approx(112.0 - fill.price)
     assert ex.find_order(ack.client_order_id).status == "filled"  # type: ignore[union-attr]
-    assert ex.poll_fills() == []
+    assert not ex.poll_fills()
 
 
 def test_order_before_any_bar_waits_for_the_first_bar() -> None:

@@ -160,3 +160,18 @@ def test_a_long_book_on_a_flat_bar_keeps_the_positive_zero_of_the_matmul() -> No
         got = portfolio_var({"X": notional}, {"X": r}.get, 10_000.0, cfg)
         want = reference_portfolio_var({"X": notional}, {"X": r}.get, 10_000.0, cfg)
         assert_same_estimate(got, want)
+
+
+@settings(max_examples=500, deadline=None)
+@given(books())
+def test_nan_free_skips_only_a_search_that_finds_nothing(
+    case: tuple[dict[str, float], dict[str, np.ndarray | None], float, RiskConfig],
+) -> None:
+    """``nan_free=True`` changes no result on what the engine's buffers hold: finite returns."""
+    positions, series, nav, cfg = case
+    clean = {s: None if w is None else w[np.isfinite(w)] for s, w in series.items()}
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        want = portfolio_var(positions, clean.get, nav, cfg)
+        got = portfolio_var(positions, clean.get, nav, cfg, nan_free=True)
+    assert_same_estimate(got, want)
