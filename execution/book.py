@@ -119,10 +119,16 @@ class MarksView(Mapping[str, float]):
         self._book = book
 
     def __getitem__(self, symbol: str) -> float:
+        mark = self.get(symbol)
+        if mark is None:
+            raise KeyError(symbol)
+        return mark
+
+    def get(self, symbol: str, default: Any = None) -> Any:  # one call, not Mapping's two
         book = self._book
         i = book.index.get(symbol)
         if i is None or book.marks[i] <= 0.0:
-            raise KeyError(symbol)
+            return default
         return book.marks[i]
 
     def __iter__(self) -> Iterator[str]:
@@ -142,12 +148,16 @@ class MarkTimesView(Mapping[str, float]):
         self._book = book
 
     def __getitem__(self, symbol: str) -> float:
-        book = self._book
-        i = book.index.get(symbol)
-        t = None if i is None else book.mark_ts[i]
+        t = self.get(symbol)
         if t is None:
             raise KeyError(symbol)
         return t
+
+    def get(self, symbol: str, default: Any = None) -> Any:  # one call, not Mapping's two
+        book = self._book
+        i = book.index.get(symbol)
+        t = None if i is None else book.mark_ts[i]
+        return default if t is None else t
 
     def __iter__(self) -> Iterator[str]:
         book = self._book
@@ -219,10 +229,13 @@ class Book:
 
     def update_nav(self, balance: float, positions: Iterable[LedgerPosition]) -> float:
         unrealized = 0.0
+        index, marks = self.index, self.marks
         for p in positions:
-            i = self.index.get(p.symbol)
-            if i is not None and self.marks[i] > 0.0:
-                unrealized += p.unrealized_pnl(self.marks[i])
+            i = index.get(p.symbol)
+            if i is not None and (mark := marks[i]) > 0.0:
+                # LedgerPosition.unrealized_pnl, written out: this runs for every position on
+                # every loop.
+                unrealized += (mark - p.entry_price) * p.qty * p.side.sign
         self.nav = balance + unrealized
         if self.nav > self.peak_nav:
             self.peak_nav = self.nav

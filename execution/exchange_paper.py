@@ -137,9 +137,10 @@ class PaperExchange:
     def unrealized_pnl(self) -> float:
         """Return the open positions' PnL at the last close seen."""
         marks = self._book.last_prices
-        return sum(
-            (marks.get(s, p.entry) - p.entry) * p.qty for s, p in self._book.positions.items()
-        )
+        total: float = 0  # (sum() over a generator, written out: this runs on every order)
+        for s, p in self._book.positions.items():
+            total += (marks.get(s, p.entry) - p.entry) * p.qty
+        return total
 
     def equity(self) -> float:
         """Return balance plus unrealized PnL."""

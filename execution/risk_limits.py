@@ -247,7 +247,7 @@ def check_per_trade_nav_pct(i: Intent, p: PortfolioView, lim: RiskLimits) -> Fai
 
 
 def check_max_concurrent(i: Intent, p: PortfolioView, lim: RiskLimits) -> Failure | None:
-    held = sum(1 for n in p.positions.values() if n != 0.0)
+    held = len(p.positions) - list(p.positions.values()).count(0.0)  # the non-flat ones
     opens_new = p.positions.get(i.symbol, 0.0) == 0.0
     if opens_new and held >= lim.cfg.max_concurrent:
         return Failure(VetoReason.MAX_CONCURRENT, held + 1, lim.cfg.max_concurrent)
