@@ -166,7 +166,10 @@ def portfolio_var(
     n = min(min(map(len, arrays)), cfg.lookback_bars)
     if n < cfg.min_returns:
         return VarEstimate(None, None, n, "insufficient_data")
-    pnl = _book_pnl(np.asarray(list(book.values())), [r[-n:] for r in arrays]) / nav
+    if len(arrays) == 1:  # one position: the 1-row matmul, without building the matrix
+        pnl = _one_pnl(next(iter(book.values())), arrays[0][-n:]) / nav
+    else:
+        pnl = _book_pnl(np.asarray(list(book.values())), [r[-n:] for r in arrays]) / nav
     if not nan_free:
         nan_bars = np.isnan(pnl)
         if np.count_nonzero(nan_bars):  # the masked copy only when there is a hole to drop
@@ -175,6 +178,19 @@ def portfolio_var(
         return VarEstimate(None, None, len(pnl), "insufficient_data")
     var, cvar = _var_cvar(pnl, cfg.var_confidence)
     return VarEstimate(var, cvar, len(pnl), "ok")
+
+
+def _one_pnl(notional: float, window: np.ndarray) -> np.ndarray:
+    """Return ``np.asarray([notional]) @ window[None, :]``, bit for bit.
+
+    The matmul adds each product into a zeroed output: ``0.0 + notional * w``, which is the
+    product except that a negative zero comes out positive. The sum does the same.
+    """
+    if type(window) is not np.ndarray or window.ndim != 1 or window.dtype != np.float64:
+        return _book_pnl(np.asarray([notional]), [window])
+    pnl: np.ndarray = notional * window
+    pnl += 0.0
+    return pnl
 
 
 def _book_pnl(notionals: np.ndarray, windows: list[np.ndarray]) -> np.ndarray:
