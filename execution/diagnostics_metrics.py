@@ -401,8 +401,9 @@ def record_stage_error(stage: str, error: BaseException | str) -> None:
     text = f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else error
     with _lock:
         x = _x
-        # The loop in progress does not vouch for this stage: keep its last success so far.
-        before = last_success(x, stage)
+        # The loop in progress does not vouch for this stage: keep its last success before it.
+        in_loop = _loop_t is not None and _loop_t == x.last_loop_t
+        before = last_success(x, stage, before_current_loop=in_loop)
         if before is not None:
             x.stage_success[stage] = before
         x.stage_error[stage] = (_loop_t or _clock(), text[:300])
@@ -422,6 +423,7 @@ def record_loop_start(now: float | None = None) -> None:
         return
     x = _x
     x.loop_count += 1
+    x.prev_loop_t = x.last_loop_t
     x.last_loop_t = _loop_t = _clock() if now is None else now
 
 

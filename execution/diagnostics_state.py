@@ -50,6 +50,7 @@ class DiagnosticsExtras:
     loop_events: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
     loop_events_t: float | None = None
     last_loop_t: float | None = None
+    prev_loop_t: float | None = None  # the loop before it
     stage_success: dict[str, float] = field(default_factory=dict)
     # The stages every loop runs: alive as of the last loop started after their last error.
     loop_stages: tuple[str, ...] = LOOP_STAGES
@@ -89,16 +90,20 @@ def last_loop(x: DiagnosticsExtras) -> dict[str, int]:
     return dict(zip(("signals", "vetoes", "orders", "exits"), counts, strict=True))
 
 
-def last_success(x: DiagnosticsExtras, stage: str) -> float | None:
-    """The last time ``stage`` succeeded: alone, in a batch of stages, or in a loop."""
+def last_success(
+    x: DiagnosticsExtras, stage: str, before_current_loop: bool = False
+) -> float | None:
+    """The last time ``stage`` succeeded: alone, in a batch of stages, or in a loop (the
+    last one started, or with ``before_current_loop`` the one before it)."""
     best = x.stage_success.get(stage)
     batches = list(x.stage_batches.items())
     if x.batch is not None and x.batch_t is not None:
         batches.append((x.batch, x.batch_t))
-    if x.last_loop_t is not None and stage in x.loop_stages:
+    last = x.prev_loop_t if before_current_loop else x.last_loop_t
+    if last is not None and stage in x.loop_stages:
         err = x.stage_error.get(stage)
-        if err is None or err[0] < x.last_loop_t:  # a loop started after the last error
-            batches.append((x.loop_stages, x.last_loop_t))
+        if err is None or err[0] < last:  # a loop started after the last error
+            batches.append((x.loop_stages, last))
     for batch, t in batches:
         if stage in batch and (best is None or t > best):
             best = t

@@ -459,6 +459,26 @@ def test_records_inside_a_loop_carry_the_loop_time(clock: FakeClock) -> None:
     assert snap.veto_counters.last_signal_ts == "2024-01-01T00:00:10.250000Z"
 
 
+def test_a_stage_that_fails_during_a_loop_is_not_vouched_for_by_that_loop(
+    clock: FakeClock,
+) -> None:
+    record_loop_start()  # a clean loop at T0: every loop stage alive
+    clock.advance(60)
+    record_loop_start()  # the next loop: the router fails in it
+    record_stage_error("router", RuntimeError("exchange down"))
+
+    stages = build_runtime_diagnostics_snapshot().liveness["stages"]
+    assert stages["router"]["last_success_ts"] == to_iso(T0)
+    assert stages["router"]["last_error_ts"] == to_iso(T0 + 60)
+    assert stages["screener"]["last_success_ts"] == to_iso(T0 + 60)
+
+    clock.advance(60)
+    record_loop_start()  # a loop after the error vouches for the router again
+    stages = build_runtime_diagnostics_snapshot().liveness["stages"]
+    assert stages["router"]["last_success_ts"] == to_iso(T0 + 120)
+    assert stages["router"]["error_count"] == 1
+
+
 def test_stage_success_and_error_are_timestamped_from_the_engine_clock(clock: FakeClock) -> None:
     record_stages_success(["screener", "risk"])
     clock.advance(10)
