@@ -8,6 +8,7 @@ cannot be recognised, nothing valid at all) raises ``DataError``, which the CLI 
 
 from __future__ import annotations
 
+from array import array
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -396,24 +397,27 @@ class MergedBars:
     low: list[float]
     close: list[float]
     volume: list[float]
-    # The end (exclusive) of each run of bars that share a time: one engine loop each.
-    group_ends: list[int] = field(default_factory=list)
+    # The end (exclusive) of each run of bars that share a time: one engine loop each (a C
+    # array of 8-byte ints, not a list of int objects: a replay of 2M bars has 2M loops).
+    group_ends: Sequence[int] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.ts)
 
-    def loop_ends(self) -> list[int]:
+    def loop_ends(self) -> Sequence[int]:
         """``group_ends``, computed here when the bars were built without them."""
         if self.group_ends or not self.ts:
             return self.group_ends
         return time_group_ends(np.asarray(self.ts))
 
 
-def time_group_ends(ts: np.ndarray) -> list[int]:
+def time_group_ends(ts: np.ndarray) -> array[int]:
     """End indices (exclusive) of the runs of equal values in the sorted ``ts``."""
-    if len(ts) == 0:
-        return []
-    return [*(np.flatnonzero(ts[1:] != ts[:-1]) + 1).tolist(), len(ts)]
+    ends = array("q")
+    if len(ts):
+        ends.frombytes((np.flatnonzero(ts[1:] != ts[:-1]) + 1).astype(np.int64).tobytes())
+        ends.append(len(ts))
+    return ends
 
 
 def merge_series(series: Mapping[str, BarSeries], symbols_order: Sequence[str]) -> MergedBars:
@@ -432,7 +436,7 @@ def merge_series(series: Mapping[str, BarSeries], symbols_order: Sequence[str]) 
     idx = np.concatenate([np.full(len(bs), i, dtype=np.int64) for i, bs in parts])
     cols = [np.concatenate([getattr(bs, f) for _, bs in parts]) for f in _FIELDS]
     perm = np.lexsort((idx, cols[0]))  # last key is primary; lexsort is stable
-    sorted_cols = [c[perm] for c in cols]
-    ends = time_group_ends(sorted_cols[0])
-    ts, op, hi, lo, cl, vo = (c.tolist() for c in sorted_cols)
+    ends = time_group_ends(cols[0][perm])
+    # One sorted column at a time: peak memory holds one temporary array, not six.
+    ts, op, hi, lo, cl, vo = (c[perm].tolist() for c in cols)
     return MergedBars(symbols, ts, idx[perm].tolist(), op, hi, lo, cl, vo, ends)

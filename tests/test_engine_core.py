@@ -18,6 +18,7 @@ from execution.market_data import merge_series, synthetic_series
 from execution.position_tp_sl_registry import TpSlEntry
 from execution.risk_limits import check_order
 from execution.runner import EngineRunner, RunOptions
+from execution.state_publish import PublishThrottle
 from execution.types import Intent, OrderKind, OrderRequest, Side
 
 CONFIG = Path("config/strategy_config.json")
@@ -214,3 +215,38 @@ def test_exits_are_never_vetoed_even_when_trading_is_halted(tmp_path: Path) -> N
     assert executor.stats.exits_by_kind == {"sl": 1}
     assert executor.exchange.positions() == {}
     assert executor.registry.get("BTCUSDT") is None
+
+
+def test_the_publish_throttle_asks_again_at_the_stride_or_the_bar_interval() -> None:
+    every_100 = PublishThrottle(3600.0, 100)
+    every_100.mark(40)
+    assert every_100.next_check(50, 512) == 140  # the bar interval comes first
+    assert every_100.next_check(150, 512) == 151  # overdue: ask at the next loop
+    wall_only = PublishThrottle(1.0, None)
+    assert wall_only.next_check(50, 512) == 562
+
+
+def test_a_replay_publishes_at_the_configured_bar_interval_exactly(tmp_path: Path) -> None:
+    cfg = load_config(CONFIG)
+    data = cfg.model_dump()
+    data["publish"] |= {"min_interval_seconds": 1e9, "replay_every_bars": 350}  # bars only
+    cfg = type(cfg).model_validate(data)
+    merged = merge_series(synthetic_series(cfg.universe, 300, cfg.data.synthetic, 60), cfg.symbols)
+    clock = ReplayClock(merged.ts[0])
+    opts = RunOptions("replay", "test:publish", None, progress=False)
+    runner = EngineRunner(cfg, opts, tmp_path / "s", clock, paper_exchange_factory(cfg, clock))
+    published: list[int] = []
+    publish = runner.publish
+
+    def counting_publish(running: bool = True) -> None:
+        published.append(runner.bars_done)
+        publish(running)
+
+    runner.publish = counting_publish  # type: ignore[method-assign]
+    runner.run_replay(merged)
+    # Every 350 bars, each at the first loop boundary at or past it (a loop is one bar per
+    # symbol), although the loop asks the throttle only every few hundred bars.
+    n_sym = len(cfg.symbols)
+    gaps = [b - a for a, b in zip([0, *published], published, strict=False)]
+    assert len(gaps) >= 5 and all(350 <= g < 350 + n_sym for g in gaps), published
+    assert runner.bars_done == len(merged)

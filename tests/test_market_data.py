@@ -14,6 +14,7 @@ from execution.config import SymbolSpec, SyntheticConfig
 from execution.market_data import (
     BarSeries,
     DataError,
+    MergedBars,
     SyntheticStream,
     concat_series,
     load_csv_dir,
@@ -324,6 +325,24 @@ def test_merge_orders_by_time_then_symbol_position_and_appends_unknown_symbols()
     assert len(merged) == 6 and merged.open[0] == 2.0 and merged.volume[0] == 1.0
     assert isinstance(merged.ts, list) and type(merged.sym_idx[0]) is int
     assert len(merge_series({}, ["A"])) == 0
+    # One engine loop per time: where each run of equal times ends.
+    assert list(merged.loop_ends()) == [1, 4, 5, 6]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 20), min_size=1, max_size=60))
+def test_loop_ends_split_the_merged_bars_into_runs_of_one_time(times: list[int]) -> None:
+    merged = merge_series({"A": _series("A", sorted(float(t) for t in times))}, ["A"])
+    ends = list(merged.loop_ends())
+    starts = [0, *ends[:-1]]
+    assert ends[-1] == len(merged) and all(a < b for a, b in zip(starts, ends, strict=True))
+    for a, b in zip(starts, ends, strict=True):
+        assert len(set(merged.ts[a:b])) == 1  # one time per loop
+        assert b == len(merged) or merged.ts[b] != merged.ts[a]  # and every bar of it
+    # Bars built without the ends (by hand) get them computed.
+    bare = MergedBars(merged.symbols, merged.ts, merged.sym_idx, merged.open, merged.high,
+                      merged.low, merged.close, merged.volume)  # fmt: skip
+    assert list(bare.loop_ends()) == ends
 
 
 def test_timeframe_seconds_knows_the_supported_timeframes() -> None:
