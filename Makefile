@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 demo: $(STAMP)
 	@mkdir -p $(STATE)
 	@echo "v7 demo: engine (paper, synthetic) -> $(STATE); dashboard -> http://127.0.0.1:$(PORT)"
-	@trap 'kill 0' INT TERM EXIT; \
+	@trap 'trap - INT TERM EXIT; kill 0' INT TERM EXIT; \
 	  $(BIN)/v7 run --state-dir $(STATE) & \
 	  $(BIN)/v7 dashboard --state-dir $(STATE) --port $(PORT) & \
 	  wait
