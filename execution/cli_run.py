@@ -67,6 +67,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.max_bars is not None and args.max_bars < 0:
         print("argument error: --max-bars must be >= 0", file=sys.stderr)
         return 2
+    cfg = with_seed(cfg, args.seed)
     # --state-dir, else $V7_STATE_DIR, else the config's state_dir
     state_dir = Path(args.state_dir or os.environ.get(STATE_DIR_ENV) or cfg.state_dir)
     if args.live:
@@ -106,6 +107,14 @@ def universe_for_data(cfg: EngineConfig, data_symbols: list[str]) -> EngineConfi
     return cfg.model_copy(update={"universe": universe})
 
 
+def with_seed(cfg: EngineConfig, seed: int | None) -> EngineConfig:
+    """The config with ``seed`` (``--seed``) as its synthetic data seed; unchanged when None."""
+    if seed is None:
+        return cfg
+    syn = cfg.data.synthetic.model_copy(update={"seed": seed})
+    return cfg.model_copy(update={"data": cfg.data.model_copy(update={"synthetic": syn})})
+
+
 def _load_replay_data(
     cfg: EngineConfig, args: argparse.Namespace
 ) -> tuple[EngineConfig, Any, RejectCounts, str]:
@@ -116,9 +125,6 @@ def _load_replay_data(
         source = f"csv:{Path(args.data).resolve()}:max_bars={args.max_bars}"
     else:
         syn = cfg.data.synthetic
-        if args.seed is not None:
-            syn = syn.model_copy(update={"seed": args.seed})
-            cfg = cfg.model_copy(update={"data": cfg.data.model_copy(update={"synthetic": syn})})
         n = args.max_bars if args.max_bars is not None else DEFAULT_FAST_BARS * len(cfg.symbols)
         per_symbol = max(1, -(-n // len(cfg.symbols)))
         tf = timeframe_seconds(cfg.data.timeframe)
@@ -146,8 +152,6 @@ def _run_replay(cfg: EngineConfig, args: argparse.Namespace, state_dir: Path) ->
 
 def _run_realtime(cfg: EngineConfig, args: argparse.Namespace, state_dir: Path) -> int:
     syn = cfg.data.synthetic
-    if args.seed is not None:
-        syn = syn.model_copy(update={"seed": args.seed})
     clock = WallClock()
     pace = cfg.data.pace_seconds if args.pace is None else args.pace
     if pace < 0:

@@ -250,3 +250,20 @@ def test_a_replay_publishes_at_the_configured_bar_interval_exactly(tmp_path: Pat
     gaps = [b - a for a, b in zip([0, *published], published, strict=False)]
     assert len(gaps) >= 5 and all(350 <= g < 350 + n_sym for g in gaps), published
     assert runner.bars_done == len(merged)
+
+
+def test_seed_sets_the_synthetic_data_in_replay_and_in_real_time(tmp_path: Path) -> None:
+    fast = _v7("run", "--fast", "--seed", "7", "--max-bars", "700", "--state-dir",
+               str(tmp_path / "fast"), "--no-progress")  # fmt: skip
+    paced = _v7("run", "--seed", "7", "--max-bars", "70", "--pace", "0", "--state-dir",
+                str(tmp_path / "paced"))  # fmt: skip
+    assert fast.returncode == 0 and paced.returncode == 0, fast.stderr + paced.stderr
+    assert _json(tmp_path / "fast" / "intel.json")["engine"]["source"].startswith(
+        "synthetic:seed=7:"
+    )
+    assert _json(tmp_path / "paced" / "intel.json")["engine"]["source"] == "synthetic-live:seed=7"
+    other = _v7("run", "--fast", "--seed", "8", "--max-bars", "700", "--state-dir",
+                str(tmp_path / "other"), "--no-progress")  # fmt: skip
+    closes = [_json(tmp_path / d / "engine_checkpoint.json")["book"]["last_close"]
+              for d in ("fast", "other")]  # fmt: skip
+    assert other.returncode == 0 and closes[0] != closes[1]  # the seed changes the prices
