@@ -106,11 +106,11 @@ class DrawdownState:
     risk_mode: str  # OK | DEFENSIVE
 
 
-class MarksView(Mapping[str, float]):
-    """A live, read-only ``symbol -> mark`` view of a book: what ``marks_by_symbol`` copies.
+class _BookView(Mapping[str, float]):
+    """A live, read-only ``symbol -> value`` view of a book; symbols without a value are absent.
 
-    The exit scanner reads marks only for a position without TP/SL; the view spares the
-    executor a dict of every symbol's mark on each loop.
+    Risk and the exit scanner read one symbol at a time; a view spares a dict of every symbol
+    per loop or per intent.
     """
 
     __slots__ = ("_book",)
@@ -118,53 +118,43 @@ class MarksView(Mapping[str, float]):
     def __init__(self, book: Book) -> None:
         self._book = book
 
-    def __getitem__(self, symbol: str) -> float:
-        mark = self.get(symbol)
-        if mark is None:
-            raise KeyError(symbol)
-        return mark
+    def _value(self, symbol: str) -> float | None:
+        raise NotImplementedError
 
     def get(self, symbol: str, default: Any = None) -> Any:  # one call, not Mapping's two
-        book = self._book
-        i = book.index.get(symbol)
-        if i is None or book.marks[i] <= 0.0:
-            return default
-        return book.marks[i]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._book.marks_by_symbol())
-
-    def __len__(self) -> int:
-        return len(self._book.marks_by_symbol())
-
-
-class MarkTimesView(Mapping[str, float]):
-    """A live, read-only ``symbol -> time of its last mark`` view (symbols never marked are
-    absent): what risk's stale-mark check reads, without a dict of every symbol per intent."""
-
-    __slots__ = ("_book",)
-
-    def __init__(self, book: Book) -> None:
-        self._book = book
+        value = self._value(symbol)
+        return default if value is None else value
 
     def __getitem__(self, symbol: str) -> float:
-        t = self.get(symbol)
-        if t is None:
+        value = self._value(symbol)
+        if value is None:
             raise KeyError(symbol)
-        return t
-
-    def get(self, symbol: str, default: Any = None) -> Any:  # one call, not Mapping's two
-        book = self._book
-        i = book.index.get(symbol)
-        t = None if i is None else book.mark_ts[i]
-        return default if t is None else t
+        return value
 
     def __iter__(self) -> Iterator[str]:
-        book = self._book
-        return (s for s, t in zip(book.symbols, book.mark_ts, strict=True) if t is not None)
+        return (s for s in self._book.symbols if self._value(s) is not None)
 
     def __len__(self) -> int:
-        return sum(1 for t in self._book.mark_ts if t is not None)
+        return sum(1 for _ in self)
+
+
+class MarksView(_BookView):
+    """``symbol -> mark`` (what ``Book.marks_by_symbol`` copies)."""
+
+    __slots__ = ()
+
+    def _value(self, symbol: str) -> float | None:
+        return self._book.mark(symbol)
+
+
+class MarkTimesView(_BookView):
+    """``symbol -> time of its last mark`` (what risk's stale-mark check reads)."""
+
+    __slots__ = ()
+
+    def _value(self, symbol: str) -> float | None:
+        i = self._book.index.get(symbol)
+        return None if i is None else self._book.mark_ts[i]
 
 
 class Book:
@@ -233,9 +223,7 @@ class Book:
         for p in positions:
             i = index.get(p.symbol)
             if i is not None and (mark := marks[i]) > 0.0:
-                # LedgerPosition.unrealized_pnl, written out: this runs for every position on
-                # every loop.
-                unrealized += (mark - p.entry_price) * p.qty * p.side.sign
+                unrealized += p.unrealized_pnl(mark)
         self.nav = balance + unrealized
         if self.nav > self.peak_nav:
             self.peak_nav = self.nav

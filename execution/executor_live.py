@@ -129,9 +129,7 @@ class Executor:
         diag.record_loop_start(now)
         positions = self.ledger.positions
         try:
-            fills = self.exchange.poll_fills()
-            for fill in fills:
-                self.apply_fill(fill)
+            self.apply_fills()
             if closes_are_marks:
                 self.book.on_closes(bars)
             else:

@@ -19,6 +19,7 @@ import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -325,20 +326,14 @@ class EngineRunner:
 
 
 def _groups(merged: MergedBars) -> list[list[BarTuple]]:
+    """The merged bars as one list per time (one engine loop each)."""
+    rows = zip(
+        merged.sym_idx, merged.ts, merged.open, merged.high, merged.low, merged.close,
+        merged.volume, strict=True,
+    )  # fmt: skip
+    start = 0
     out: list[list[BarTuple]] = []
-    ts = merged.ts
-    n = len(ts)
-    i = 0
-    while i < n:
-        j = i + 1
-        while j < n and ts[j] == ts[i]:
-            j += 1
-        out.append(
-            [
-                (merged.sym_idx[k], ts[k], merged.open[k], merged.high[k], merged.low[k],
-                 merged.close[k], merged.volume[k])
-                for k in range(i, j)
-            ]
-        )  # fmt: skip
-        i = j
+    for end in merged.loop_ends():
+        out.append(list(islice(rows, end - start)))
+        start = end
     return out
