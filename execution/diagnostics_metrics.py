@@ -380,19 +380,10 @@ def record_stages_success(stages: Iterable[str]) -> None:
     """Mark several stages alive at one engine time."""
     if not _enabled:
         return
-    _stages_alive(_x, stages, _loop_t or _clock())
-
-
-def _stages_alive(x: DiagnosticsExtras, stages: Iterable[str], t: float) -> None:
-    if stages is x.batch:  # the executor passes the same tuple every loop: one store
-        x.batch_t = t
-    elif isinstance(stages, tuple):
-        if x.batch is not None and x.batch_t is not None:
-            x.stage_batches[x.batch] = x.batch_t
-        x.batch, x.batch_t = stages, t
-    else:
-        for stage in stages:
-            x.stage_success[stage] = t
+    t = _loop_t or _clock()
+    success = _x.stage_success
+    for stage in stages:
+        success[stage] = t
 
 
 def record_stage_error(stage: str, error: BaseException | str) -> None:
@@ -433,7 +424,7 @@ def record_loop_end(stages: Iterable[str] = ()) -> None:
     if not _enabled:
         return
     if stages:
-        _stages_alive(_x, stages, _loop_t or _clock())
+        record_stages_success(stages)
     _loop_t = None
 
 

@@ -52,14 +52,6 @@ class DiagnosticsExtras:
     last_loop_t: float | None = None
     prev_loop_t: float | None = None  # the loop before it
     stage_success: dict[str, float] = field(default_factory=dict)
-    # The stages every loop runs: alive as of the last loop started after their last error.
-    loop_stages: tuple[str, ...] = LOOP_STAGES
-    # record_stages_success(tuple): the time of the current stage tuple (``batch``, one store
-    # per loop) and of earlier ones, read as the last success of each stage in them; bounded by
-    # the distinct tuples the engine passes.
-    batch: tuple[str, ...] | None = None
-    batch_t: float | None = None
-    stage_batches: dict[tuple[str, ...], float] = field(default_factory=dict)
     stage_error: dict[str, tuple[float, str]] = field(default_factory=dict)
     stage_error_count: dict[str, int] = field(default_factory=dict)
     gating: dict[str, list[str]] = field(default_factory=dict)
@@ -93,20 +85,15 @@ def last_loop(x: DiagnosticsExtras) -> dict[str, int]:
 def last_success(
     x: DiagnosticsExtras, stage: str, before_current_loop: bool = False
 ) -> float | None:
-    """The last time ``stage`` succeeded: alone, in a batch of stages, or in a loop (the
-    last one started, or with ``before_current_loop`` the one before it)."""
+    """The last time ``stage`` succeeded: recorded on its own, or, for a LOOP_STAGES stage, the
+    last loop started after its last error (the last one, or with ``before_current_loop`` the
+    one before it)."""
     best = x.stage_success.get(stage)
-    batches = list(x.stage_batches.items())
-    if x.batch is not None and x.batch_t is not None:
-        batches.append((x.batch, x.batch_t))
     last = x.prev_loop_t if before_current_loop else x.last_loop_t
-    if last is not None and stage in x.loop_stages:
+    if last is not None and stage in LOOP_STAGES:
         err = x.stage_error.get(stage)
-        if err is None or err[0] < last:  # a loop started after the last error
-            batches.append((x.loop_stages, last))
-    for batch, t in batches:
-        if stage in batch and (best is None or t > best):
-            best = t
+        if (err is None or err[0] < last) and (best is None or last > best):
+            best = last
     return best
 
 
