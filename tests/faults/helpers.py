@@ -79,6 +79,14 @@ def run_v7(args: Sequence[str], timeout: float = 120) -> subprocess.CompletedPro
     )
 
 
+def finished_state_dir(root: Path, max_bars: int = 3_000) -> Path:
+    """A real state dir under ``root``: a short replay run to its end (config beside it)."""
+    cfg = frequent_publish_config(root / "config.json")
+    out = run_v7(run_args(cfg, root / "state", max_bars))
+    assert out.returncode == 0, out.stderr
+    return root / "state"
+
+
 @dataclass
 class Timed:
     result: subprocess.CompletedProcess[str]

@@ -17,7 +17,12 @@ import pytest
 
 from execution.cli import main as v7_main
 
-from .helpers import BASE_CONFIG, FIGURES, frequent_publish_config, run_args, run_v7
+from .helpers import (
+    BASE_CONFIG,
+    FIGURES,
+    finished_state_dir,
+    run_v7,
+)
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -159,13 +164,10 @@ def _write_case(tmp: Path, case: str, edit: Edit | None, raw: str | bytes | None
 @pytest.fixture(scope="module")
 def populated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real state dir (a short run), plus a HALT file and a file the engine does not know."""
-    root = tmp_path_factory.mktemp("populated")
-    cfg = frequent_publish_config(root / "config.json")
-    out = run_v7(run_args(cfg, root / "state", 3_000))
-    assert out.returncode == 0, out.stderr
-    (root / "state" / "HALT").write_text("operator stop\n")
-    (root / "state" / "notes.txt").write_text("keep me\n")
-    return root / "state"
+    state = finished_state_dir(tmp_path_factory.mktemp("populated"))
+    (state / "HALT").write_text("operator stop\n")
+    (state / "notes.txt").write_text("keep me\n")
+    return state
 
 
 def _fingerprint(d: Path) -> dict[str, tuple[bytes, int]]:

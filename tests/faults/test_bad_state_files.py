@@ -34,6 +34,7 @@ from .helpers import (
     REPO,
     diff_keys,
     final_outcome,
+    finished_state_dir,
     frequent_publish_config,
     load,
     run_args,
@@ -90,11 +91,7 @@ MISTYPED: dict[str, dict[str, Any]] = {
 
 @pytest.fixture(scope="module")
 def good_state(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("good")
-    cfg = frequent_publish_config(root / "config.json")
-    out = run_v7(run_args(cfg, root / "state", 3_000))
-    assert out.returncode == 0, out.stderr
-    return root / "state"
+    return finished_state_dir(tmp_path_factory.mktemp("good"))
 
 
 def _copy(good: Path, tmp: Path) -> Path:
