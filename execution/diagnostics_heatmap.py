@@ -5,11 +5,11 @@ Both are plain, single-threaded containers: diagnostics_metrics holds its lock a
 
 from __future__ import annotations
 
-from collections import Counter, deque
-from collections.abc import Callable, Iterable
-from itertools import repeat
-from operator import floordiv, itemgetter
-from typing import Any
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from operator import itemgetter
+
+import numpy as np
 
 from execution.clock import to_iso
 
@@ -19,37 +19,45 @@ ORDER = "order"
 FAILED = "failed"
 
 
-# An outcome is the event diagnostics_metrics recorded, kept as it is (no copy on the hot path):
-# (kind, ts, a, b, c) with kind VETO (a = reason, b = symbol), ORDER or FAILED (a = order kind,
-# b = symbol, c = failure category).
-Outcome = tuple[str, float, Any, Any, Any]
-_time_of = itemgetter(1)
-_reason_of = itemgetter(2)
-
-
 class OutcomeWindow:
-    """The last ``max_signals`` signal outcomes; reads keep those younger than ``max_age``."""
+    """The last ``max_signals`` signal outcomes; reads keep those younger than ``max_age``.
+
+    An outcome is kept as diagnostics_metrics records it: the code of its (kind, reason) and
+    its engine time, in two deques of the same bound; ``summary`` is told what a code means.
+    """
 
     def __init__(self, max_signals: int, max_age_seconds: float) -> None:
         self.max_age_seconds = max_age_seconds
-        self._items: deque[Outcome] = deque(maxlen=max_signals)
-        # Append one outcome (the oldest falls out beyond max_signals): the deque's own append,
-        # so that adding costs no Python call.
-        self.add: Callable[[Outcome], None] = self._items.append
-        self.extend: Callable[[Iterable[Outcome]], None] = self._items.extend
+        self._codes: deque[int] = deque(maxlen=max_signals)
+        self._times: deque[float] = deque(maxlen=max_signals)
 
     @property
     def max_signals(self) -> int:
-        return self._items.maxlen or 0
+        return self._codes.maxlen or 0
 
-    def summary(self, now: float) -> dict[str, object]:
-        """Aggregate the outcomes within both bounds (count and age)."""
+    def __len__(self) -> int:
+        return len(self._codes)
+
+    def extend(self, codes: Iterable[int], times: Iterable[float]) -> None:
+        """Append outcomes, oldest first (the oldest fall out beyond max_signals)."""
+        self._codes.extend(codes)
+        self._times.extend(times)
+
+    def items(self) -> list[tuple[int, float]]:
+        return list(zip(self._codes, self._times, strict=True))
+
+    def summary(
+        self, now: float, outcome_of: Callable[[int], tuple[str, str | None]]
+    ) -> dict[str, object]:
+        """Aggregate the outcomes within both bounds (count and age); ``outcome_of(code)`` is
+        the (kind, reason) a code stands for."""
         cutoff = now - self.max_age_seconds
         by_reason: dict[str, int] = {}
         vetoes = orders = failures = 0
-        for kind, ts, reason, _symbol, _error in self._items:
+        for code, ts in zip(self._codes, self._times, strict=True):
             if ts < cutoff:
                 continue
+            kind, reason = outcome_of(code)
             if kind == VETO:
                 vetoes += 1
                 key = reason or "unknown"
@@ -85,12 +93,6 @@ class VetoHeatmap:
         self._slot_bucket: list[int] = [0] * max_buckets  # the bucket index each slot holds
         self._newest: int | None = None
 
-    def add(self, reason: str, symbol: str | None, ts: float) -> None:
-        self.add_reason_symbol(reason, symbol, 1)
-        counts = self._counts(int(ts // self.bucket_seconds))
-        if counts is not None:
-            counts[reason] = counts.get(reason, 0) + 1
-
     def add_reason_symbol(self, reason: str, symbol: str | None, n: int) -> None:
         per_symbol = self.by_reason_symbol.get(reason)
         if per_symbol is None:
@@ -98,16 +100,31 @@ class VetoHeatmap:
         key = symbol or "_portfolio"
         per_symbol[key] = per_symbol.get(key, 0) + n
 
-    def add_times(self, vetoes: list[Outcome]) -> None:
-        """Count a batch of veto outcomes in their time buckets, in bulk."""
-        # The bucket of each veto without a Python statement per veto; a Counter keeps the
-        # order in which it first saw each key, so buckets are reached in time order.
-        buckets = map(floordiv, map(_time_of, vetoes), repeat(self.bucket_seconds))
-        keys = zip(buckets, map(_reason_of, vetoes), strict=True)
-        for (bucket, reason), n in Counter(keys).items():
-            counts = self._counts(int(bucket))
-            if counts is not None:
-                counts[reason] = counts.get(reason, 0) + n
+    def add_times(self, reasons: np.ndarray, times: np.ndarray, names: Sequence[str]) -> None:
+        """Count a batch of vetoes in their time buckets, in bulk: veto i has the reason
+        ``names[reasons[i]]`` and the engine time ``times[i]``."""
+        if times.size == 0:
+            return
+        buckets = np.floor_divide(times, self.bucket_seconds).astype(np.int64)
+        newest = int(buckets.max())
+        if self._newest is not None:
+            newest = max(newest, self._newest)
+        # Only the last max_buckets buckets are kept: older vetoes count in by_reason_symbol only.
+        keep = buckets > newest - self.max_buckets
+        if not keep.all():
+            buckets, reasons = buckets[keep], reasons[keep]
+            if buckets.size == 0:
+                return
+        # One integer per (bucket, reason), counted at C speed; ascending keys reach the buckets
+        # in time order.
+        lo, width = int(buckets.min()), len(names)
+        counts = np.bincount((buckets - lo) * width + reasons)
+        for key in np.flatnonzero(counts).tolist():
+            bucket, reason = divmod(key, width)
+            slot = self._counts(lo + bucket)
+            if slot is not None:
+                name = names[reason]
+                slot[name] = slot.get(name, 0) + int(counts[key])
 
     def _counts(self, bucket: int) -> dict[str, int] | None:
         """The counts of ``bucket``, opened in its slot if needed; None if it is too old."""

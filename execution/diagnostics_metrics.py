@@ -14,24 +14,32 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from itertools import compress
-from operator import itemgetter
 from typing import Any
 
+import numpy as np
+
 from execution.clock import to_iso
-from execution.diagnostics_heatmap import FAILED, ORDER, VETO
+from execution.diagnostics_codes import (
+    FAILED,
+    IS_OUTCOME,
+    KIND_NAMES,
+    N_KINDS,
+    ORDER,
+    PASSED,
+    SIGNAL,
+    TRIGGER,
+    VETO,
+    RecordCodes,
+    decode,
+)
 
 # STAGES and DiagnosticsSettings are part of this module's API (configure takes the settings).
 from execution.diagnostics_state import LOOP_STAGES as LOOP_STAGES
 from execution.diagnostics_state import STAGES as STAGES
 from execution.diagnostics_state import DiagnosticsExtras, accounting, last_success, liveness
 from execution.diagnostics_state import DiagnosticsSettings as DiagnosticsSettings
-
-# A queued event: (kind, engine time, and up to three arguments of the record call).
-Event = tuple[str, float, Any, Any, Any]
 
 
 @dataclass
@@ -69,28 +77,50 @@ class RuntimeDiagnosticsSnapshot:
 
 _lock = threading.Lock()
 _clock: Callable[[], float] = time.time
+_codes = RecordCodes()
+_NO_TIME_YET = object()  # never the loop's time, nor None
+# The hot path's state: module globals (read without an attribute hop), defined together so
+# that they sit side by side in the module's dict (a record touches few cache lines).
 _enabled = True
+_loop_t: float | None = None  # the engine time of the loop in progress (None between loops)
+# What the per-loop calls set (one global store each; readers copy them into _x, _sync): the
+# loop count, the latest loop's time and the one before, the last exit scan and its counts.
+_loop_n = 0
+_last_loop_t: float | None = None
+_prev_loop_t: float | None = None
+_scan_t: float | None = None
+_exit_counts: tuple[int, int, int, int] | None = None
+# The record queues (see record_signal_emitted) and the time each last received (the object,
+# compared by identity): a record queues the time first when it is not the loop's (between
+# loops, always: it reads the clock).
+_entries: list[float] = []  # entry signals, risk passes and outcomes (veto, order, failure)
+_entries_t: object = _NO_TIME_YET
+_exits: list[float] = []  # exit orders and failures, exit triggers
+_exits_t: object = _NO_TIME_YET
+# The code lookup tables the record calls read (they live as long as the process).
+_signal_codes = _codes.flat[SIGNAL]
+_veto_codes = _codes.nested[VETO]
+_pass_codes = _codes.flat[PASSED]
+_order_codes = _codes.nested[ORDER]
+_trigger_codes = _codes.nested[TRIGGER]
+_failed_codes = _codes.nested[FAILED]
+
 _veto_counters = VetoCounters()
 _exit_status = ExitPipelineStatus()
 _x = DiagnosticsExtras.new(DiagnosticsSettings())
-# The hot path's own state, module globals (read without an attribute hop): the record queues
-# (see record_signal_emitted) and the engine time of the loop in progress (None between loops).
-_entries: list[Event] = []  # entry signals, risk passes and outcomes (veto, order, failure)
-_exits: list[Event] = []  # exit orders and failures, exit triggers
-_loop_t: float | None = None
 
 
 def get_veto_counters() -> VetoCounters:
     with _lock:
         _fold_events()
-        _sync_timestamps()
+        _sync()
         return _veto_counters
 
 
 def get_exit_status() -> ExitPipelineStatus:
     with _lock:
         _fold_events()
-        _sync_timestamps()
+        _sync()
         return _exit_status
 
 
@@ -107,7 +137,8 @@ def configure(
 ) -> None:
     """Reset every counter and set the settings and the engine clock (epoch-seconds callable)."""
     global _clock, _enabled, _veto_counters, _exit_status, _x, _loop_t
-    global _entries, _exits
+    global _loop_n, _last_loop_t, _prev_loop_t, _scan_t, _exit_counts
+    global _entries, _exits, _entries_t, _exits_t
     s = settings or DiagnosticsSettings()
     with _lock:
         _clock = clock or time.time
@@ -116,7 +147,9 @@ def configure(
         _exit_status = ExitPipelineStatus()
         _x = DiagnosticsExtras.new(s)
         _entries, _exits = [], []
-        _loop_t = None
+        _entries_t = _exits_t = _NO_TIME_YET
+        _loop_t = _last_loop_t = _prev_loop_t = _scan_t = _exit_counts = None
+        _loop_n = 0
 
 
 def reset_diagnostics() -> None:
@@ -130,82 +163,134 @@ def now_iso() -> str:
 
 # --- signal / order / veto / exit trigger -----------------------------------------------------
 #
-# These run on the engine's hot path, so each only appends a record to a queue: a plain list,
-# whose append is atomic (no lock). Folding a batch into the counters, the window and the
-# heatmap is then mostly C-level bulk work (a slice, a Counter over the batch, a deque extend)
-# rather than Python statements per record. It happens under the lock when someone reads
-# (``get_*``, the snapshot) or when a queue holds _QUEUE_MAX records (memory stays bounded);
-# only folders delete, from the front, so appends made meanwhile are never lost.
+# These run on the engine's hot path, so each only appends its record's code to a queue: a
+# plain list, whose append is atomic (no lock) and, a code being an interned float, allocates
+# nothing (diagnostics_codes). The engine time goes into the queue once before the records that
+# share it: a loop's records share the loop's time (set by record_loop_start). Folding a batch
+# into the counters, the window and the heatmap is numpy work over the whole batch plus Python
+# per distinct code, not per record. It happens under the lock when someone reads (``get_*``,
+# the snapshot) or when a queue holds _QUEUE_MAX entries (memory stays bounded); only folders
+# delete, from the front, so appends made meanwhile are never lost.
 #
 # Two queues: the entry side (signals, risk passes, vetoes, entry orders and failures) and the
 # exit side. A signal, its pass and its outcome share a queue so that one C-level slice takes
 # all or none of them: the accounting identity holds at every read, whatever another thread
-# does meanwhile. Inside a loop a record takes the loop's engine time (set once per loop
-# by record_loop_start). bench/bench_diagnostics.py measures what this costs a replay.
+# does meanwhile. bench/bench_diagnostics.py measures what this costs a replay.
 
-_SIGNAL, _PASSED, _TRIGGER = "signal", "risk_passed", "exit_trigger"
-_QUEUE_MAX = 256
-_EMPTY: list[Any] = []
-_kind_of = itemgetter(0)
-# (kind, key, symbol); key: the symbol of a signal, the reason of a veto, the order / exit kind
-_kind_key_symbol_of = itemgetter(0, 2, 3)
-_is_outcome = frozenset({VETO, ORDER, FAILED}).__contains__
-_is_veto = VETO.__eq__
+_QUEUE_MAX = 4096
+_EMPTY: list[float] = []
+
+
+def _intern(kind: int, key: str | None, symbol: str | None, error: str | None = None) -> float:
+    with _lock:
+        return _codes.intern(kind, key, symbol, error)
+
+
+def _time_entries() -> None:
+    """Queue the time of the records that follow (folding first if the queue is full)."""
+    global _entries_t
+    if len(_entries) >= _QUEUE_MAX:
+        _fold_events_locked()
+    _entries_t = t = _clock() if _loop_t is None else _loop_t
+    _entries.append(t if t >= 0.0 else 0.0)
+
+
+def _time_exits() -> None:
+    global _exits_t
+    if len(_exits) >= _QUEUE_MAX:
+        _fold_events_locked()
+    _exits_t = t = _clock() if _loop_t is None else _loop_t
+    _exits.append(t if t >= 0.0 else 0.0)
+
+
+# Each record: look its code up, queue the time if it changed, queue the code. The bound is
+# checked where the time is queued (once per loop, or per record between loops), so a queue
+# holds at most _QUEUE_MAX entries plus one loop's records.
 
 
 def record_signal_emitted(symbol: str | None = None) -> None:
     if not _enabled:
         return
-    _entries.append((_SIGNAL, _loop_t or _clock(), symbol, None, None))
-    if len(_entries) >= _QUEUE_MAX:
-        _fold_events_locked()
+    try:
+        code = _signal_codes[symbol]
+    except KeyError:
+        code = _intern(SIGNAL, None, symbol)
+    if _loop_t is not _entries_t:
+        _time_entries()
+    _entries.append(code)
 
 
 def record_risk_passed(symbol: str | None = None) -> None:
     """An entry signal passed risk and is on its way to the exchange (in flight)."""
     if not _enabled:
         return
-    _entries.append((_PASSED, _loop_t or _clock(), symbol, None, None))
-    if len(_entries) >= _QUEUE_MAX:
-        _fold_events_locked()
-
-
-def record_order_placed(kind: str = "entry", symbol: str | None = None) -> None:
-    if not _enabled:
-        return
-    q = _entries if kind == "entry" else _exits
-    q.append((ORDER, _loop_t or _clock(), kind, symbol, None))
-    if len(q) >= _QUEUE_MAX:
-        _fold_events_locked()
-
-
-def record_order_failed(error: str, kind: str = "entry", symbol: str | None = None) -> None:
-    if not _enabled:
-        return
-    q = _entries if kind == "entry" else _exits
-    q.append((FAILED, _loop_t or _clock(), kind, symbol, error))
-    if len(q) >= _QUEUE_MAX:
-        _fold_events_locked()
+    try:
+        code = _pass_codes[symbol]
+    except KeyError:
+        code = _intern(PASSED, None, symbol)
+    if _loop_t is not _entries_t:
+        _time_entries()
+    _entries.append(code)
 
 
 def record_veto(reason: str, symbol: str | None = None) -> None:
     if not _enabled:
         return
-    _entries.append((VETO, _loop_t or _clock(), reason, symbol, None))
-    if len(_entries) >= _QUEUE_MAX:
-        _fold_events_locked()
+    try:
+        code = _veto_codes[reason][symbol]
+    except KeyError:
+        code = _intern(VETO, reason, symbol)
+    if _loop_t is not _entries_t:
+        _time_entries()
+    _entries.append(code)
+
+
+def record_order_placed(kind: str = "entry", symbol: str | None = None) -> None:
+    if not _enabled:
+        return
+    try:
+        code = _order_codes[kind][symbol]
+    except KeyError:
+        code = _intern(ORDER, kind, symbol)
+    if kind == "entry":
+        if _loop_t is not _entries_t:
+            _time_entries()
+        _entries.append(code)
+    else:
+        if _loop_t is not _exits_t:
+            _time_exits()
+        _exits.append(code)
 
 
 def record_exit_trigger(kind: str | None = None, symbol: str | None = None) -> None:
     if not _enabled:
         return
-    _exits.append((_TRIGGER, _loop_t or _clock(), kind, symbol, None))
-    if len(_exits) >= _QUEUE_MAX:
-        _fold_events_locked()
+    try:
+        code = _trigger_codes[kind][symbol]
+    except KeyError:
+        code = _intern(TRIGGER, kind, symbol)
+    if _loop_t is not _exits_t:
+        _time_exits()
+    _exits.append(code)
+
+
+def record_order_failed(error: str, kind: str = "entry", symbol: str | None = None) -> None:
+    if not _enabled:
+        return
+    try:
+        code = _failed_codes[(error, kind)][symbol]
+    except KeyError:
+        code = _intern(FAILED, kind, symbol, error)
+    if kind == "entry":
+        _time_entries()  # rare: always queue the time
+        _entries.append(code)
+    else:
+        _time_exits()
+        _exits.append(code)
 
 
 def queued() -> int:
-    """How many records wait to be folded (at most 2 x _QUEUE_MAX)."""
+    """How many entries (records and their times) wait to be folded (< 2 x _QUEUE_MAX)."""
     return len(_entries) + len(_exits)
 
 
@@ -214,7 +299,7 @@ def _fold_events_locked() -> None:
         _fold_events()
 
 
-def _take(q: list[Any]) -> list[Any]:
+def _take(q: list[float]) -> list[float]:
     """Remove and return what ``q`` holds now (caller holds _lock; appends may go on)."""
     n = len(q)
     if n == 0:
@@ -225,97 +310,98 @@ def _take(q: list[Any]) -> list[Any]:
 
 
 def _fold_events() -> None:
-    """Apply the queued records, oldest first within each queue (caller holds _lock)."""
+    """Apply the queued records (caller holds _lock)."""
     entries, exits = _take(_entries), _take(_exits)
     if not (entries or exits):
         return
-    x, vc = _x, _veto_counters
-    resolved = 0
-    if entries:
-        x.window.extend(compress(entries, map(_is_outcome, map(_kind_of, entries))))
-        resolved = _fold_records(x, vc, entries)
-    if exits:
-        resolved += _fold_records(x, vc, exits)
-    x.in_flight = max(0, x.in_flight - resolved)
-    _count_last_loop(x, entries, exits)
-
-
-def _fold_records(x: DiagnosticsExtras, vc: VetoCounters, events: list[Event]) -> int:
-    """Fold a batch of records in bulk; return how many entry signals it resolved (entry
-    orders and entry failures).
-
-    One C-level Counter over (kind, key, symbol) does the counting; the Python below runs once
-    per distinct key, not per record.
-    """
-    resolved = 0
-    seen: set[str] = set()
-    by_reason, heatmap = vc.by_reason, x.heatmap
-    for (kind, key, symbol), n in Counter(map(_kind_key_symbol_of, events)).items():
-        seen.add(kind)
-        if kind == _SIGNAL:
-            vc.total_signals += n
-        elif kind == _PASSED:
-            x.in_flight += n  # a batch holds a pass before the order that resolves it
-        elif kind == VETO:
-            vc.total_vetoes += n
-            by_reason[key] = by_reason.get(key, 0) + n
-            heatmap.add_reason_symbol(key, symbol, n)
-        elif kind == ORDER:
-            vc.total_orders += n
-            x.orders_by_kind[key] = x.orders_by_kind.get(key, 0) + n
-            resolved += n if key == "entry" else 0
-        elif kind == FAILED:
-            x.order_failures_by_kind[key] = x.order_failures_by_kind.get(key, 0) + n
-            resolved += n if key == "entry" else 0
-        else:
-            key = key or "unknown"
-            x.exit_triggers_by_kind[key] = x.exit_triggers_by_kind.get(key, 0) + n
-    if _SIGNAL in seen:
-        x.last_signal = _last_time(events, _SIGNAL)
-    if VETO in seen:
-        vetoes = list(compress(events, map(_is_veto, map(_kind_of, events))))
-        x.last_veto = vetoes[-1][1]
-        heatmap.add_times(vetoes)
-    if ORDER in seen:  # entry and exit orders come from two queues: keep the later time
-        t = _last_time(events, ORDER)
-        x.last_order = t if x.last_order is None or t is None else max(t, x.last_order)
-    if _TRIGGER in seen:
-        x.last_exit_trigger = _last_time(events, _TRIGGER)
-    if FAILED in seen:
-        by_error = x.order_failures_by_error
-        for event in events:
-            if event[0] == FAILED:
-                by_error[event[4]] = by_error.get(event[4], 0) + 1
-    return resolved
-
-
-def _last_time(events: list[Event], kind: str) -> float | None:
-    for event in reversed(events):
-        if event[0] == kind:
-            return event[1]
-    return None
-
-
-_LOOP_INDEX = {_SIGNAL: 0, VETO: 1, ORDER: 2, _TRIGGER: 3}
-
-
-def _count_last_loop(x: DiagnosticsExtras, entries: list[Event], exits: list[Event]) -> None:
-    """Count [signals, vetoes, orders, exits] of the newest engine time folded so far.
-
-    The records of one loop share its time, and each queue is in time order, so the newest
-    loop's records are the tail of each batch; a loop split over two folds adds up.
-    """
-    newest = max(q[-1][1] for q in (entries, exits) if q)
+    x = _x
+    kind_of, reason_of = _codes.arrays()
+    entry_codes, entry_times, x.entries_carry = decode(entries, x.entries_carry, _clock)
+    exit_codes, exit_times, x.exits_carry = decode(exits, x.exits_carry, _clock)
+    if entry_codes.size:
+        outcome = IS_OUTCOME[kind_of[entry_codes]]
+        x.window.extend(entry_codes[outcome].tolist(), entry_times[outcome].tolist())
+    if exit_codes.size == 0:
+        codes, times = entry_codes, entry_times
+    elif entry_codes.size == 0:
+        codes, times = exit_codes, exit_times
+    else:
+        codes, times = (
+            np.concatenate((entry_codes, exit_codes)),
+            np.concatenate((entry_times, exit_times)),
+        )
+    if codes.size == 0:
+        return
+    kinds = kind_of[codes]
+    present = _fold_counts(x, _veto_counters, np.bincount(codes))
+    # The engine time of the latest record of each kind.
+    if SIGNAL in present:
+        x.last_signal = float(times[kinds == SIGNAL].max())
+    if VETO in present:
+        is_veto = kinds == VETO
+        x.last_veto = float(times[is_veto].max())
+        x.heatmap.add_times(reason_of[codes[is_veto]], times[is_veto], _codes.reasons)
+    if ORDER in present:
+        x.last_order = float(times[kinds == ORDER].max())
+    if TRIGGER in present:
+        x.last_exit_trigger = float(times[kinds == TRIGGER].max())
+    # The liveness "last loop" counts: the records at the newest time (a loop split over two
+    # folds adds up).
+    newest = float(times.max())
     if newest != x.loop_events_t:
         x.loop_events, x.loop_events_t = [0, 0, 0, 0], newest
-    loop, index = x.loop_events, _LOOP_INDEX
-    for queue in (entries, exits):
-        for event in reversed(queue):
-            if event[1] != newest:
-                break
-            i = index.get(event[0])
-            if i is not None:
-                loop[i] += 1
+    at_newest = np.bincount(kinds[times == newest], minlength=N_KINDS).tolist()
+    loop = x.loop_events
+    for i in range(4):  # signals, vetoes, orders, exits: the kinds numbered 0-3
+        loop[i] += at_newest[i]
+
+
+def _outcome_of(code: int) -> tuple[str, str | None]:
+    """The (kind name, reason) an outcome code in the window stands for."""
+    meta = _codes.meta[code]
+    return KIND_NAMES[meta.kind], meta.key
+
+
+def _fold_counts(x: DiagnosticsExtras, vc: VetoCounters, counts: np.ndarray) -> set[int]:
+    """Add ``counts[code]`` records of each code to the counters; return the kinds seen.
+
+    The Python here runs once per distinct code in the batch, not per record.
+    """
+    present: set[int] = set()
+    n_of = counts.tolist()
+    passed = resolved = 0
+    meta, heatmap, by_reason = _codes.meta, x.heatmap, vc.by_reason
+    for code in np.flatnonzero(counts).tolist():
+        n = n_of[code]
+        kind, key, symbol, error = meta[code]
+        present.add(kind)
+        if kind == SIGNAL:
+            vc.total_signals += n
+        elif kind == PASSED:
+            passed += n
+        elif kind == VETO:
+            reason = key or "unknown"
+            vc.total_vetoes += n
+            by_reason[reason] = by_reason.get(reason, 0) + n
+            heatmap.add_reason_symbol(reason, symbol, n)
+        elif kind == ORDER:
+            vc.total_orders += n
+            x.orders_by_kind[key or "entry"] = x.orders_by_kind.get(key or "entry", 0) + n
+            resolved += n if key == "entry" else 0
+        elif kind == FAILED:
+            x.order_failures_by_kind[key or "entry"] = (
+                x.order_failures_by_kind.get(key or "entry", 0) + n
+            )
+            x.order_failures_by_error[error or ""] = (
+                x.order_failures_by_error.get(error or "", 0) + n
+            )
+            resolved += n if key == "entry" else 0
+        else:
+            trigger = key or "unknown"
+            x.exit_triggers_by_kind[trigger] = x.exit_triggers_by_kind.get(trigger, 0) + n
+    # A batch holds a pass before the order that resolves it.
+    x.in_flight = max(0, x.in_flight + passed - resolved)
+    return present
 
 
 # --- exit pipeline ----------------------------------------------------------------------------
@@ -324,12 +410,22 @@ def _count_last_loop(x: DiagnosticsExtras, entries: list[Event], exits: list[Eve
 def record_exit_scan_run() -> None:
     if not _enabled:
         return
+    global _scan_t
     # Called every loop: keep the float, format it only when someone reads it.
-    _x.last_exit_scan = _loop_t or _clock()
+    _scan_t = _clock() if _loop_t is None else _loop_t
 
 
-def _sync_timestamps() -> None:
-    """Format the hot path's float times into the spec's *_ts strings (caller holds _lock)."""
+def _sync_loop() -> None:
+    """Copy what the per-loop calls set into _x (caller holds _lock)."""
+    x = _x
+    x.loop_count, x.last_loop_t, x.prev_loop_t = _loop_n, _last_loop_t, _prev_loop_t
+    x.last_exit_scan, x.exit_counts = _scan_t, _exit_counts
+
+
+def _sync() -> None:
+    """Bring _x and the spec's dataclasses up to date: the per-loop values, and the hot path's
+    float times formatted into the spec's *_ts strings (caller holds _lock)."""
+    _sync_loop()
     x, vc, es = _x, _veto_counters, _exit_status
     if x.last_signal is not None:
         vc.last_signal_ts = to_iso(x.last_signal)
@@ -358,8 +454,9 @@ def update_exit_pipeline_status(
 ) -> None:
     if not _enabled:
         return
+    global _exit_counts
     # Called every loop: one tuple assignment (atomic, so no lock); readers unpack it.
-    _x.exit_counts = (
+    _exit_counts = (
         open_positions_count,
         tp_sl_registered_count,
         tp_sl_missing_count,
@@ -380,7 +477,7 @@ def record_stages_success(stages: Iterable[str]) -> None:
     """Mark several stages alive at one engine time."""
     if not _enabled:
         return
-    t = _loop_t or _clock()
+    t = _clock() if _loop_t is None else _loop_t
     success = _x.stage_success
     for stage in stages:
         success[stage] = t
@@ -391,13 +488,14 @@ def record_stage_error(stage: str, error: BaseException | str) -> None:
         return
     text = f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else error
     with _lock:
+        _sync_loop()
         x = _x
         # The loop in progress does not vouch for this stage: keep its last success before it.
         in_loop = _loop_t is not None and _loop_t == x.last_loop_t
         before = last_success(x, stage, before_current_loop=in_loop)
         if before is not None:
             x.stage_success[stage] = before
-        x.stage_error[stage] = (_loop_t or _clock(), text[:300])
+        x.stage_error[stage] = (_clock() if _loop_t is None else _loop_t, text[:300])
         x.stage_error_count[stage] = x.stage_error_count.get(stage, 0) + 1
 
 
@@ -409,13 +507,12 @@ def record_loop_start(now: float | None = None) -> None:
     an error during it. record_loop_end is optional (live: records between loops then read
     the clock again).
     """
-    global _loop_t
+    global _loop_t, _last_loop_t, _prev_loop_t, _loop_n
     if not _enabled:
         return
-    x = _x
-    x.loop_count += 1
-    x.prev_loop_t = x.last_loop_t
-    x.last_loop_t = _loop_t = _clock() if now is None else now
+    _prev_loop_t = _last_loop_t
+    _last_loop_t = _loop_t = _clock() if now is None else now
+    _loop_n += 1
 
 
 def record_loop_end(stages: Iterable[str] = ()) -> None:
@@ -443,7 +540,7 @@ def build_runtime_diagnostics_snapshot() -> RuntimeDiagnosticsSnapshot:
     """Return a consistent copy of every counter (taken under the lock)."""
     with _lock:
         _fold_events()
-        _sync_timestamps()
+        _sync()
         vc = _veto_counters
         veto_copy = VetoCounters(
             by_reason=dict(vc.by_reason),
@@ -469,7 +566,7 @@ def build_runtime_diagnostics_snapshot() -> RuntimeDiagnosticsSnapshot:
             veto_counters=veto_copy,
             exit_pipeline_status=exit_copy,
             enabled=True,
-            window=_x.window.summary(_clock()),
+            window=_x.window.summary(_clock(), _outcome_of),
             heatmap=_x.heatmap.to_dict(),
             liveness=liveness(_x),
             accounting=accounting(_x, _veto_counters),

@@ -63,6 +63,10 @@ class DiagnosticsExtras:
     last_exit_trigger: float | None = None
     # The last update_exit_pipeline_status counts, set in one (atomic) assignment.
     exit_counts: tuple[int, int, int, int] | None = None
+    # The last engine time folded from each record queue: records at the head of the next
+    # batch carry it (diagnostics_codes.decode).
+    entries_carry: float | None = None
+    exits_carry: float | None = None
 
     @classmethod
     def new(cls, s: DiagnosticsSettings) -> DiagnosticsExtras:

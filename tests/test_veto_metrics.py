@@ -410,7 +410,7 @@ def test_memory_stays_bounded_however_long_it_runs(clock: FakeClock) -> None:
     assert all(len(buckets) <= 24 for buckets in snap.heatmap["by_reason_time"].values())
     assert all(len(per) <= 10 for per in snap.heatmap["by_reason_symbol"].values())
     # The internal containers themselves stay bounded, not just what the snapshot shows.
-    assert len(dm._x.window._items) == 50
+    assert len(dm._x.window) == 50
     assert len(dm._x.heatmap._buckets) <= 24
 
 
@@ -616,9 +616,10 @@ def internals() -> str:
     """A comparable picture of everything diagnostics keeps beyond the spec's dataclasses."""
     x = dm._x
     plain = {f.name: getattr(x, f.name) for f in dataclasses.fields(x)}
-    plain["window"] = list(x.window._items)
+    plain["window"] = x.window.items()
     plain["heatmap"] = (x.heatmap.by_reason_symbol, x.heatmap._buckets)
-    return repr((plain, dm._veto_counters, dm._exit_status, dm.queued(), dm._loop_t))
+    per_loop = (dm._loop_t, dm._loop_n, dm._last_loop_t, dm._prev_loop_t, dm._scan_t)
+    return repr((plain, dm._veto_counters, dm._exit_status, dm.queued(), per_loop, dm._exit_counts))
 
 
 def test_disabled_diagnostics_make_every_record_a_no_op(clock: FakeClock) -> None:
