@@ -12,6 +12,7 @@ all bounded by the configuration, so memory stays bounded however long the engin
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -98,7 +99,7 @@ _NO_TIMES = np.empty(0, dtype=np.float64)
 
 
 def decode(
-    batch: list[float], carry: float | None, clock: Callable[[], float]
+    batch: array[float], carry: float | None, clock: Callable[[], float]
 ) -> tuple[np.ndarray, np.ndarray, float | None]:
     """Split a queued batch into (code indexes, their engine times, the last time in it).
 
@@ -107,7 +108,7 @@ def decode(
     """
     if not batch:
         return _NO_CODES, _NO_TIMES, carry
-    a = np.array(batch, dtype=np.float64)
+    a = np.frombuffer(batch, dtype=np.float64)
     is_time = a >= 0.0
     times_queued = a[is_time]
     last = float(times_queued[-1]) if times_queued.size else carry

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
+from array import array
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -78,25 +79,39 @@ class RuntimeDiagnosticsSnapshot:
 _lock = threading.Lock()
 _clock: Callable[[], float] = time.time
 _codes = RecordCodes()
-_NO_TIME_YET = object()  # never the loop's time, nor None
+_NO_TIME_YET = object()  # never a loop's time, nor None
+
+
+class _Hot:
+    """What the hot path sets, in one small object (attribute stores, one or two cache lines):
+    the engine time of the loop in progress (None between loops), the loop count, the latest
+    loop's time and the one before, the last exit scan and its counts, and the time each
+    record queue last received (the object, compared by identity: a record queues the time
+    first when it is not the loop's; between loops, always: it reads the clock). Readers copy
+    the per-loop values into _x under the lock (_sync_loop)."""
+
+    __slots__ = (
+        "loop_t", "entries_t", "exits_t", "loop_n", "last_loop_t", "prev_loop_t", "scan_t",
+        "exit_counts",
+    )  # fmt: skip
+
+    def __init__(self) -> None:
+        self.loop_t: float | None = None
+        self.entries_t: object = _NO_TIME_YET
+        self.exits_t: object = _NO_TIME_YET
+        self.loop_n = 0
+        self.last_loop_t: float | None = None
+        self.prev_loop_t: float | None = None
+        self.scan_t: float | None = None
+        self.exit_counts: tuple[int, int, int, int] | None = None
+
+
 # The hot path's state: module globals (read without an attribute hop), defined together so
-# that they sit side by side in the module's dict (a record touches few cache lines).
+# that they sit side by side in the module's dict.
 _enabled = True
-_loop_t: float | None = None  # the engine time of the loop in progress (None between loops)
-# What the per-loop calls set (one global store each; readers copy them into _x, _sync): the
-# loop count, the latest loop's time and the one before, the last exit scan and its counts.
-_loop_n = 0
-_last_loop_t: float | None = None
-_prev_loop_t: float | None = None
-_scan_t: float | None = None
-_exit_counts: tuple[int, int, int, int] | None = None
-# The record queues (see record_signal_emitted) and the time each last received (the object,
-# compared by identity): a record queues the time first when it is not the loop's (between
-# loops, always: it reads the clock).
-_entries: list[float] = []  # entry signals, risk passes and outcomes (veto, order, failure)
-_entries_t: object = _NO_TIME_YET
-_exits: list[float] = []  # exit orders and failures, exit triggers
-_exits_t: object = _NO_TIME_YET
+_hot = _Hot()
+_entries = array("d")  # the record queues (see record_signal_emitted): entry signals,
+_exits = array("d")  # risk passes and outcomes; exit orders, failures and triggers
 # The code lookup tables the record calls read (they live as long as the process).
 _signal_codes = _codes.flat[SIGNAL]
 _veto_codes = _codes.nested[VETO]
@@ -136,9 +151,7 @@ def configure(
     settings: DiagnosticsSettings | None = None, clock: Callable[[], float] | None = None
 ) -> None:
     """Reset every counter and set the settings and the engine clock (epoch-seconds callable)."""
-    global _clock, _enabled, _veto_counters, _exit_status, _x, _loop_t
-    global _loop_n, _last_loop_t, _prev_loop_t, _scan_t, _exit_counts
-    global _entries, _exits, _entries_t, _exits_t
+    global _clock, _enabled, _veto_counters, _exit_status, _x, _hot, _entries, _exits
     s = settings or DiagnosticsSettings()
     with _lock:
         _clock = clock or time.time
@@ -146,10 +159,8 @@ def configure(
         _veto_counters = VetoCounters()
         _exit_status = ExitPipelineStatus()
         _x = DiagnosticsExtras.new(s)
-        _entries, _exits = [], []
-        _entries_t = _exits_t = _NO_TIME_YET
-        _loop_t = _last_loop_t = _prev_loop_t = _scan_t = _exit_counts = None
-        _loop_n = 0
+        _entries, _exits = array("d"), array("d")
+        _hot = _Hot()
 
 
 def reset_diagnostics() -> None:
@@ -163,22 +174,24 @@ def now_iso() -> str:
 
 # --- signal / order / veto / exit trigger -----------------------------------------------------
 #
-# These run on the engine's hot path, so each only appends its record's code to a queue: a
-# plain list, whose append is atomic (no lock) and, a code being an interned float, allocates
-# nothing (diagnostics_codes). The engine time goes into the queue once before the records that
-# share it: a loop's records share the loop's time (set by record_loop_start). Folding a batch
-# into the counters, the window and the heatmap is numpy work over the whole batch plus Python
-# per distinct code, not per record. It happens under the lock when someone reads (``get_*``,
-# the snapshot) or when a queue holds _QUEUE_MAX entries (memory stays bounded); only folders
-# delete, from the front, so appends made meanwhile are never lost.
+# These run on the engine's hot path, so each only appends its record's code to a queue: an
+# array of doubles, whose append is atomic (no lock) and allocates nothing: a code is an
+# interned negative float (diagnostics_codes), and the array keeps values, not objects. The
+# engine time goes into the queue once before the records that share it: a loop's records
+# share the loop's time (set by record_loop_start). Folding a batch into the counters, the
+# window and the heatmap is numpy work over the whole batch (a zero-copy view of the array)
+# plus Python per distinct code, not per record. It happens under the lock when someone reads
+# (``get_*``, the snapshot) or when a queue is full (memory stays bounded: 512 KiB a queue);
+# only folders delete, from the front, so appends made meanwhile are never lost. Big batches
+# are cheaper per record: bench/bench_diagnostics.py measures what this costs a replay.
 #
 # Two queues: the entry side (signals, risk passes, vetoes, entry orders and failures) and the
 # exit side. A signal, its pass and its outcome share a queue so that one C-level slice takes
 # all or none of them: the accounting identity holds at every read, whatever another thread
-# does meanwhile. bench/bench_diagnostics.py measures what this costs a replay.
+# does meanwhile.
 
-_QUEUE_MAX = 4096
-_EMPTY: list[float] = []
+_QUEUE_MAX = 65536
+_EMPTY = array("d")
 
 
 def _intern(kind: int, key: str | None, symbol: str | None, error: str | None = None) -> float:
@@ -188,18 +201,18 @@ def _intern(kind: int, key: str | None, symbol: str | None, error: str | None = 
 
 def _time_entries() -> None:
     """Queue the time of the records that follow (folding first if the queue is full)."""
-    global _entries_t
     if len(_entries) >= _QUEUE_MAX:
         _fold_events_locked()
-    _entries_t = t = _clock() if _loop_t is None else _loop_t
+    h = _hot
+    h.entries_t = t = _clock() if h.loop_t is None else h.loop_t
     _entries.append(t if t >= 0.0 else 0.0)
 
 
 def _time_exits() -> None:
-    global _exits_t
     if len(_exits) >= _QUEUE_MAX:
         _fold_events_locked()
-    _exits_t = t = _clock() if _loop_t is None else _loop_t
+    h = _hot
+    h.exits_t = t = _clock() if h.loop_t is None else h.loop_t
     _exits.append(t if t >= 0.0 else 0.0)
 
 
@@ -215,7 +228,7 @@ def record_signal_emitted(symbol: str | None = None) -> None:
         code = _signal_codes[symbol]
     except KeyError:
         code = _intern(SIGNAL, None, symbol)
-    if _loop_t is not _entries_t:
+    if _hot.loop_t is not _hot.entries_t:
         _time_entries()
     _entries.append(code)
 
@@ -228,7 +241,7 @@ def record_risk_passed(symbol: str | None = None) -> None:
         code = _pass_codes[symbol]
     except KeyError:
         code = _intern(PASSED, None, symbol)
-    if _loop_t is not _entries_t:
+    if _hot.loop_t is not _hot.entries_t:
         _time_entries()
     _entries.append(code)
 
@@ -240,7 +253,7 @@ def record_veto(reason: str, symbol: str | None = None) -> None:
         code = _veto_codes[reason][symbol]
     except KeyError:
         code = _intern(VETO, reason, symbol)
-    if _loop_t is not _entries_t:
+    if _hot.loop_t is not _hot.entries_t:
         _time_entries()
     _entries.append(code)
 
@@ -253,11 +266,11 @@ def record_order_placed(kind: str = "entry", symbol: str | None = None) -> None:
     except KeyError:
         code = _intern(ORDER, kind, symbol)
     if kind == "entry":
-        if _loop_t is not _entries_t:
+        if _hot.loop_t is not _hot.entries_t:
             _time_entries()
         _entries.append(code)
     else:
-        if _loop_t is not _exits_t:
+        if _hot.loop_t is not _hot.exits_t:
             _time_exits()
         _exits.append(code)
 
@@ -269,7 +282,7 @@ def record_exit_trigger(kind: str | None = None, symbol: str | None = None) -> N
         code = _trigger_codes[kind][symbol]
     except KeyError:
         code = _intern(TRIGGER, kind, symbol)
-    if _loop_t is not _exits_t:
+    if _hot.loop_t is not _hot.exits_t:
         _time_exits()
     _exits.append(code)
 
@@ -290,7 +303,7 @@ def record_order_failed(error: str, kind: str = "entry", symbol: str | None = No
 
 
 def queued() -> int:
-    """How many entries (records and their times) wait to be folded (< 2 x _QUEUE_MAX)."""
+    """How many entries (records and their times) wait to be folded."""
     return len(_entries) + len(_exits)
 
 
@@ -299,7 +312,7 @@ def _fold_events_locked() -> None:
         _fold_events()
 
 
-def _take(q: list[float]) -> list[float]:
+def _take(q: array[float]) -> array[float]:
     """Remove and return what ``q`` holds now (caller holds _lock; appends may go on)."""
     n = len(q)
     if n == 0:
@@ -320,7 +333,8 @@ def _fold_events() -> None:
     exit_codes, exit_times, x.exits_carry = decode(exits, x.exits_carry, _clock)
     if entry_codes.size:
         outcome = IS_OUTCOME[kind_of[entry_codes]]
-        x.window.extend(entry_codes[outcome].tolist(), entry_times[outcome].tolist())
+        last = -x.window.max_signals or None  # only these can stay in the window
+        x.window.extend(entry_codes[outcome][last:].tolist(), entry_times[outcome][last:].tolist())
     if exit_codes.size == 0:
         codes, times = entry_codes, entry_times
     elif entry_codes.size == 0:
@@ -335,16 +349,19 @@ def _fold_events() -> None:
     kinds = kind_of[codes]
     present = _fold_counts(x, _veto_counters, np.bincount(codes))
     # The engine time of the latest record of each kind.
+    latest = np.full(N_KINDS, -1.0)
+    np.maximum.at(latest, kinds, times)
+    t = latest.tolist()
     if SIGNAL in present:
-        x.last_signal = float(times[kinds == SIGNAL].max())
+        x.last_signal = t[SIGNAL]
     if VETO in present:
+        x.last_veto = t[VETO]
         is_veto = kinds == VETO
-        x.last_veto = float(times[is_veto].max())
         x.heatmap.add_times(reason_of[codes[is_veto]], times[is_veto], _codes.reasons)
     if ORDER in present:
-        x.last_order = float(times[kinds == ORDER].max())
+        x.last_order = t[ORDER]
     if TRIGGER in present:
-        x.last_exit_trigger = float(times[kinds == TRIGGER].max())
+        x.last_exit_trigger = t[TRIGGER]
     # The liveness "last loop" counts: the records at the newest time (a loop split over two
     # folds adds up).
     newest = float(times.max())
@@ -410,16 +427,15 @@ def _fold_counts(x: DiagnosticsExtras, vc: VetoCounters, counts: np.ndarray) -> 
 def record_exit_scan_run() -> None:
     if not _enabled:
         return
-    global _scan_t
     # Called every loop: keep the float, format it only when someone reads it.
-    _scan_t = _clock() if _loop_t is None else _loop_t
+    _hot.scan_t = _clock() if _hot.loop_t is None else _hot.loop_t
 
 
 def _sync_loop() -> None:
     """Copy what the per-loop calls set into _x (caller holds _lock)."""
     x = _x
-    x.loop_count, x.last_loop_t, x.prev_loop_t = _loop_n, _last_loop_t, _prev_loop_t
-    x.last_exit_scan, x.exit_counts = _scan_t, _exit_counts
+    x.loop_count, x.last_loop_t, x.prev_loop_t = _hot.loop_n, _hot.last_loop_t, _hot.prev_loop_t
+    x.last_exit_scan, x.exit_counts = _hot.scan_t, _hot.exit_counts
 
 
 def _sync() -> None:
@@ -454,9 +470,8 @@ def update_exit_pipeline_status(
 ) -> None:
     if not _enabled:
         return
-    global _exit_counts
     # Called every loop: one tuple assignment (atomic, so no lock); readers unpack it.
-    _exit_counts = (
+    _hot.exit_counts = (
         open_positions_count,
         tp_sl_registered_count,
         tp_sl_missing_count,
@@ -477,7 +492,7 @@ def record_stages_success(stages: Iterable[str]) -> None:
     """Mark several stages alive at one engine time."""
     if not _enabled:
         return
-    t = _clock() if _loop_t is None else _loop_t
+    t = _clock() if _hot.loop_t is None else _hot.loop_t
     success = _x.stage_success
     for stage in stages:
         success[stage] = t
@@ -491,11 +506,11 @@ def record_stage_error(stage: str, error: BaseException | str) -> None:
         _sync_loop()
         x = _x
         # The loop in progress does not vouch for this stage: keep its last success before it.
-        in_loop = _loop_t is not None and _loop_t == x.last_loop_t
+        in_loop = _hot.loop_t is not None and _hot.loop_t == x.last_loop_t
         before = last_success(x, stage, before_current_loop=in_loop)
         if before is not None:
             x.stage_success[stage] = before
-        x.stage_error[stage] = (_clock() if _loop_t is None else _loop_t, text[:300])
+        x.stage_error[stage] = (_clock() if _hot.loop_t is None else _hot.loop_t, text[:300])
         x.stage_error_count[stage] = x.stage_error_count.get(stage, 0) + 1
 
 
@@ -507,22 +522,21 @@ def record_loop_start(now: float | None = None) -> None:
     an error during it. record_loop_end is optional (live: records between loops then read
     the clock again).
     """
-    global _loop_t, _last_loop_t, _prev_loop_t, _loop_n
     if not _enabled:
         return
-    _prev_loop_t = _last_loop_t
-    _last_loop_t = _loop_t = _clock() if now is None else now
-    _loop_n += 1
+    h = _hot
+    h.prev_loop_t = h.last_loop_t
+    h.last_loop_t = h.loop_t = _clock() if now is None else now
+    h.loop_n += 1
 
 
 def record_loop_end(stages: Iterable[str] = ()) -> None:
     """Close the loop in progress; ``stages`` are also marked alive at its time."""
-    global _loop_t
     if not _enabled:
         return
     if stages:
         record_stages_success(stages)
-    _loop_t = None
+    _hot.loop_t = None
 
 
 def set_gating_flags(flags: Mapping[str, Iterable[str]]) -> None:

@@ -386,13 +386,37 @@ def test_a_clock_stepping_back_keeps_the_buckets_bounded_and_in_time_order(
     }
 
 
-def test_the_event_queue_is_folded_before_it_grows_past_its_bound(clock: FakeClock) -> None:
+def test_the_event_queue_is_folded_before_it_grows_past_its_bound(
+    clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dm, "_QUEUE_MAX", 300)  # the real bound is big: see it work quickly
+    folds = 0
     for i in range(10_000):
+        before = dm.queued()
         record_signal_emitted("BTCUSDT")
         record_veto("var_limit", "BTCUSDT")
-        assert dm.queued() < 2 * dm._QUEUE_MAX, i
+        folds += dm.queued() < before
+        # Between loops every record queues its time: the bound is checked at each one.
+        assert dm.queued() <= 2 * (300 + 2), i
+    assert folds > 10
     assert get_veto_counters().total_vetoes == 10_000
     assert dm.queued() == 0  # a read folds everything recorded before it
+
+
+def test_inside_a_loop_the_bound_is_checked_once_per_loop(
+    clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dm, "_QUEUE_MAX", 300)
+    for loop in range(1_000):
+        record_loop_start(clock())
+        for _ in range(5):  # one loop's records share one queued time
+            signal_vetoed("var_limit")
+        assert dm.queued() <= 300 + 1 + 10, loop
+        clock.advance(60)
+    snap = build_runtime_diagnostics_snapshot()
+    assert snap.veto_counters.total_vetoes == 5_000
+    assert snap.accounting["identity_ok"]
+    assert snap.liveness["last_loop"] == {"signals": 5, "vetoes": 5, "orders": 0, "exits": 0}
 
 
 def test_memory_stays_bounded_however_long_it_runs(clock: FakeClock) -> None:
@@ -618,8 +642,8 @@ def internals() -> str:
     plain = {f.name: getattr(x, f.name) for f in dataclasses.fields(x)}
     plain["window"] = x.window.items()
     plain["heatmap"] = (x.heatmap.by_reason_symbol, x.heatmap._buckets)
-    per_loop = (dm._loop_t, dm._loop_n, dm._last_loop_t, dm._prev_loop_t, dm._scan_t)
-    return repr((plain, dm._veto_counters, dm._exit_status, dm.queued(), per_loop, dm._exit_counts))
+    hot = {name: getattr(dm._hot, name) for name in dm._Hot.__slots__}
+    return repr((plain, dm._veto_counters, dm._exit_status, dm.queued(), hot))
 
 
 def test_disabled_diagnostics_make_every_record_a_no_op(clock: FakeClock) -> None:
