@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -42,19 +42,18 @@ class Code(NamedTuple):
 class RecordCodes:
     """The interned codes: lookup tables for the record calls, and what each code means.
 
-    ``flat[kind][symbol]`` (signals, risk passes) and ``nested[kind][key][symbol]`` (the
-    rest; a failure's key is ``(error, order kind)``) give a code; ``meta[-1 - code]`` tells
-    it back. Interning happens under diagnostics_metrics' lock; lookups need none.
+    Only what diagnostics publish goes into a code: the symbol of a veto (the heatmap's
+    reason x symbol), not of a signal, a pass, an order or an exit, which are counted by kind.
+    ``plain[kind]`` (signals, risk passes), ``keyed[kind][key]`` (orders and exit triggers by
+    their kind, failures by ``(error, order kind)``) and ``veto[reason][symbol]`` give a code;
+    ``meta[-1 - code]`` tells it back. Interning happens under diagnostics_metrics' lock;
+    lookups need none.
     """
 
     def __init__(self) -> None:
-        self.flat: dict[int, dict[str | None, float]] = {SIGNAL: {}, PASSED: {}}
-        self.nested: dict[int, dict[object, dict[str | None, float]]] = {
-            VETO: {},
-            ORDER: {},
-            TRIGGER: {},
-            FAILED: {},
-        }
+        self.plain: dict[int, float] = {}
+        self.keyed: dict[int, dict[object, float]] = {ORDER: {}, TRIGGER: {}, FAILED: {}}
+        self.veto: dict[str | None, dict[str | None, float]] = {}
         self.meta: list[Code] = []
         self.reasons: list[str] = []  # veto reasons, by reason index
         self._reason_index: dict[str, int] = {}
@@ -62,14 +61,23 @@ class RecordCodes:
         self._reason_of = np.empty(0, dtype=np.intp)
 
     def intern(
-        self, kind: int, key: str | None, symbol: str | None, error: str | None = None
+        self, kind: int, key: str | None = None, symbol: str | None = None, error: str | None = None
     ) -> float:
         """Return the code of a record, making one if it is new (caller holds the lock)."""
-        if kind in self.flat:
-            table = self.flat[kind]
+        table: dict[Any, float]
+        slot: Any
+        if kind == VETO:
+            table = self.veto.setdefault(key, {})
+            slot = symbol
+        elif kind in self.keyed:
+            table = self.keyed[kind]
+            slot = (error, key) if kind == FAILED else key
+            symbol = None
         else:
-            table = self.nested[kind].setdefault((error, key) if kind == FAILED else key, {})
-        code = table.get(symbol)
+            table = self.plain
+            slot = kind
+            key = symbol = None
+        code = table.get(slot)
         if code is None:  # not interned meanwhile by another thread
             code = float(-1 - len(self.meta))
             self.meta.append(Code(kind, key, symbol, error))
@@ -77,7 +85,7 @@ class RecordCodes:
             if kind == VETO and reason not in self._reason_index:
                 self._reason_index[reason] = len(self.reasons)
                 self.reasons.append(reason)
-            table[symbol] = code
+            table[slot] = code
         return code
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:

@@ -112,13 +112,13 @@ _enabled = True
 _hot = _Hot()
 _entries = array("d")  # the record queues (see record_signal_emitted): entry signals,
 _exits = array("d")  # risk passes and outcomes; exit orders, failures and triggers
-# The code lookup tables the record calls read (they live as long as the process).
-_signal_codes = _codes.flat[SIGNAL]
-_veto_codes = _codes.nested[VETO]
-_pass_codes = _codes.flat[PASSED]
-_order_codes = _codes.nested[ORDER]
-_trigger_codes = _codes.nested[TRIGGER]
-_failed_codes = _codes.nested[FAILED]
+# The codes the record calls queue, and their lookup tables (they live as long as the process).
+_SIGNAL_CODE = _codes.intern(SIGNAL)
+_PASSED_CODE = _codes.intern(PASSED)
+_veto_codes = _codes.veto
+_order_codes = _codes.keyed[ORDER]
+_trigger_codes = _codes.keyed[TRIGGER]
+_failed_codes = _codes.keyed[FAILED]
 
 _veto_counters = VetoCounters()
 _exit_status = ExitPipelineStatus()
@@ -194,7 +194,9 @@ _QUEUE_MAX = 65536
 _EMPTY = array("d")
 
 
-def _intern(kind: int, key: str | None, symbol: str | None, error: str | None = None) -> float:
+def _intern(
+    kind: int, key: str | None, symbol: str | None = None, error: str | None = None
+) -> float:
     with _lock:
         return _codes.intern(kind, key, symbol, error)
 
@@ -222,28 +224,21 @@ def _time_exits() -> None:
 
 
 def record_signal_emitted(symbol: str | None = None) -> None:
+    # The symbol is not kept: signals are counted, not broken down (gating flags are per symbol).
     if not _enabled:
         return
-    try:
-        code = _signal_codes[symbol]
-    except KeyError:
-        code = _intern(SIGNAL, None, symbol)
     if _hot.loop_t is not _hot.entries_t:
         _time_entries()
-    _entries.append(code)
+    _entries.append(_SIGNAL_CODE)
 
 
 def record_risk_passed(symbol: str | None = None) -> None:
     """An entry signal passed risk and is on its way to the exchange (in flight)."""
     if not _enabled:
         return
-    try:
-        code = _pass_codes[symbol]
-    except KeyError:
-        code = _intern(PASSED, None, symbol)
     if _hot.loop_t is not _hot.entries_t:
         _time_entries()
-    _entries.append(code)
+    _entries.append(_PASSED_CODE)
 
 
 def record_veto(reason: str, symbol: str | None = None) -> None:
@@ -262,9 +257,9 @@ def record_order_placed(kind: str = "entry", symbol: str | None = None) -> None:
     if not _enabled:
         return
     try:
-        code = _order_codes[kind][symbol]
+        code = _order_codes[kind]
     except KeyError:
-        code = _intern(ORDER, kind, symbol)
+        code = _intern(ORDER, kind)
     if kind == "entry":
         if _hot.loop_t is not _hot.entries_t:
             _time_entries()
@@ -279,9 +274,9 @@ def record_exit_trigger(kind: str | None = None, symbol: str | None = None) -> N
     if not _enabled:
         return
     try:
-        code = _trigger_codes[kind][symbol]
+        code = _trigger_codes[kind]
     except KeyError:
-        code = _intern(TRIGGER, kind, symbol)
+        code = _intern(TRIGGER, kind)
     if _hot.loop_t is not _hot.exits_t:
         _time_exits()
     _exits.append(code)
@@ -291,9 +286,9 @@ def record_order_failed(error: str, kind: str = "entry", symbol: str | None = No
     if not _enabled:
         return
     try:
-        code = _failed_codes[(error, kind)][symbol]
+        code = _failed_codes[(error, kind)]
     except KeyError:
-        code = _intern(FAILED, kind, symbol, error)
+        code = _intern(FAILED, kind, None, error)
     if kind == "entry":
         _time_entries()  # rare: always queue the time
         _entries.append(code)

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -153,8 +152,11 @@ def test_codes_are_interned_once_and_tell_what_they_stand_for() -> None:
     a = codes.intern(1, "var_limit", "BTCUSDT")
     assert codes.intern(1, "var_limit", "BTCUSDT") == a < 0
     b = codes.intern(1, "cooldown", None)
+    # Signals are counted, not broken down by symbol: one code; orders by their kind only.
+    assert codes.intern(0, None, "BTCUSDT") == codes.intern(0, None, "ETHUSDT")
+    assert codes.intern(2, "entry", "BTCUSDT") == codes.intern(2, "entry", "ETHUSDT")
     kinds, reasons = codes.arrays()
     assert codes.meta[int(-1 - b)].key == "cooldown"
-    assert kinds.tolist() == [1, 1]
-    assert [codes.reasons[i] for i in reasons] == ["var_limit", "cooldown"]
-    assert np.all(reasons >= 0)
+    assert kinds.tolist() == [1, 1, 0, 2]
+    assert [codes.reasons[i] for i in reasons[:2]] == ["var_limit", "cooldown"]
+    assert reasons[2:].tolist() == [-1, -1]
