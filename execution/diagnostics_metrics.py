@@ -201,21 +201,18 @@ def _intern(
         return _codes.intern(kind, key, symbol, error)
 
 
-def _time_entries() -> None:
-    """Queue the time of the records that follow (folding first if the queue is full)."""
-    if len(_entries) >= _QUEUE_MAX:
+def _queue_time(q: array[float], exit_side: bool) -> None:
+    """Queue the time of the records that follow (folding first if the queue is full) and
+    remember it as the queue's last time."""
+    if len(q) >= _QUEUE_MAX:
         _fold_events_locked()
     h = _hot
-    h.entries_t = t = _clock() if h.loop_t is None else h.loop_t
-    _entries.append(t if t >= 0.0 else 0.0)
-
-
-def _time_exits() -> None:
-    if len(_exits) >= _QUEUE_MAX:
-        _fold_events_locked()
-    h = _hot
-    h.exits_t = t = _clock() if h.loop_t is None else h.loop_t
-    _exits.append(t if t >= 0.0 else 0.0)
+    t = _clock() if h.loop_t is None else h.loop_t
+    if exit_side:
+        h.exits_t = t
+    else:
+        h.entries_t = t
+    q.append(t if t >= 0.0 else 0.0)
 
 
 # Each record: look its code up, queue the time if it changed, queue the code. The bound is
@@ -228,7 +225,7 @@ def record_signal_emitted(symbol: str | None = None) -> None:
     if not _enabled:
         return
     if _hot.loop_t is not _hot.entries_t:
-        _time_entries()
+        _queue_time(_entries, False)
     _entries.append(_SIGNAL_CODE)
 
 
@@ -237,7 +234,7 @@ def record_risk_passed(symbol: str | None = None) -> None:
     if not _enabled:
         return
     if _hot.loop_t is not _hot.entries_t:
-        _time_entries()
+        _queue_time(_entries, False)
     _entries.append(_PASSED_CODE)
 
 
@@ -249,7 +246,7 @@ def record_veto(reason: str, symbol: str | None = None) -> None:
     except KeyError:
         code = _intern(VETO, reason, symbol)
     if _hot.loop_t is not _hot.entries_t:
-        _time_entries()
+        _queue_time(_entries, False)
     _entries.append(code)
 
 
@@ -262,11 +259,11 @@ def record_order_placed(kind: str = "entry", symbol: str | None = None) -> None:
         code = _intern(ORDER, kind)
     if kind == "entry":
         if _hot.loop_t is not _hot.entries_t:
-            _time_entries()
+            _queue_time(_entries, False)
         _entries.append(code)
     else:
         if _hot.loop_t is not _hot.exits_t:
-            _time_exits()
+            _queue_time(_exits, True)
         _exits.append(code)
 
 
@@ -278,7 +275,7 @@ def record_exit_trigger(kind: str | None = None, symbol: str | None = None) -> N
     except KeyError:
         code = _intern(TRIGGER, kind)
     if _hot.loop_t is not _hot.exits_t:
-        _time_exits()
+        _queue_time(_exits, True)
     _exits.append(code)
 
 
@@ -290,10 +287,10 @@ def record_order_failed(error: str, kind: str = "entry", symbol: str | None = No
     except KeyError:
         code = _intern(FAILED, kind, None, error)
     if kind == "entry":
-        _time_entries()  # rare: always queue the time
+        _queue_time(_entries, False)  # rare: always queue the time
         _entries.append(code)
     else:
-        _time_exits()
+        _queue_time(_exits, True)
         _exits.append(code)
 
 
