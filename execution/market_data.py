@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from array import array
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 from execution.clock import from_iso
 from execution.config import SymbolSpec, SyntheticConfig
 from execution.market_synthetic import RawBars, SyntheticGenerator
-from execution.types import RejectCounts
+from execution.types import BarTuple, RejectCounts
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
@@ -403,6 +403,13 @@ class MergedBars:
 
     def __len__(self) -> int:
         return len(self.ts)
+
+    def rows(self) -> Iterator[BarTuple]:
+        """The bars in order as ``(idx, ts, open, high, low, close, volume)`` tuples."""
+        return zip(
+            self.sym_idx, self.ts, self.open, self.high, self.low, self.close, self.volume,
+            strict=True,
+        )  # fmt: skip
 
     def loop_ends(self) -> Sequence[int]:
         """``group_ends``, computed here when the bars were built without them."""

@@ -38,10 +38,7 @@ def replay(runner: EngineRunner, merged: MergedBars) -> None:
     i = _resume_index(merged, runner.bars_done)
     ends = merged.loop_ends()
     g = bisect_right(ends, i)
-    rows = zip(
-        merged.sym_idx, merged.ts, merged.open, merged.high, merged.low, merged.close,
-        merged.volume, strict=True,
-    )  # fmt: skip
+    rows = merged.rows()
     if i:
         next(islice(rows, i, i), None)  # skip the bars already done
     next_row = rows.__next__

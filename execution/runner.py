@@ -327,10 +327,7 @@ class EngineRunner:
 
 def _groups(merged: MergedBars) -> list[list[BarTuple]]:
     """The merged bars as one list per time (one engine loop each)."""
-    rows = zip(
-        merged.sym_idx, merged.ts, merged.open, merged.high, merged.low, merged.close,
-        merged.volume, strict=True,
-    )  # fmt: skip
+    rows = merged.rows()
     start = 0
     out: list[list[BarTuple]] = []
     for end in merged.loop_ends():
