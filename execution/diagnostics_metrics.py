@@ -79,37 +79,11 @@ class RuntimeDiagnosticsSnapshot:
 _lock = threading.Lock()
 _clock: Callable[[], float] = time.time
 _codes = RecordCodes()
-_NO_TIME_YET = object()  # never a loop's time, nor None
-
-
-class _Hot:
-    """What the hot path sets, in one small object (attribute stores, one or two cache lines):
-    the engine time of the loop in progress (None between loops), the loop count, the latest
-    loop's time and the one before, the last exit scan and its counts, and the time each
-    record queue last received (the object, compared by identity: a record queues the time
-    first when it is not the loop's; between loops, always: it reads the clock). Readers copy
-    the per-loop values into _x under the lock (_sync_loop)."""
-
-    __slots__ = (
-        "loop_t", "entries_t", "exits_t", "loop_n", "last_loop_t", "prev_loop_t", "scan_t",
-        "exit_counts",
-    )  # fmt: skip
-
-    def __init__(self) -> None:
-        self.loop_t: float | None = None
-        self.entries_t: object = _NO_TIME_YET
-        self.exits_t: object = _NO_TIME_YET
-        self.loop_n = 0
-        self.last_loop_t: float | None = None
-        self.prev_loop_t: float | None = None
-        self.scan_t: float | None = None
-        self.exit_counts: tuple[int, int, int, int] | None = None
-
-
 # The hot path's state: module globals (read without an attribute hop), defined together so
 # that they sit side by side in the module's dict.
 _enabled = True
-_hot = _Hot()
+_x = DiagnosticsExtras.new(DiagnosticsSettings())
+_hot = _x.hot
 _entries = array("d")  # the record queues (see record_signal_emitted): entry signals,
 _exits = array("d")  # risk passes and outcomes; exit orders, failures and triggers
 # The codes the record calls queue, and their lookup tables (they live as long as the process).
@@ -122,7 +96,6 @@ _failed_codes = _codes.keyed[FAILED]
 
 _veto_counters = VetoCounters()
 _exit_status = ExitPipelineStatus()
-_x = DiagnosticsExtras.new(DiagnosticsSettings())
 
 
 def get_veto_counters() -> VetoCounters:
@@ -160,7 +133,7 @@ def configure(
         _exit_status = ExitPipelineStatus()
         _x = DiagnosticsExtras.new(s)
         _entries, _exits = array("d"), array("d")
-        _hot = _Hot()
+        _hot = _x.hot
 
 
 def reset_diagnostics() -> None:
@@ -423,17 +396,9 @@ def record_exit_scan_run() -> None:
     _hot.scan_t = _clock() if _hot.loop_t is None else _hot.loop_t
 
 
-def _sync_loop() -> None:
-    """Copy what the per-loop calls set into _x (caller holds _lock)."""
-    x = _x
-    x.loop_count, x.last_loop_t, x.prev_loop_t = _hot.loop_n, _hot.last_loop_t, _hot.prev_loop_t
-    x.last_exit_scan, x.exit_counts = _hot.scan_t, _hot.exit_counts
-
-
 def _sync() -> None:
-    """Bring _x and the spec's dataclasses up to date: the per-loop values, and the hot path's
-    float times formatted into the spec's *_ts strings (caller holds _lock)."""
-    _sync_loop()
+    """Bring the spec's dataclasses up to date: the hot path's float times formatted into the
+    *_ts strings, and the last exit-scan counts (caller holds _lock)."""
     x, vc, es = _x, _veto_counters, _exit_status
     if x.last_signal is not None:
         vc.last_signal_ts = to_iso(x.last_signal)
@@ -441,17 +406,17 @@ def _sync() -> None:
         vc.last_order_ts = to_iso(x.last_order)
     if x.last_veto is not None:
         vc.last_veto_ts = to_iso(x.last_veto)
-    if x.last_exit_scan is not None:
-        es.last_exit_scan_ts = to_iso(x.last_exit_scan)
+    if x.hot.scan_t is not None:
+        es.last_exit_scan_ts = to_iso(x.hot.scan_t)
     if x.last_exit_trigger is not None:
         es.last_exit_trigger_ts = to_iso(x.last_exit_trigger)
-    if x.exit_counts is not None:
+    if x.hot.exit_counts is not None:
         (
             es.open_positions_count,
             es.tp_sl_registered_count,
             es.tp_sl_missing_count,
             es.underwater_without_tp_sl_count,
-        ) = x.exit_counts
+        ) = x.hot.exit_counts
 
 
 def update_exit_pipeline_status(
@@ -495,10 +460,9 @@ def record_stage_error(stage: str, error: BaseException | str) -> None:
         return
     text = f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else error
     with _lock:
-        _sync_loop()
         x = _x
         # The loop in progress does not vouch for this stage: keep its last success before it.
-        in_loop = _hot.loop_t is not None and _hot.loop_t == x.last_loop_t
+        in_loop = _hot.loop_t is not None and _hot.loop_t == _hot.last_loop_t
         before = last_success(x, stage, before_current_loop=in_loop)
         if before is not None:
             x.stage_success[stage] = before

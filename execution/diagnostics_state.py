@@ -20,6 +20,34 @@ STAGES = ("screener", "risk", "router", "positions", "exit_scanner", "state_publ
 LOOP_STAGES = STAGES[:-1]
 
 
+NO_TIME_YET = object()  # never a loop's time, nor None
+
+
+class HotState:
+    """What the hot path sets, in one small object (attribute stores, one or two cache lines):
+    the engine time of the loop in progress (None between loops), the loop count, the latest
+    loop's time and the one before, the last exit scan and its counts, and the time each
+    record queue last received (the object, compared by identity: a record queues the time
+    first when it is not the loop's; between loops, always: it reads the clock). The per-loop
+    calls write it without the lock; readers take it as it is."""
+
+    __slots__ = (
+        "loop_t", "entries_t", "exits_t", "loop_n", "last_loop_t", "prev_loop_t", "scan_t",
+        "exit_counts",
+    )  # fmt: skip
+
+    def __init__(self) -> None:
+        self.loop_t: float | None = None
+        self.entries_t: object = NO_TIME_YET
+        self.exits_t: object = NO_TIME_YET
+        self.loop_n = 0
+        self.last_loop_t: float | None = None
+        self.prev_loop_t: float | None = None  # the loop before it
+        self.scan_t: float | None = None
+        # The last update_exit_pipeline_status counts, set in one (atomic) assignment.
+        self.exit_counts: tuple[int, int, int, int] | None = None
+
+
 @dataclass(frozen=True)
 class DiagnosticsSettings:
     enabled: bool = True
@@ -43,14 +71,13 @@ class DiagnosticsExtras:
     order_failures_by_kind: dict[str, int] = field(default_factory=lambda: {"entry": 0, "exit": 0})
     exit_triggers_by_kind: dict[str, int] = field(default_factory=dict)
     in_flight: int = 0
-    loop_count: int = 0
+    # The per-loop values (loop count and times, exit scan): diagnostics_metrics._hot.
+    hot: HotState = field(default_factory=HotState)
     # [signals, vetoes, orders, exits] of the events that share the time loop_events_t (one
-    # loop), counted as they are folded; last_loop_t is the time of the latest loop (finished,
-    # unless read from another thread while it runs).
+    # loop), counted as they are folded; hot.last_loop_t is the time of the latest loop
+    # (finished, unless read from another thread while it runs).
     loop_events: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
     loop_events_t: float | None = None
-    last_loop_t: float | None = None
-    prev_loop_t: float | None = None  # the loop before it
     stage_success: dict[str, float] = field(default_factory=dict)
     stage_error: dict[str, tuple[float, str]] = field(default_factory=dict)
     stage_error_count: dict[str, int] = field(default_factory=dict)
@@ -59,10 +86,7 @@ class DiagnosticsExtras:
     last_signal: float | None = None
     last_order: float | None = None
     last_veto: float | None = None
-    last_exit_scan: float | None = None
     last_exit_trigger: float | None = None
-    # The last update_exit_pipeline_status counts, set in one (atomic) assignment.
-    exit_counts: tuple[int, int, int, int] | None = None
     # The last engine time folded from each record queue: records at the head of the next
     # batch carry it (diagnostics_codes.decode).
     entries_carry: float | None = None
@@ -79,9 +103,10 @@ class DiagnosticsExtras:
 
 def last_loop(x: DiagnosticsExtras) -> dict[str, int]:
     """Counts of the last finished loop (caller holds the lock and has folded the events)."""
-    if x.loop_count == 0:
+    if x.hot.loop_n == 0:
         return {}
-    same = x.last_loop_t is not None and x.loop_events_t == x.last_loop_t
+    last_t = x.hot.last_loop_t
+    same = last_t is not None and x.loop_events_t == last_t
     counts = x.loop_events if same else [0, 0, 0, 0]
     return dict(zip(("signals", "vetoes", "orders", "exits"), counts, strict=True))
 
@@ -93,7 +118,7 @@ def last_success(
     last loop started after its last error (the last one, or with ``before_current_loop`` the
     one before it)."""
     best = x.stage_success.get(stage)
-    last = x.prev_loop_t if before_current_loop else x.last_loop_t
+    last = x.hot.prev_loop_t if before_current_loop else x.hot.last_loop_t
     if last is not None and stage in LOOP_STAGES:
         err = x.stage_error.get(stage)
         if (err is None or err[0] < last) and (best is None or last > best):
@@ -113,7 +138,7 @@ def liveness(x: DiagnosticsExtras) -> dict[str, Any]:
             "error_count": x.stage_error_count.get(stage, 0),
         }
     return {
-        "loop_count": x.loop_count,
+        "loop_count": x.hot.loop_n,
         "last_loop": last_loop(x),
         "stages": stages,
         "gating": {sym: list(r) for sym, r in x.gating.items()},

@@ -42,6 +42,7 @@ from execution.diagnostics_metrics import (
     set_gating_flags,
     update_exit_pipeline_status,
 )
+from execution.diagnostics_state import HotState
 from execution.risk_limits import PortfolioView, RiskLimits, evaluate_intent
 from execution.types import Intent, MarketRules, Side
 
@@ -642,8 +643,8 @@ def internals() -> str:
     plain = {f.name: getattr(x, f.name) for f in dataclasses.fields(x)}
     plain["window"] = x.window.items()
     plain["heatmap"] = (x.heatmap.by_reason_symbol, x.heatmap._buckets)
-    hot = {name: getattr(dm._hot, name) for name in dm._Hot.__slots__}
-    return repr((plain, dm._veto_counters, dm._exit_status, dm.queued(), hot))
+    plain["hot"] = {name: getattr(x.hot, name) for name in HotState.__slots__}
+    return repr((plain, dm._veto_counters, dm._exit_status, dm.queued()))
 
 
 def test_disabled_diagnostics_make_every_record_a_no_op(clock: FakeClock) -> None:
