@@ -12,7 +12,8 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
+# setup.py compiles execution/diagnostics_hot.py (mypyc): an edit of it reinstalls.
+$(STAMP): pyproject.toml setup.py execution/diagnostics_hot.py | $(BIN)/python
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)
 

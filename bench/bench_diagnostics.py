@@ -5,7 +5,9 @@
    (plus ``record_veto`` with diagnostics disabled, and the bare loop for reference).
 2. Replay throughput (bars/s) with diagnostics on vs off: the engine in-process, as
    ``v7 run --fast`` builds it, 10 symbols x 20k bars, runs alternating on/off; medians and the
-   overhead in percent (target: <= 2%).
+   overhead in percent (target: <= 2%). The record calls run compiled (mypyc) where the install
+   could build them (setup.py); then the same replay is also measured on the pure-Python
+   fallback, in a subprocess with V7_PURE_PYTHON=1 (``replay_pure_python``).
 
 Run: ``.venv/bin/python bench/bench_diagnostics.py`` -> bench/results/diagnostics.json.
 """
@@ -15,8 +17,10 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -27,6 +31,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter
 
 from execution import diagnostics_metrics as dm
+from execution import hot_path_compiled
 from execution.clock import ReplayClock
 from execution.config import load_config
 from execution.exchange_paper import PaperExchange
@@ -207,21 +212,39 @@ def bench_replay(
     }
 
 
-def run(quick: bool = False, runs: int = 9) -> dict[str, Any]:
+def bench_pure_python_replay(runs: int) -> dict[str, Any]:
+    """The replay bench again, in a subprocess that runs the hot path from its Python source."""
+    with tempfile.TemporaryDirectory(prefix="v7-bench-") as tmp:
+        out = Path(tmp) / "pure.json"
+        cmd = [sys.executable, __file__, "--replay-only", "--runs", str(runs), "--out", str(out)]
+        env = {**os.environ, "V7_PURE_PYTHON": "1"}
+        subprocess.run(cmd, env=env, cwd=ROOT, check=True, capture_output=True, timeout=900)
+        result: dict[str, Any] = json.loads(out.read_text())["replay"]
+    return result
+
+
+def run(
+    quick: bool = False, runs: int = 9, replay_only: bool = False, fallback: bool = True
+) -> dict[str, Any]:
     """Run both benchmarks; ``quick`` shrinks them (for a smoke test)."""
-    calls = bench_record_calls(n=20_000, repeats=3) if quick else bench_record_calls()
-    replay = (
+    result: dict[str, Any] = {
+        "benchmark": "diagnostics",
+        "python": sys.version.split()[0],
+        "machine": platform.machine(),
+        "hot_path": "compiled (mypyc)" if hot_path_compiled() else "pure Python",
+    }
+    if not replay_only:
+        result["record_calls"] = (
+            bench_record_calls(n=20_000, repeats=3) if quick else bench_record_calls()
+        )
+    result["replay"] = (
         bench_replay(n_symbols=10, bars_per_symbol=2_000, runs=1)
         if quick
         else bench_replay(runs=runs)
     )
-    return {
-        "benchmark": "diagnostics",
-        "python": sys.version.split()[0],
-        "machine": platform.machine(),
-        "record_calls": calls,
-        "replay": replay,
-    }
+    if fallback and not quick and not replay_only and hot_path_compiled():
+        result["replay_pure_python"] = bench_pure_python_replay(runs)
+    return result
 
 
 def main() -> int:
@@ -229,8 +252,12 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes (smoke test)")
     parser.add_argument("--runs", type=int, default=9, help="replays per mode (default 9)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results JSON path")
+    parser.add_argument("--replay-only", action="store_true", help="only the replay on vs off")
+    parser.add_argument(
+        "--no-fallback", action="store_true", help="skip the pure-Python fallback's replay"
+    )
     args = parser.parse_args()
-    result = run(quick=args.quick, runs=args.runs)
+    result = run(args.quick, args.runs, args.replay_only, fallback=not args.no_fallback)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

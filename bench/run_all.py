@@ -63,12 +63,18 @@ def _rows_check_order(r: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _rows_diagnostics(r: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
-    replay = r.get("replay") or {}
-    if "overhead_pct" in replay:
+    hot = r.get("hot_path", "?")
+    for key, name in (
+        ("replay", f"diagnostics on vs off (replay, {hot})"),
+        ("replay_pure_python", "diagnostics on vs off (replay, pure-Python fallback)"),
+    ):
+        replay = r.get(key) or {}
+        if "overhead_pct" not in replay:
+            continue
         target = replay.get("target_overhead_pct")
         rows.append(
             {
-                "name": "diagnostics on vs off (replay)",
+                "name": name,
                 "figure": replay["overhead_pct"],
                 "unit": "% slower",
                 "target": f"<= {target:g}%" if isinstance(target, int | float) else "-",

@@ -21,9 +21,20 @@ import numpy as np
 from execution.diagnostics_heatmap import FAILED as FAILED_NAME
 from execution.diagnostics_heatmap import ORDER as ORDER_NAME
 from execution.diagnostics_heatmap import VETO as VETO_NAME
+from execution.diagnostics_hot import (
+    FAILED_KIND,
+    ORDER_KIND,
+    PASSED_KIND,
+    SIGNAL_KIND,
+    TRIGGER_KIND,
+    VETO_KIND,
+)
 
-# Record kinds. The first four are the liveness "last loop" counts, in its order.
-SIGNAL, VETO, ORDER, TRIGGER, FAILED, PASSED = range(6)
+# Record kinds (numbered by the hot path). The first four are the liveness "last loop" counts,
+# in its order.
+SIGNAL, VETO, ORDER, TRIGGER, FAILED, PASSED = (
+    SIGNAL_KIND, VETO_KIND, ORDER_KIND, TRIGGER_KIND, FAILED_KIND, PASSED_KIND
+)  # fmt: skip
 N_KINDS = 6
 KIND_NAMES = ("signal", VETO_NAME, ORDER_NAME, "exit_trigger", FAILED_NAME, "risk_passed")
 # The kinds that end an entry signal (kept in the outcome window).

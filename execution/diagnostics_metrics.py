@@ -36,6 +36,19 @@ from execution.diagnostics_codes import (
     decode,
 )
 
+# The record calls (the spec's, and the engine's per-loop ones) are compiled when possible: see
+# diagnostics_hot. They are this module's API, under the names the spec gives them.
+from execution.diagnostics_hot import H
+from execution.diagnostics_hot import record_exit_scan_run as record_exit_scan_run
+from execution.diagnostics_hot import record_exit_trigger as record_exit_trigger
+from execution.diagnostics_hot import record_loop_start as record_loop_start
+from execution.diagnostics_hot import record_order_failed as record_order_failed
+from execution.diagnostics_hot import record_order_placed as record_order_placed
+from execution.diagnostics_hot import record_risk_passed as record_risk_passed
+from execution.diagnostics_hot import record_signal_emitted as record_signal_emitted
+from execution.diagnostics_hot import record_veto as record_veto
+from execution.diagnostics_hot import update_exit_pipeline_status as update_exit_pipeline_status
+
 # STAGES and DiagnosticsSettings are part of this module's API (configure takes the settings).
 from execution.diagnostics_state import LOOP_STAGES as LOOP_STAGES
 from execution.diagnostics_state import STAGES as STAGES
@@ -77,22 +90,16 @@ class RuntimeDiagnosticsSnapshot:
 
 
 _lock = threading.Lock()
-_clock: Callable[[], float] = time.time
 _codes = RecordCodes()
-# The hot path's state: module globals (read without an attribute hop), defined together so
-# that they sit side by side in the module's dict.
-_enabled = True
+# The hot path's state (whether diagnostics are on, the clock, the record queues, the per-loop
+# values) lives in diagnostics_hot.H; bound here to the code tables and to the fold.
 _x = DiagnosticsExtras.new(DiagnosticsSettings())
-_hot = _x.hot
-_entries = array("d")  # the record queues (see record_signal_emitted): entry signals,
-_exits = array("d")  # risk passes and outcomes; exit orders, failures and triggers
-# The codes the record calls queue, and their lookup tables (they live as long as the process).
-_SIGNAL_CODE = _codes.intern(SIGNAL)
-_PASSED_CODE = _codes.intern(PASSED)
-_veto_codes = _codes.veto
-_order_codes = _codes.keyed[ORDER]
-_trigger_codes = _codes.keyed[TRIGGER]
-_failed_codes = _codes.keyed[FAILED]
+H.signal_code = _codes.intern(SIGNAL)
+H.passed_code = _codes.intern(PASSED)
+H.veto_codes = _codes.veto
+H.order_codes = _codes.keyed[ORDER]
+H.trigger_codes = _codes.keyed[TRIGGER]
+H.failed_codes = _codes.keyed[FAILED]
 
 _veto_counters = VetoCounters()
 _exit_status = ExitPipelineStatus()
@@ -117,23 +124,20 @@ def get_settings() -> DiagnosticsSettings:
 
 
 def is_enabled() -> bool:
-    return _enabled
+    return H.enabled
 
 
 def configure(
     settings: DiagnosticsSettings | None = None, clock: Callable[[], float] | None = None
 ) -> None:
     """Reset every counter and set the settings and the engine clock (epoch-seconds callable)."""
-    global _clock, _enabled, _veto_counters, _exit_status, _x, _hot, _entries, _exits
+    global _veto_counters, _exit_status, _x
     s = settings or DiagnosticsSettings()
     with _lock:
-        _clock = clock or time.time
-        _enabled = s.enabled
+        H.reset(s.enabled, clock or time.time)
         _veto_counters = VetoCounters()
         _exit_status = ExitPipelineStatus()
         _x = DiagnosticsExtras.new(s)
-        _entries, _exits = array("d"), array("d")
-        _hot = _x.hot
 
 
 def reset_diagnostics() -> None:
@@ -142,139 +146,44 @@ def reset_diagnostics() -> None:
 
 
 def now_iso() -> str:
-    return to_iso(_clock()) or ""
+    return to_iso(H.clock()) or ""
 
 
 # --- signal / order / veto / exit trigger -----------------------------------------------------
 #
-# These run on the engine's hot path, so each only appends its record's code to a queue: an
-# array of doubles, whose append is atomic (no lock) and allocates nothing: a code is an
-# interned negative float (diagnostics_codes), and the array keeps values, not objects. The
-# engine time goes into the queue once before the records that share it: a loop's records
-# share the loop's time (set by record_loop_start). Folding a batch into the counters, the
-# window and the heatmap is numpy work over the whole batch (a zero-copy view of the array)
-# plus Python per distinct code, not per record. It happens under the lock when someone reads
-# (``get_*``, the snapshot) or when a queue is full (memory stays bounded: 512 KiB a queue);
-# only folders delete, from the front, so appends made meanwhile are never lost. Big batches
-# are cheaper per record: bench/bench_diagnostics.py measures what this costs a replay.
+# The record calls are diagnostics_hot's (imported above under their spec names): each appends
+# its record's code to a queue (no lock, no allocation); the engine time goes into the queue
+# once before the records that share it. Folding a batch into the counters, the window and the
+# heatmap is numpy work over the whole batch (a zero-copy view of the array) plus Python per
+# distinct code, not per record. It happens here, under the lock, when someone reads (``get_*``,
+# the snapshot) or when a queue is full (memory stays bounded: 512 KiB a queue); only folders
+# delete, from the front, so appends made meanwhile are never lost.
 #
 # Two queues: the entry side (signals, risk passes, vetoes, entry orders and failures) and the
 # exit side. A signal, its pass and its outcome share a queue so that one C-level slice takes
 # all or none of them: the accounting identity holds at every read, whatever another thread
 # does meanwhile.
 
-_QUEUE_MAX = 65536
 _EMPTY = array("d")
 
 
-def _intern(
-    kind: int, key: str | None, symbol: str | None = None, error: str | None = None
-) -> float:
+def _intern(kind: int, key: str | None, symbol: str | None, error: str | None) -> float:
     with _lock:
         return _codes.intern(kind, key, symbol, error)
 
 
-def _queue_time(q: array[float], exit_side: bool) -> None:
-    """Queue the time of the records that follow (folding first if the queue is full) and
-    remember it as the queue's last time."""
-    if len(q) >= _QUEUE_MAX:
-        _fold_events_locked()
-    h = _hot
-    t = _clock() if h.loop_t is None else h.loop_t
-    if exit_side:
-        h.exits_t = t
-    else:
-        h.entries_t = t
-    q.append(t if t >= 0.0 else 0.0)
-
-
-# Each record: look its code up, queue the time if it changed, queue the code. The bound is
-# checked where the time is queued (once per loop, or per record between loops), so a queue
-# holds at most _QUEUE_MAX entries plus one loop's records.
-
-
-def record_signal_emitted(symbol: str | None = None) -> None:
-    # The symbol is not kept: signals are counted, not broken down (gating flags are per symbol).
-    if not _enabled:
-        return
-    if _hot.loop_t is not _hot.entries_t:
-        _queue_time(_entries, False)
-    _entries.append(_SIGNAL_CODE)
-
-
-def record_risk_passed(symbol: str | None = None) -> None:
-    """An entry signal passed risk and is on its way to the exchange (in flight)."""
-    if not _enabled:
-        return
-    if _hot.loop_t is not _hot.entries_t:
-        _queue_time(_entries, False)
-    _entries.append(_PASSED_CODE)
-
-
-def record_veto(reason: str, symbol: str | None = None) -> None:
-    if not _enabled:
-        return
-    try:
-        code = _veto_codes[reason][symbol]
-    except KeyError:
-        code = _intern(VETO, reason, symbol)
-    if _hot.loop_t is not _hot.entries_t:
-        _queue_time(_entries, False)
-    _entries.append(code)
-
-
-def record_order_placed(kind: str = "entry", symbol: str | None = None) -> None:
-    if not _enabled:
-        return
-    try:
-        code = _order_codes[kind]
-    except KeyError:
-        code = _intern(ORDER, kind)
-    if kind == "entry":
-        if _hot.loop_t is not _hot.entries_t:
-            _queue_time(_entries, False)
-        _entries.append(code)
-    else:
-        if _hot.loop_t is not _hot.exits_t:
-            _queue_time(_exits, True)
-        _exits.append(code)
-
-
-def record_exit_trigger(kind: str | None = None, symbol: str | None = None) -> None:
-    if not _enabled:
-        return
-    try:
-        code = _trigger_codes[kind]
-    except KeyError:
-        code = _intern(TRIGGER, kind)
-    if _hot.loop_t is not _hot.exits_t:
-        _queue_time(_exits, True)
-    _exits.append(code)
-
-
-def record_order_failed(error: str, kind: str = "entry", symbol: str | None = None) -> None:
-    if not _enabled:
-        return
-    try:
-        code = _failed_codes[(error, kind)]
-    except KeyError:
-        code = _intern(FAILED, kind, None, error)
-    if kind == "entry":
-        _queue_time(_entries, False)  # rare: always queue the time
-        _entries.append(code)
-    else:
-        _queue_time(_exits, True)
-        _exits.append(code)
-
-
 def queued() -> int:
     """How many entries (records and their times) wait to be folded."""
-    return len(_entries) + len(_exits)
+    return len(H.entries) + len(H.exits)
 
 
 def _fold_events_locked() -> None:
     with _lock:
         _fold_events()
+
+
+H.intern = _intern
+H.fold = _fold_events_locked
 
 
 def _take(q: array[float]) -> array[float]:
@@ -289,13 +198,13 @@ def _take(q: array[float]) -> array[float]:
 
 def _fold_events() -> None:
     """Apply the queued records (caller holds _lock)."""
-    entries, exits = _take(_entries), _take(_exits)
+    entries, exits = _take(H.entries), _take(H.exits)
     if not (entries or exits):
         return
     x = _x
     kind_of, reason_of = _codes.arrays()
-    entry_codes, entry_times, x.entries_carry = decode(entries, x.entries_carry, _clock)
-    exit_codes, exit_times, x.exits_carry = decode(exits, x.exits_carry, _clock)
+    entry_codes, entry_times, x.entries_carry = decode(entries, x.entries_carry, H.clock)
+    exit_codes, exit_times, x.exits_carry = decode(exits, x.exits_carry, H.clock)
     if entry_codes.size:
         outcome = IS_OUTCOME[kind_of[entry_codes]]
         last = -x.window.max_signals or None  # only these can stay in the window
@@ -389,13 +298,6 @@ def _fold_counts(x: DiagnosticsExtras, vc: VetoCounters, counts: np.ndarray) -> 
 # --- exit pipeline ----------------------------------------------------------------------------
 
 
-def record_exit_scan_run() -> None:
-    if not _enabled:
-        return
-    # Called every loop: keep the float, format it only when someone reads it.
-    _hot.scan_t = _clock() if _hot.loop_t is None else _hot.loop_t
-
-
 def _sync() -> None:
     """Bring the spec's dataclasses up to date: the hot path's float times formatted into the
     *_ts strings, and the last exit-scan counts (caller holds _lock)."""
@@ -419,85 +321,52 @@ def _sync() -> None:
         ) = x.hot.exit_counts
 
 
-def update_exit_pipeline_status(
-    open_positions_count: int,
-    tp_sl_registered_count: int,
-    tp_sl_missing_count: int,
-    underwater_without_tp_sl_count: int,
-) -> None:
-    if not _enabled:
-        return
-    # Called every loop: one tuple assignment (atomic, so no lock); readers unpack it.
-    _hot.exit_counts = (
-        open_positions_count,
-        tp_sl_registered_count,
-        tp_sl_missing_count,
-        underwater_without_tp_sl_count,
-    )
-
-
 # --- liveness ---------------------------------------------------------------------------------
 
 
 def record_stage_success(stage: str) -> None:
-    if not _enabled:
+    if not H.enabled:
         return
-    _x.stage_success[stage] = _clock()
+    _x.stage_success[stage] = H.clock()
 
 
 def record_stages_success(stages: Iterable[str]) -> None:
     """Mark several stages alive at one engine time."""
-    if not _enabled:
+    if not H.enabled:
         return
-    t = _clock() if _hot.loop_t is None else _hot.loop_t
+    t = H.clock() if H.loop_t is None else H.loop_t
     success = _x.stage_success
     for stage in stages:
         success[stage] = t
 
 
 def record_stage_error(stage: str, error: BaseException | str) -> None:
-    if not _enabled:
+    if not H.enabled:
         return
     text = f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else error
     with _lock:
         x = _x
         # The loop in progress does not vouch for this stage: keep its last success before it.
-        in_loop = _hot.loop_t is not None and _hot.loop_t == _hot.last_loop_t
+        in_loop = H.loop_t is not None and H.loop_t == H.last_loop_t
         before = last_success(x, stage, before_current_loop=in_loop)
         if before is not None:
             x.stage_success[stage] = before
-        x.stage_error[stage] = (_clock() if _hot.loop_t is None else _hot.loop_t, text[:300])
+        x.stage_error[stage] = (H.clock() if H.loop_t is None else H.loop_t, text[:300])
         x.stage_error_count[stage] = x.stage_error_count.get(stage, 0) + 1
-
-
-def record_loop_start(now: float | None = None) -> None:
-    """Start a loop at engine time ``now`` (default: the clock); the loop's records carry it.
-
-    The one per-loop call: it counts the loop, which is then the liveness ``last_loop`` (the
-    previous one is finished), and vouches for LOOP_STAGES at its time unless a stage records
-    an error during it. record_loop_end is optional (live: records between loops then read
-    the clock again).
-    """
-    if not _enabled:
-        return
-    h = _hot
-    h.prev_loop_t = h.last_loop_t
-    h.last_loop_t = h.loop_t = _clock() if now is None else now
-    h.loop_n += 1
 
 
 def record_loop_end(stages: Iterable[str] = ()) -> None:
     """Close the loop in progress; ``stages`` are also marked alive at its time."""
-    if not _enabled:
+    if not H.enabled:
         return
     if stages:
         record_stages_success(stages)
-    _hot.loop_t = None
+    H.loop_t = None
 
 
 def set_gating_flags(flags: Mapping[str, Iterable[str]]) -> None:
     """Set, per symbol, the checks that would block a new entry right now."""
-    if not _enabled:
+    if not H.enabled:
         return
     with _lock:
         _x.gating = {sym: list(reasons) for sym, reasons in flags.items()}
@@ -530,13 +399,13 @@ def build_runtime_diagnostics_snapshot() -> RuntimeDiagnosticsSnapshot:
             tp_sl_missing_count=es.tp_sl_missing_count,
             underwater_without_tp_sl_count=es.underwater_without_tp_sl_count,
         )
-        if not _enabled:
+        if not H.enabled:
             return RuntimeDiagnosticsSnapshot(veto_copy, exit_copy, enabled=False)
         return RuntimeDiagnosticsSnapshot(
             veto_counters=veto_copy,
             exit_pipeline_status=exit_copy,
             enabled=True,
-            window=_x.window.summary(_clock(), _outcome_of),
+            window=_x.window.summary(H.clock(), _outcome_of),
             heatmap=_x.heatmap.to_dict(),
             liveness=liveness(_x),
             accounting=accounting(_x, _veto_counters),
@@ -546,7 +415,7 @@ def build_runtime_diagnostics_snapshot() -> RuntimeDiagnosticsSnapshot:
 
 def restore_cumulative(block: Mapping[str, Any]) -> None:
     """Continue the cumulative counters of a previous run from its published block (restart)."""
-    if not _enabled or not isinstance(block, Mapping):
+    if not H.enabled or not isinstance(block, Mapping):
         return
     vc_in = block.get("veto_counters")
     acc = block.get("accounting")

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from execution.clock import to_iso
 from execution.diagnostics_heatmap import OutcomeWindow, VetoHeatmap
+from execution.diagnostics_hot import H, HotState
 
 if TYPE_CHECKING:
     from execution.diagnostics_metrics import VetoCounters
@@ -18,34 +19,6 @@ if TYPE_CHECKING:
 STAGES = ("screener", "risk", "router", "positions", "exit_scanner", "state_publish")
 # The stages every engine loop runs (state_publish records itself, outside the loop).
 LOOP_STAGES = STAGES[:-1]
-
-
-NO_TIME_YET = object()  # never a loop's time, nor None
-
-
-class HotState:
-    """What the hot path sets, in one small object (attribute stores, one or two cache lines):
-    the engine time of the loop in progress (None between loops), the loop count, the latest
-    loop's time and the one before, the last exit scan and its counts, and the time each
-    record queue last received (the object, compared by identity: a record queues the time
-    first when it is not the loop's; between loops, always: it reads the clock). The per-loop
-    calls write it without the lock; readers take it as it is."""
-
-    __slots__ = (
-        "loop_t", "entries_t", "exits_t", "loop_n", "last_loop_t", "prev_loop_t", "scan_t",
-        "exit_counts",
-    )  # fmt: skip
-
-    def __init__(self) -> None:
-        self.loop_t: float | None = None
-        self.entries_t: object = NO_TIME_YET
-        self.exits_t: object = NO_TIME_YET
-        self.loop_n = 0
-        self.last_loop_t: float | None = None
-        self.prev_loop_t: float | None = None  # the loop before it
-        self.scan_t: float | None = None
-        # The last update_exit_pipeline_status counts, set in one (atomic) assignment.
-        self.exit_counts: tuple[int, int, int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -71,8 +44,8 @@ class DiagnosticsExtras:
     order_failures_by_kind: dict[str, int] = field(default_factory=lambda: {"entry": 0, "exit": 0})
     exit_triggers_by_kind: dict[str, int] = field(default_factory=dict)
     in_flight: int = 0
-    # The per-loop values (loop count and times, exit scan): diagnostics_metrics._hot.
-    hot: HotState = field(default_factory=HotState)
+    # The per-loop values (loop count and times, exit scan): the hot path's one HotState.
+    hot: HotState = field(default_factory=lambda: H)
     # [signals, vetoes, orders, exits] of the events that share the time loop_events_t (one
     # loop), counted as they are folded; hot.last_loop_t is the time of the latest loop
     # (finished, unless read from another thread while it runs).

@@ -46,7 +46,7 @@ def run(ops: list[tuple[Any, ...]], queue_max: int) -> tuple[dict[str, Any], dic
     """Apply ``ops``; return (the snapshot's figures, the same figures recounted by hand)."""
     clock = Clock()
     dm.configure(dm.DiagnosticsSettings(heatmap_bucket_seconds=3_600.0), clock)
-    old_max, dm._QUEUE_MAX = dm._QUEUE_MAX, queue_max
+    old_max, dm.H.queue_max = dm.H.queue_max, queue_max
     recs: list[tuple[str, Any, Any, float]] = []
     loop_t: float | None = None
     try:
@@ -79,7 +79,7 @@ def run(ops: list[tuple[Any, ...]], queue_max: int) -> tuple[dict[str, Any], dic
                 dm.get_veto_counters()
         snap = dm.build_runtime_diagnostics_snapshot()
     finally:
-        dm._QUEUE_MAX = old_max
+        dm.H.queue_max = old_max
         dm.reset_diagnostics()
 
     def last(kind: str) -> str | None:

@@ -42,7 +42,6 @@ from execution.diagnostics_metrics import (
     set_gating_flags,
     update_exit_pipeline_status,
 )
-from execution.diagnostics_state import HotState
 from execution.risk_limits import PortfolioView, RiskLimits, evaluate_intent
 from execution.types import Intent, MarketRules, Side
 
@@ -390,7 +389,7 @@ def test_a_clock_stepping_back_keeps_the_buckets_bounded_and_in_time_order(
 def test_the_event_queue_is_folded_before_it_grows_past_its_bound(
     clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(dm, "_QUEUE_MAX", 300)  # the real bound is big: see it work quickly
+    monkeypatch.setattr(dm.H, "queue_max", 300)  # the real bound is big: see it work quickly
     folds = 0
     for i in range(10_000):
         before = dm.queued()
@@ -407,7 +406,7 @@ def test_the_event_queue_is_folded_before_it_grows_past_its_bound(
 def test_inside_a_loop_the_bound_is_checked_once_per_loop(
     clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(dm, "_QUEUE_MAX", 300)
+    monkeypatch.setattr(dm.H, "queue_max", 300)
     for loop in range(1_000):
         record_loop_start(clock())
         for _ in range(5):  # one loop's records share one queued time
@@ -637,13 +636,20 @@ ALL_RECORDS: list[Callable[[], None]] = [
 ]
 
 
+# What the hot path keeps besides its queues (compared through dm.queued()).
+HOT_VALUES = (
+    "enabled", "loop_t", "entries_t", "exits_t", "loop_n", "last_loop_t", "prev_loop_t", "scan_t",
+    "exit_counts",
+)  # fmt: skip
+
+
 def internals() -> str:
     """A comparable picture of everything diagnostics keeps beyond the spec's dataclasses."""
     x = dm._x
     plain = {f.name: getattr(x, f.name) for f in dataclasses.fields(x)}
     plain["window"] = x.window.items()
     plain["heatmap"] = (x.heatmap.by_reason_symbol, x.heatmap._buckets)
-    plain["hot"] = {name: getattr(x.hot, name) for name in HotState.__slots__}
+    plain["hot"] = {name: getattr(x.hot, name) for name in HOT_VALUES}
     return repr((plain, dm._veto_counters, dm._exit_status, dm.queued()))
 
 
