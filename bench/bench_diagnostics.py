@@ -168,14 +168,18 @@ def replay_once(config_path: Path, state_dir: Path, n_bars: int) -> dict[str, An
     }
 
 
+RUNS = 30  # pairs: one replay's time varies by ~1.5-3% (sd) here, a difference of ~2% needs many
+
+
 def bench_replay(
-    n_symbols: int = 10, bars_per_symbol: int = 20_000, runs: int = 9
+    n_symbols: int = 10, bars_per_symbol: int = 20_000, runs: int = RUNS
 ) -> dict[str, Any]:
     """Alternate on/off replays of the same data; report medians and the overhead.
 
     ``overhead_pct`` compares the median wall-clock bars/s; ``overhead_cpu_pct`` the median
     process CPU time, and ``overhead_paired_cpu_pct`` the median of each adjacent on/off pair's
-    CPU-time ratio, the two steadier figures on a shared machine.
+    CPU-time ratio (with its mean and interquartile range), the steadier figures on a shared
+    machine. An even number of pairs cancels any first-or-second-in-pair effect.
     """
     n_bars = n_symbols * bars_per_symbol
     per_mode: dict[str, list[dict[str, Any]]] = {"on": [], "off": []}
@@ -191,7 +195,9 @@ def bench_replay(
     on, off = per_mode["on"], per_mode["off"]
     rate = {m: statistics.median(r["bars_per_s"] for r in rs) for m, rs in per_mode.items()}
     cpu = {m: statistics.median(r["cpu_s"] for r in rs) for m, rs in per_mode.items()}
-    paired = statistics.median(a["cpu_s"] / b["cpu_s"] for a, b in zip(on, off, strict=True))
+    ratios = [a["cpu_s"] / b["cpu_s"] for a, b in zip(on, off, strict=True)]
+    paired = statistics.median(ratios)
+    quartiles = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else [paired] * 3
     decisions = {(r["closed_count"], r["realized_pnl"]) for r in on + off}
     return {
         "symbols": n_symbols,
@@ -207,6 +213,8 @@ def bench_replay(
         "median_cpu_s_off": round(cpu["off"], 4),
         "overhead_cpu_pct": round((cpu["on"] / cpu["off"] - 1.0) * 100, 2),
         "overhead_paired_cpu_pct": round((paired - 1.0) * 100, 2),
+        "overhead_paired_cpu_mean_pct": round((statistics.mean(ratios) - 1.0) * 100, 2),
+        "overhead_paired_cpu_iqr_pct": [round((q - 1.0) * 100, 2) for q in quartiles[::2]],
         "target_overhead_pct": 2.0,
         "same_decisions_on_off": len(decisions) == 1,
     }
@@ -224,7 +232,7 @@ def bench_pure_python_replay(runs: int) -> dict[str, Any]:
 
 
 def run(
-    quick: bool = False, runs: int = 9, replay_only: bool = False, fallback: bool = True
+    quick: bool = False, runs: int = RUNS, replay_only: bool = False, fallback: bool = True
 ) -> dict[str, Any]:
     """Run both benchmarks; ``quick`` shrinks them (for a smoke test)."""
     result: dict[str, Any] = {
@@ -250,7 +258,7 @@ def run(
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (smoke test)")
-    parser.add_argument("--runs", type=int, default=9, help="replays per mode (default 9)")
+    parser.add_argument("--runs", type=int, default=RUNS, help=f"replays per mode ({RUNS})")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results JSON path")
     parser.add_argument("--replay-only", action="store_true", help="only the replay on vs off")
     parser.add_argument(

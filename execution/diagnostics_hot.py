@@ -22,7 +22,7 @@ from __future__ import annotations
 import time
 from array import array
 from collections.abc import Callable
-from typing import Final
+from typing import Final, cast
 
 # Record kinds (diagnostics_codes imports them). The first four are the liveness "last loop"
 # counts, in its order.
@@ -110,13 +110,19 @@ def _queue_time(h: HotState, q: array[float], exit_side: bool) -> None:
     remember it as the queue's last time."""
     if len(q) >= h.queue_max:
         h.fold()
-    t: float | None = h.loop_t  # the object itself: identity is what the records compare
+    # The loop's time object itself: identity is what the records compare. It goes through a
+    # local typed ``object``: one narrowed to float would be unboxed, and stored as a new object
+    # once compiled. Between loops, a mark that no record matches: each one reads the clock.
+    mark: object = h.loop_t
+    if mark is None:
+        mark = NO_TIME_YET
+    if exit_side:
+        h.exits_t = mark
+    else:
+        h.entries_t = mark
+    t = h.loop_t
     if t is None:
         t = h.clock()
-    if exit_side:
-        h.exits_t = t
-    else:
-        h.entries_t = t
     q.append(t if t >= 0.0 else 0.0)
 
 
@@ -219,12 +225,11 @@ def record_loop_start(now: float | None = None) -> None:
     h = H
     if not h.enabled:
         return
-    t: float | None = now
+    t: object = now  # kept boxed, as the one object the records compare (see _queue_time)
     if t is None:
         t = h.clock()
     h.prev_loop_t = h.last_loop_t
-    h.last_loop_t = t
-    h.loop_t = t
+    h.last_loop_t = h.loop_t = cast("float | None", t)
     h.loop_n += 1
 
 

@@ -160,3 +160,23 @@ def test_codes_are_interned_once_and_tell_what_they_stand_for() -> None:
     assert kinds.tolist() == [1, 1, 0, 2]
     assert [codes.reasons[i] for i in reasons[:2]] == ["var_limit", "cooldown"]
     assert reasons[2:].tolist() == [-1, -1]
+
+
+def test_a_loop_queues_its_time_once_per_queue_and_a_record_between_loops_its_own() -> None:
+    """The records compare the loop's time object by identity (compiled too: a float that
+    was unboxed and boxed again would be a new object, and every record would queue a time)."""
+    dm.configure(dm.DiagnosticsSettings(), lambda: 1_000.0)
+    try:
+        dm.record_loop_start(1_000.0)
+        for _ in range(10):
+            dm.record_veto("max_concurrent", "BTCUSDT")
+        for _ in range(3):
+            dm.record_exit_trigger("tp", "BTCUSDT")
+        assert dm.queued() == (1 + 10) + (1 + 3)
+        dm.record_loop_end()
+        for _ in range(3):
+            dm.record_signal_emitted("BTCUSDT")
+        assert dm.queued() == 15 + 3 * 2  # between loops each record reads the clock
+        assert dm.get_veto_counters().total_vetoes == 10
+    finally:
+        dm.reset_diagnostics()
