@@ -53,4 +53,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.run_all
 
 clean:
-	rm -rf $(VENV) logs build *.egg-info
+	rm -rf $(VENV) logs build *.egg-info execution/*.so

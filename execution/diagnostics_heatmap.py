@@ -119,12 +119,17 @@ class VetoHeatmap:
         # in time order.
         lo, width = int(buckets.min()), len(names)
         counts = np.bincount((buckets - lo) * width + reasons)
-        for key in np.flatnonzero(counts).tolist():
-            bucket, reason = divmod(key, width)
-            slot = self._counts(lo + bucket)
+        keys = np.flatnonzero(counts)
+        slot: dict[str, int] | None = None
+        current = -1
+        for bucket, reason, n in zip(
+            (keys // width).tolist(), (keys % width).tolist(), counts[keys].tolist(), strict=True
+        ):
+            if bucket != current:  # a bucket's reasons are consecutive: open its slot once
+                current, slot = bucket, self._counts(lo + bucket)
             if slot is not None:
                 name = names[reason]
-                slot[name] = slot.get(name, 0) + int(counts[key])
+                slot[name] = slot.get(name, 0) + n
 
     def _counts(self, bucket: int) -> dict[str, int] | None:
         """The counts of ``bucket``, opened in its slot if needed; None if it is too old."""
