@@ -5,10 +5,20 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from execution.diagnostics_metrics import build_runtime_diagnostics_snapshot
+from execution import hot_path_compiled
+from execution.diagnostics_metrics import build_runtime_diagnostics_snapshot, is_enabled
 
 if TYPE_CHECKING:
     from execution.runner import EngineRunner
+
+
+def diagnostics_mode() -> str:
+    """Whether diagnostics count, and how their record calls run (setup.py compiles them)."""
+    if not is_enabled():
+        return "off"
+    if hot_path_compiled():
+        return "on, record calls compiled"
+    return "on, record calls in Python (no C compiler at install)"
 
 
 def summary_dict(runner: EngineRunner, elapsed: float, bars_run: int) -> dict[str, Any]:
@@ -26,6 +36,7 @@ def summary_dict(runner: EngineRunner, elapsed: float, bars_run: int) -> dict[st
         "elapsed_s": round(elapsed, 3),
         "bars_per_s": round(bars_run / elapsed, 1) if elapsed > 0 else None,
         "symbols": len(ex.symbols),
+        "diagnostics": diagnostics_mode(),
         "signals": vc.total_signals,
         "vetoes": vc.total_vetoes,
         "vetoes_by_reason": dict(sorted(vc.by_reason.items(), key=lambda kv: -kv[1])),
@@ -49,8 +60,11 @@ def format_summary(
     runner: EngineRunner, elapsed: float, bars_run: int, *, as_json: bool = False
 ) -> str:
     s = summary_dict(runner, elapsed, bars_run)
-    if as_json:
-        return json.dumps(s, indent=2)
+    return json.dumps(s, indent=2) if as_json else summary_text(s)
+
+
+def summary_text(s: dict[str, Any]) -> str:
+    """The summary as the lines `v7 run --fast` prints."""
     reasons = ", ".join(f"{k} {v}" for k, v in s["vetoes_by_reason"].items()) or "none"
     exits = ", ".join(f"{k} {v}" for k, v in s["exits_by_kind"].items()) or "none"
     rate = f"{s['bars_per_s']:,.0f} bars/s" if s["bars_per_s"] else "-"
@@ -58,15 +72,25 @@ def format_summary(
         "v7 run summary" + (" (resumed)" if s["resumed"] else ""),
         f"  bars        {s['bars']:,} ({s['bars_this_run']:,} this run, {s['symbols']} symbols)"
         f" in {s['elapsed_s']:.2f}s = {rate}",
-        f"  signals     {s['signals']:,}",
-        f"  vetoes      {s['vetoes']:,}: {reasons}",
-        f"  orders      {s['orders']:,} (entry {s['orders_by_kind'].get('entry', 0):,}, "
-        f"exit {s['orders_by_kind'].get('exit', 0):,}), failures {s['order_failures']}",
-        f"  exits       {exits}",
+    ]
+    if s["diagnostics"] == "off":  # nothing was counted: say so rather than print zeros
+        lines.append("  diagnostics off (diagnostics.enabled: false): signals, vetoes, orders,")
+        lines.append("              exits and the accounting identity were not counted")
+    else:
+        lines += [
+            f"  signals     {s['signals']:,}",
+            f"  vetoes      {s['vetoes']:,}: {reasons}",
+            f"  orders      {s['orders']:,} (entry {s['orders_by_kind'].get('entry', 0):,}, "
+            f"exit {s['orders_by_kind'].get('exit', 0):,}), failures {s['order_failures']}",
+            f"  exits       {exits}",
+        ]
+    lines += [
         f"  PnL         {s['pnl']:+,.2f} ({s['pnl_pct']:+.2f}%), realized {s['realized_pnl']:+,.2f},"
         f" fees {s['fees_paid']:,.2f}; NAV {s['nav']:,.2f}",
         f"  open        {s['open_positions']} positions; bad bars rejected {s['bad_bars']}",
-        f"  accounting  identity {'ok' if s['identity_ok'] else 'BROKEN'}",
-        f"  state       {s['state_dir']}",
     ]
+    if s["diagnostics"] != "off":
+        lines.append(f"  accounting  identity {'ok' if s['identity_ok'] else 'BROKEN'}")
+        lines.append(f"  diagnostics {s['diagnostics']}")
+    lines.append(f"  state       {s['state_dir']}")
     return "\n".join(lines)

@@ -29,6 +29,7 @@ from execution.state_v7 import (
     RISK_SNAPSHOT_FILE,
     TP_SL_REGISTRY_FILE,
 )
+from execution.summary import summary_text
 
 ROOT = Path(__file__).resolve().parents[1]
 REPO_CONFIG = ROOT / "config" / "strategy_config.json"
@@ -268,3 +269,17 @@ def test_the_disabled_run_publishes_enabled_false(whole_runs: tuple[Run, Run]) -
         intel.pop("runtime_diagnostics")
         intel["engine"].pop("pid")
     assert intel_on == intel_off
+
+
+def test_the_summary_says_what_diagnostics_counted(whole_runs: tuple[Run, Run]) -> None:
+    """A run with diagnostics off prints no zero counts and no broken identity: it says that
+    nothing was counted. A run with them on says how its record calls ran."""
+    on, off = whole_runs
+    assert on.summary["diagnostics"].startswith("on, record calls ")
+    on_text = summary_text(on.summary)
+    assert "identity ok" in on_text and f"diagnostics {on.summary['diagnostics']}" in on_text
+    assert off.summary["diagnostics"] == "off"
+    off_text = summary_text(off.summary)
+    assert "diagnostics off" in off_text and "not counted" in off_text
+    assert "BROKEN" not in off_text and "signals " not in off_text
+    assert off.summary["pnl"] == on.summary["pnl"]  # diagnostics observe; they never decide
