@@ -33,7 +33,9 @@ from bench.common import (
 )
 from execution.types import Fill
 
-_TIMING_KEYS = ("state_dir", "elapsed_s", "bars_per_s")
+# Not decisions: where and how fast it ran, and how the diagnostics record calls ran (compiled
+# or not depends on the install).
+_TIMING_KEYS = ("state_dir", "elapsed_s", "bars_per_s", "diagnostics")
 
 
 def _cases() -> dict[str, tuple[dict[str, Any], int | None, Path | None]]:
