@@ -63,28 +63,31 @@ class HotState:
       ``loop_t`` (a record queues the time first when it is not the loop's).
     """
 
+    # Reset by each configure (see reset).
+    enabled: bool
+    clock: Callable[[], float]
+    entries: array[float]  # signals, risk passes, vetoes, entry outcomes
+    exits: array[float]  # exit orders, their failures, exit triggers
+    loop_t: float | None
+    entries_t: object
+    exits_t: object
+    loop_n: int
+    last_loop_t: float | None
+    prev_loop_t: float | None
+    scan_t: float | None
+    exit_counts: tuple[int, int, int, int] | None
+
     def __init__(self) -> None:
-        self.enabled: bool = True
-        self.clock: Callable[[], float] = time.time
         self.fold: Callable[[], None] = _no_fold
         self.intern: Callable[[int, str | None, str | None, str | None], float] = _no_intern
         self.queue_max: int = QUEUE_MAX
-        self.entries: array[float] = array("d")  # signals, risk passes, vetoes, entry outcomes
-        self.exits: array[float] = array("d")  # exit orders, their failures, exit triggers
         self.signal_code: float = 0.0
         self.passed_code: float = 0.0
         self.veto_codes: dict[str | None, dict[str | None, float]] = {}
         self.order_codes: dict[object, float] = {}
         self.trigger_codes: dict[object, float] = {}
         self.failed_codes: dict[object, float] = {}
-        self.loop_t: float | None = None
-        self.entries_t: object = NO_TIME_YET
-        self.exits_t: object = NO_TIME_YET
-        self.loop_n: int = 0
-        self.last_loop_t: float | None = None
-        self.prev_loop_t: float | None = None
-        self.scan_t: float | None = None
-        self.exit_counts: tuple[int, int, int, int] | None = None
+        self.reset(True, time.time)
 
     def reset(self, enabled: bool, clock: Callable[[], float]) -> None:
         """Start afresh (``configure``): new queues, no loop yet."""
@@ -100,6 +103,11 @@ class HotState:
         self.prev_loop_t = None
         self.scan_t = None
         self.exit_counts = None
+
+    def now(self) -> float:
+        """The engine time of a record: the loop's, or the clock's between loops."""
+        t = self.loop_t
+        return self.clock() if t is None else t
 
 
 H: Final = HotState()
@@ -120,9 +128,7 @@ def _queue_time(h: HotState, q: array[float], exit_side: bool) -> None:
         h.exits_t = mark
     else:
         h.entries_t = mark
-    t = h.loop_t
-    if t is None:
-        t = h.clock()
+    t = h.now()
     q.append(t if t >= 0.0 else 0.0)
 
 
@@ -237,11 +243,10 @@ def record_exit_scan_run() -> None:
     h = H
     if not h.enabled:
         return
-    # Called every loop: keep the float, format it only when someone reads it.
-    t: float | None = h.loop_t
-    if t is None:
-        t = h.clock()
-    h.scan_t = t
+    # Called every loop: keep the float, format it only when someone reads it. (h.now() written
+    # out: a call more per loop on the pure-Python path.)
+    t = h.loop_t
+    h.scan_t = h.clock() if t is None else t
 
 
 def update_exit_pipeline_status(

@@ -334,7 +334,7 @@ def record_stages_success(stages: Iterable[str]) -> None:
     """Mark several stages alive at one engine time."""
     if not H.enabled:
         return
-    t = H.clock() if H.loop_t is None else H.loop_t
+    t = H.now()
     success = _x.stage_success
     for stage in stages:
         success[stage] = t
@@ -351,7 +351,7 @@ def record_stage_error(stage: str, error: BaseException | str) -> None:
         before = last_success(x, stage, before_current_loop=in_loop)
         if before is not None:
             x.stage_success[stage] = before
-        x.stage_error[stage] = (H.clock() if H.loop_t is None else H.loop_t, text[:300])
+        x.stage_error[stage] = (H.now(), text[:300])
         x.stage_error_count[stage] = x.stage_error_count.get(stage, 0) + 1
 
 

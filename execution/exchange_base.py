@@ -6,10 +6,18 @@ router handles every venue the same way: transient errors are retried, rejection
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol, runtime_checkable
 
-from execution.types import Bar, ExchangePosition, Fill, MarketRules, OrderAck, OrderRequest
+from execution.types import (
+    Bar,
+    BarTuple,
+    ExchangePosition,
+    Fill,
+    MarketRules,
+    OrderAck,
+    OrderRequest,
+)
 
 
 class ExchangeError(Exception):
@@ -61,3 +69,12 @@ class Exchange(Protocol):
     def on_bar(self, bar: Bar) -> None:
         """Feed a new bar (the paper exchange fills pending orders at its open; live: no-op)."""
         ...
+
+
+def feed_bars(
+    on_bar: Callable[[Bar], None], symbols: Sequence[str], bars: Iterable[BarTuple]
+) -> None:
+    """Give ``on_bar`` each ``(idx, ts, open, high, low, close, volume)`` bar of a loop as a
+    :class:`Bar`: how a venue without a bulk ``on_bars`` is fed a loop's bars."""
+    for idx, ts, o, h, lo, c, v in bars:
+        on_bar(Bar(symbols[idx], ts, o, h, lo, c, v))

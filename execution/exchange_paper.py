@@ -18,7 +18,7 @@ from typing import Any
 
 from execution.clock import Clock
 from execution.config import EngineConfig
-from execution.exchange_base import OrderRejected, TransientExchangeError
+from execution.exchange_base import OrderRejected, TransientExchangeError, feed_bars
 from execution.exchange_paper_book import (
     Book,
     FaultPlan,
@@ -268,8 +268,7 @@ class PaperExchange:
         The replay's hot path: with nothing pending a bar only marks its symbol.
         """
         if self._book.pending:
-            for idx, ts, o, h, lo, c, v in bars:
-                self.on_bar(Bar(symbols[idx], ts, o, h, lo, c, v))
+            feed_bars(self.on_bar, symbols, bars)
             return
         last, rules = self._book.last_prices, self._rules
         for b in bars:

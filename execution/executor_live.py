@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -18,7 +19,7 @@ from execution import diagnostics_metrics as diag
 from execution.book import Book
 from execution.clock import Clock
 from execution.config import EngineConfig
-from execution.exchange_base import Exchange
+from execution.exchange_base import Exchange, feed_bars
 from execution.exit_scanner import PriceObs, scan_tp_sl_exits
 from execution.order_router import OrderRouter, RouteResult, client_order_id
 from execution.position_ledger import PositionLedger
@@ -26,7 +27,7 @@ from execution.position_tp_sl_registry import TpSlEntry, TpSlRegistry
 from execution.risk_limits import RiskLimits, evaluate_intent, gating_flags
 from execution.rounding import round_qty
 from execution.signal_screener import BarTuple, SignalScreener, Strategy, build_strategy
-from execution.types import Bar, ExitIntent, ExitKind, Fill, Intent, OrderKind, OrderRequest
+from execution.types import ExitIntent, ExitKind, Fill, Intent, OrderKind, OrderRequest
 
 log = logging.getLogger(__name__)
 
@@ -81,10 +82,11 @@ class Executor:
         ep = cfg.diagnostics.exit_pipeline
         self._underwater = ep.tp_sl_underwater_threshold_pct
         self._canary = ep.tp_sl_canary_enabled
-        # A venue that takes a loop's bars in one call (the paper exchange) is fed that way.
-        self._on_bars: Callable[[Sequence[str], Sequence[BarTuple]], None] | None = getattr(
+        # A venue that takes a loop's bars in one call (the paper exchange) is fed that way;
+        # any other gets them one Bar at a time.
+        self._on_bars: Callable[[Sequence[str], Sequence[BarTuple]], None] = getattr(
             exchange, "on_bars", None
-        )
+        ) or partial(feed_bars, exchange.on_bar)
 
     # --- one loop iteration ---------------------------------------------------------------------
 
@@ -94,12 +96,7 @@ class Executor:
         The exchange sees each bar first (paper: pending orders fill at its open); the exit
         scanner tests the bar's open/high/low.
         """
-        if self._on_bars is not None:
-            self._on_bars(self.symbols, bars)
-        else:
-            symbols, on_bar = self.symbols, self.exchange.on_bar
-            for idx, ts, o, h, lo, c, v in bars:
-                on_bar(Bar(symbols[idx], ts, o, h, lo, c, v))
+        self._on_bars(self.symbols, bars)
         self._cycle(bars, None)
 
     def step_live(self, marks: Mapping[str, float], bars: Sequence[BarTuple]) -> None:

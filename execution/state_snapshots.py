@@ -52,7 +52,9 @@ def risk_snapshot(ex: Executor, now: float) -> dict[str, Any]:
     dd = book.drawdown()
     positions = ex.ledger.get_open_positions()
     view = book.view(positions, now)
-    est = portfolio_var(view.positions, book.returns_of, book.nav, ex.cfg.risk, nan_free=True)
+    est = portfolio_var(
+        view.positions, view.returns, view.nav, ex.cfg.risk, nan_free=view.returns_nan_free
+    )
     balance = ex.exchange.balance()
     r = ex.cfg.risk
     return {
