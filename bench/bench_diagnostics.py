@@ -34,9 +34,9 @@ from execution import diagnostics_metrics as dm
 from execution import hot_path_compiled
 from execution.clock import ReplayClock
 from execution.config import load_config
-from execution.exchange_paper import PaperExchange
-from execution.market_data import merge_series, synthetic_series, timeframe_seconds
-from execution.runner import EngineRunner, RunOptions
+from execution.market.bars import merge_series, synthetic_series, timeframe_seconds
+from execution.run.runner import EngineRunner, RunOptions
+from execution.venues.paper import PaperExchange
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "diagnostics.json"

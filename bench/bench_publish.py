@@ -33,7 +33,7 @@ from bench.common import (
 from execution import diagnostics_metrics as diag
 from execution.clock import ReplayClock
 from execution.risk_limits import VetoReason
-from execution.runner import EngineRunner
+from execution.run.runner import EngineRunner
 from execution.state_publish import compute_and_write_intel_state
 
 NAME = "publish"

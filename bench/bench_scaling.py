@@ -35,7 +35,7 @@ from bench.common import (
     temp_dir,
     write_result,
 )
-from execution.runner import EngineRunner
+from execution.run.runner import EngineRunner
 
 NAME = "scaling"
 SYMBOL_COUNTS = (1, 10, 50, 200)

@@ -42,7 +42,7 @@ from bench.common import (
 )
 from bench.vs_trades import Trade, bt_trades, compare_trades, gapped_entries, v7_trades
 from execution.config import SymbolSpec, SyntheticConfig
-from execution.market_data import synthetic_series
+from execution.market.bars import synthetic_series
 from execution.types import Fill
 
 NAME = "vs_backtesting"

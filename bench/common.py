@@ -1,6 +1,6 @@
 """Shared pieces of the benchmarks: configs, the in-process `v7 run --fast` path, machine info.
 
-The replay helpers call the same functions ``execution.cli_run._run_replay`` calls (load the
+The replay helpers call the same functions ``execution.cli.run._run_replay`` calls (load the
 data, build the runner with a paper exchange, ``run_replay``), so a benchmark measures exactly
 what ``v7 run --fast`` does in its loop; data generation is done before the clock starts.
 """
@@ -22,12 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from execution import cli_run
+from execution.cli import run as cli_run
 from execution.clock import ReplayClock
 from execution.config import EngineConfig, parse_config
-from execution.market_data import MergedBars
-from execution.runner import EngineRunner, RunOptions
-from execution.summary import summary_dict
+from execution.market.bars import MergedBars
+from execution.run.runner import EngineRunner, RunOptions
+from execution.run.summary import summary_dict
 from execution.types import Fill, RejectCounts
 
 ROOT = Path(__file__).resolve().parents[1]

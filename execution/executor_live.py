@@ -19,7 +19,6 @@ from execution import diagnostics_metrics as diag
 from execution.book import Book
 from execution.clock import Clock
 from execution.config import EngineConfig
-from execution.exchange_base import Exchange, feed_bars
 from execution.exit_scanner import PriceObs, scan_tp_sl_exits
 from execution.order_router import OrderRouter, RouteResult, client_order_id
 from execution.position_ledger import PositionLedger
@@ -28,6 +27,7 @@ from execution.risk_limits import RiskLimits, evaluate_intent, gating_flags
 from execution.rounding import round_qty
 from execution.signal_screener import BarTuple, SignalScreener, Strategy, build_strategy
 from execution.types import ExitIntent, ExitKind, Fill, Intent, OrderKind, OrderRequest
+from execution.venues.base import Exchange, feed_bars
 
 log = logging.getLogger(__name__)
 

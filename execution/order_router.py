@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from typing import Literal
 
 from execution.diagnostics_metrics import record_order_failed, record_order_placed
-from execution.exchange_base import (
+from execution.types import OrderAck, OrderKind, OrderRequest
+from execution.venues.base import (
     Exchange,
     ExchangeError,
     OrderRejected,
     TransientExchangeError,
 )
-from execution.types import OrderAck, OrderKind, OrderRequest
 
 log = logging.getLogger(__name__)
 

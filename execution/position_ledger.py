@@ -1,7 +1,7 @@
 """Position ledger: open positions built from fills (the one owner of "what we hold").
 
 Persisted atomically as positions_ledger.json; on restart the engine reloads it and reconciles
-it with the exchange's positions (execution.reconcile).
+it with the exchange's positions (execution.run.reconcile).
 """
 
 from __future__ import annotations

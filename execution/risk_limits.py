@@ -11,28 +11,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 
 import numpy as np
 
 from execution.config import RiskConfig
 from execution.diagnostics_metrics import record_risk_passed, record_veto
 from execution.rounding import round_qty
-from execution.types import Intent, MarketRules, Side, VetoResult
-
-
-class VetoReason(StrEnum):
-    TRADING_HALTED = "trading_halted"
-    TIER_BLOCK = "tier_block"
-    STALE_MARK = "stale_mark"
-    COOLDOWN = "cooldown"
-    MIN_NOTIONAL = "min_notional"
-    PER_TRADE_NAV_PCT = "per_trade_nav_pct"
-    MAX_CONCURRENT = "max_concurrent"
-    SYMBOL_CAP = "symbol_cap"
-    PORTFOLIO_DD_CIRCUIT = "portfolio_dd_circuit"
-    VAR_LIMIT = "var_limit"
-    CVAR_LIMIT = "cvar_limit"
+from execution.types import Intent, MarketRules, Side, VetoReason, VetoResult
 
 
 @dataclass(frozen=True, slots=True)

@@ -74,16 +74,32 @@ class Intent:
     strategy: str = "ema_cross_atr"
 
 
+class VetoReason(StrEnum):
+    """Why risk refused an entry: a closed set, so metric labels stay bounded (docs/risk_vetoes.md)."""
+
+    TRADING_HALTED = "trading_halted"
+    TIER_BLOCK = "tier_block"
+    STALE_MARK = "stale_mark"
+    COOLDOWN = "cooldown"
+    MIN_NOTIONAL = "min_notional"
+    PER_TRADE_NAV_PCT = "per_trade_nav_pct"
+    MAX_CONCURRENT = "max_concurrent"
+    SYMBOL_CAP = "symbol_cap"
+    PORTFOLIO_DD_CIRCUIT = "portfolio_dd_circuit"
+    VAR_LIMIT = "var_limit"
+    CVAR_LIMIT = "cvar_limit"
+
+
 @dataclass(frozen=True, slots=True)
 class VetoResult:
     """The decision of risk_limits.check_order: the first failing check wins."""
 
     vetoed: bool
-    reason: str | None = None
+    reason: VetoReason | None = None
     observed: float | None = None
     limit: float | None = None
     detail: str = ""
-    also_failed: tuple[str, ...] = ()
+    also_failed: tuple[VetoReason, ...] = ()
 
     def describe(self) -> str:
         if not self.vetoed:

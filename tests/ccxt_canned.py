@@ -26,7 +26,7 @@ import ccxt
 import requests
 from requests.structures import CaseInsensitiveDict
 
-from execution.exchange_ccxt_guard import build_client
+from execution.venues.ccxt_guard import build_client
 
 API_KEY = "CANNEDkey0123456789abcdefABCDEF0123456789abcdefXYZ"
 API_SECRET = "CANNEDsecret9876543210fedcbaFEDCBA9876543210zyxwv"

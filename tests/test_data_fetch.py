@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from ccxt_canned import SERVER_MS, CannedBinance, canned_client
 
-import execution.data_fetch as data_fetch
-from execution.cli_data import register_cli
-from execution.data_fetch import HEADER, fetch_ohlcv_to_csv
-from execution.market_data import load_csv_dir
+import execution.market.fetch as data_fetch
+from execution.cli.data import register_cli
+from execution.market.bars import load_csv_dir
+from execution.market.fetch import HEADER, fetch_ohlcv_to_csv
 
 MIN = 60_000
 START = SERVER_MS - 3_000 * MIN

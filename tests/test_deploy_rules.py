@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from execution.metrics_exporter import V7Collector
+from execution.run.metrics_exporter import V7Collector
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 ALERTS = DEPLOY / "prometheus" / "alerts.yml"

@@ -20,6 +20,7 @@ import pytest
 
 from execution.clock import from_iso
 from execution.diagnostics_metrics import STAGES
+from execution.run.summary import summary_text
 from execution.state_v7 import (
     CHECKPOINT_FILE,
     INTEL_FILE,
@@ -29,7 +30,6 @@ from execution.state_v7 import (
     RISK_SNAPSHOT_FILE,
     TP_SL_REGISTRY_FILE,
 )
-from execution.summary import summary_text
 
 ROOT = Path(__file__).resolve().parents[1]
 REPO_CONFIG = ROOT / "config" / "strategy_config.json"

@@ -10,8 +10,8 @@ from typing import Any
 import doctor_state_factory as f
 import pytest
 
-from execution.doctor import main, run_doctor
-from execution.doctor_model import reference_now
+from doctor.cli import main, run_doctor
+from doctor.model import reference_now
 
 Mutator = Callable[[f.State], None]
 

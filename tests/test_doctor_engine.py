@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from execution.doctor import run_doctor
-from execution.doctor_sync import sync_registry
+from doctor.cli import run_doctor
+from doctor.sync import sync_registry
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -10,8 +10,8 @@ from typing import Any
 import doctor_state_factory as f
 import pytest
 
-from execution.doctor import main, run_doctor
-from execution.doctor_sync import levels, sync_registry
+from doctor.cli import main, run_doctor
+from doctor.sync import levels, sync_registry
 
 NOW = f.T_EPOCH + 60
 

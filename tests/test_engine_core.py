@@ -9,17 +9,17 @@ from pathlib import Path
 
 import numpy as np
 
-from execution.cli_run import paper_exchange_factory
+from execution.cli.run import paper_exchange_factory
 from execution.clock import ReplayClock
 from execution.config import load_config
-from execution.exchange_paper import PaperExchange
 from execution.executor_live import Executor
-from execution.market_data import merge_series, synthetic_series
+from execution.market.bars import merge_series, synthetic_series
 from execution.position_tp_sl_registry import TpSlEntry
 from execution.risk_limits import check_order
-from execution.runner import EngineRunner, RunOptions
+from execution.run.runner import EngineRunner, RunOptions
 from execution.state_publish import PublishThrottle
 from execution.types import Intent, OrderKind, OrderRequest, Side
+from execution.venues.paper import PaperExchange
 
 CONFIG = Path("config/strategy_config.json")
 

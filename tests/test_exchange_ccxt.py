@@ -23,14 +23,20 @@ from ccxt_canned import (
 import execution.order_router as order_router
 from execution.clock import ReplayClock
 from execution.config import EngineConfig, ExchangeConfig, SymbolSpec
-from execution.exchange_base import (
+from execution.order_router import OrderRouter, client_order_id
+from execution.position_ledger import PositionLedger
+from execution.position_tp_sl_registry import TpSlRegistry
+from execution.run.reconcile import reconcile
+from execution.types import ExitKind, OrderKind, OrderRequest, Side
+from execution.venues.base import (
     AuthenticationFailed,
     Exchange,
     ExchangeError,
     OrderRejected,
     TransientExchangeError,
 )
-from execution.exchange_ccxt import (
+from execution.venues.ccxt_guard import RedactingLogger, Redactor
+from execution.venues.ccxt_venue import (
     CcxtExchange,
     DuplicateClientOrderId,
     MissingKeysError,
@@ -39,12 +45,6 @@ from execution.exchange_ccxt import (
     map_ccxt_error,
     venue_client_id,
 )
-from execution.exchange_ccxt_guard import RedactingLogger, Redactor
-from execution.order_router import OrderRouter, client_order_id
-from execution.position_ledger import PositionLedger
-from execution.position_tp_sl_registry import TpSlRegistry
-from execution.reconcile import reconcile
-from execution.types import ExitKind, OrderKind, OrderRequest, Side
 
 ORDER = ("POST", "/fapi/v1/order")
 QUERY = ("GET", "/fapi/v1/order")
@@ -373,7 +373,7 @@ def test_no_key_or_secret_in_any_log_line_message_or_repr(caplog: pytest.LogCapt
             call()
         texts.append(str(err.value))
     texts += [r.getMessage() for r in caplog.records]
-    http = [r for r in caplog.records if r.name == "execution.exchange_ccxt.http"]
+    http = [r for r in caplog.records if r.name == "execution.venues.ccxt_venue.http"]
     assert http and any("X-MBX-APIKEY" in r.getMessage() for r in http)  # redacted, not absent
     assert all(leaked_secrets(t) == [] for t in texts)
     assert not any("signature=" in t and "signature=***" not in t for t in texts)

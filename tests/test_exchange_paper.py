@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 
 from execution.clock import ReplayClock
 from execution.config import parse_config
-from execution.exchange_base import Exchange, OrderRejected, TransientExchangeError
-from execution.exchange_paper import FaultPlan, PaperExchange
 from execution.types import Bar, ExitKind, MarketRules, OrderKind, OrderRequest, Side
+from execution.venues.base import Exchange, OrderRejected, TransientExchangeError
+from execution.venues.paper import FaultPlan, PaperExchange
 
 SYM = "BTCUSDT"
 FEE_BPS = 4.0

@@ -21,11 +21,11 @@ from ccxt_canned import (
 )
 
 from execution import diagnostics_metrics as diag
-from execution.cli_live import LiveLoop, run_live
+from execution.cli.live import LiveLoop, run_live
 from execution.clock import WallClock
 from execution.config import EngineConfig, load_config
-from execution.exchange_ccxt import CcxtExchange
-from execution.runner import EngineRunner, RunOptions
+from execution.run.runner import EngineRunner, RunOptions
+from execution.venues.ccxt_venue import CcxtExchange
 
 ENV = {"V7_API_KEY": API_KEY, "V7_API_SECRET": API_SECRET}
 

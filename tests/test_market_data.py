@@ -1,4 +1,4 @@
-"""Tests for execution.market_data: validation, CSV replay, synthetic bars, merging."""
+"""Tests for execution.market.bars: validation, CSV replay, synthetic bars, merging."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from execution.clock import from_iso
 from execution.config import SymbolSpec, SyntheticConfig
-from execution.market_data import (
+from execution.market.bars import (
     BarSeries,
     DataError,
     MergedBars,

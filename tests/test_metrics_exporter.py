@@ -18,7 +18,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from execution import diagnostics_metrics as diag
-from execution.metrics_exporter import (
+from execution.run.metrics_exporter import (
     MAX_LABEL_VALUES,
     MetricsServer,
     bounded,

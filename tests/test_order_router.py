@@ -6,8 +6,6 @@ import pytest
 
 import execution.order_router as order_router
 from execution.clock import ReplayClock
-from execution.exchange_base import ExchangeError, OrderRejected, TransientExchangeError
-from execution.exchange_paper import FaultPlan, PaperExchange
 from execution.order_router import (
     OrderRouter,
     RouteResult,
@@ -16,6 +14,8 @@ from execution.order_router import (
 )
 from execution.rounding import round_price, round_qty
 from execution.types import Bar, MarketRules, OrderAck, OrderKind, OrderRequest
+from execution.venues.base import ExchangeError, OrderRejected, TransientExchangeError
+from execution.venues.paper import FaultPlan, PaperExchange
 
 SYM = "BTCUSDT"
 

@@ -18,12 +18,12 @@ import pytest
 from execution import diagnostics_metrics as diag
 from execution.clock import ReplayClock
 from execution.config import EngineConfig, load_config
-from execution.exchange_paper import PaperExchange
 from execution.executor_live import Executor
 from execution.risk_limits import VetoReason, check_order
 from execution.state_publish import write_risk_snapshot
 from execution.state_snapshots import risk_snapshot
 from execution.types import Intent, Side
+from execution.venues.paper import PaperExchange
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE_CONFIG = ROOT / "config" / "strategy_config.json"

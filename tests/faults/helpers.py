@@ -19,10 +19,9 @@ from typing import Any
 
 from execution.clock import ReplayClock
 from execution.config import load_config
-from execution.exchange_paper import PaperExchange
 from execution.position_ledger import PositionLedger
 from execution.position_tp_sl_registry import TpSlRegistry
-from execution.reconcile import reconcile
+from execution.run.reconcile import reconcile
 from execution.state_io import read_json_defensive
 from execution.state_v7 import (
     CHECKPOINT_FILE,
@@ -32,6 +31,7 @@ from execution.state_v7 import (
     STATE_FILES,
     TP_SL_REGISTRY_FILE,
 )
+from execution.venues.paper import PaperExchange
 
 REPO = Path(__file__).resolve().parents[2]
 BASE_CONFIG = REPO / "config" / "strategy_config.json"

@@ -17,7 +17,7 @@ import pytest
 
 from execution.cli import main as v7_main
 from execution.config import load_config
-from execution.market_data import BarSeries, DataError, load_csv_dir, synthetic_series
+from execution.market.bars import BarSeries, DataError, load_csv_dir, synthetic_series
 
 from .helpers import BASE_CONFIG, FIGURES, diff_keys, final_outcome, frequent_publish_config, load
 

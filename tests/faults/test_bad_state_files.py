@@ -15,18 +15,18 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard.state import load_dashboard_state
+from doctor.cli import run_doctor
 from execution import state_v7
 from execution.clock import ReplayClock
 from execution.config import load_config
-from execution.doctor import run_doctor
-from execution.exchange_paper import PaperExchange
-from execution.runner import EngineRunner, RunOptions
+from execution.run.runner import EngineRunner, RunOptions
 from execution.state_v7 import (
     CHECKPOINT_FILE,
     POSITIONS_LEDGER_FILE,
     STATE_FILES,
     TP_SL_REGISTRY_FILE,
 )
+from execution.venues.paper import PaperExchange
 
 from .helpers import (
     BASE_CONFIG,
@@ -188,8 +188,8 @@ def test_damaged_files_while_down_do_not_change_how_a_replay_resumes(tmp_path: P
 
 def _interrupted(cfg: Path, d: Path, max_bars: int) -> None:
     """Run the command in-process and stop it a third of the way (as SIGINT would)."""
-    from execution.cli_run import paper_exchange_factory
-    from execution.market_data import merge_series, synthetic_series
+    from execution.cli.run import paper_exchange_factory
+    from execution.market.bars import merge_series, synthetic_series
 
     config = load_config(cfg)
     per_symbol = -(-max_bars // len(config.symbols))

@@ -24,14 +24,14 @@ from typing import Any
 import pytest
 
 from execution import diagnostics_metrics as diag
-from execution.cli_run import paper_exchange_factory
+from execution.cli.run import paper_exchange_factory
 from execution.clock import ReplayClock
 from execution.config import load_config
 from execution.exit_scanner import scan_tp_sl_exits
-from execution.market_data import merge_series, synthetic_series
+from execution.market.bars import merge_series, synthetic_series
 from execution.position_ledger import LedgerPosition
 from execution.position_tp_sl_registry import TpSlEntry
-from execution.runner import EngineRunner, RunOptions
+from execution.run.runner import EngineRunner, RunOptions
 
 from .helpers import BASE_CONFIG, FIGURES
 

@@ -22,16 +22,16 @@ from ccxt_canned import API_KEY, API_SECRET, SERVER_MS, CannedBinance, canned_cl
 from execution import diagnostics_metrics as diag
 from execution.clock import ReplayClock
 from execution.config import load_config
-from execution.exchange_base import OrderRejected, TransientExchangeError
-from execution.exchange_ccxt import CcxtExchange, venue_client_id
-from execution.exchange_paper import FaultPlan, PaperExchange
-from execution.market_data import merge_series, synthetic_series
+from execution.market.bars import merge_series, synthetic_series
 from execution.order_router import OrderRouter, RouteResult, client_order_id
 from execution.position_ledger import PositionLedger
 from execution.position_tp_sl_registry import TpSlRegistry
-from execution.reconcile import reconcile
-from execution.runner import EngineRunner, RunOptions
+from execution.run.reconcile import reconcile
+from execution.run.runner import EngineRunner, RunOptions
 from execution.types import Fill, OrderAck, OrderKind, OrderRequest
+from execution.venues.base import OrderRejected, TransientExchangeError
+from execution.venues.ccxt_venue import CcxtExchange, venue_client_id
+from execution.venues.paper import FaultPlan, PaperExchange
 
 from .helpers import BASE_CONFIG, FIGURES
 
@@ -60,11 +60,11 @@ class RecordingPaper(PaperExchange):
 
     def place_order(self, req: OrderRequest) -> OrderAck:
         fault = next(self._shadow)
-        before = self._book.order_seq
+        before = self._account.order_seq
         try:
             ack = super().place_order(req)
         except Exception as err:
-            accepted = self._book.order_seq > before
+            accepted = self._account.order_seq > before
             self.calls.append(Call(req.client_order_id, fault, accepted, type(err).__name__))
             raise
         self.calls.append(Call(req.client_order_id, fault, True, None))

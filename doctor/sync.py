@@ -12,8 +12,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from doctor.model import as_dict, dig, num
 from execution.clock import to_iso
-from execution.doctor_model import as_dict, dig, num
 from execution.state_io import SCHEMA_VERSION, JsonRead, write_json_atomic
 from execution.state_v7 import (
     INTEL_FILE,

@@ -9,7 +9,7 @@ from execution import hot_path_compiled
 from execution.diagnostics_metrics import build_runtime_diagnostics_snapshot, is_enabled
 
 if TYPE_CHECKING:
-    from execution.runner import EngineRunner
+    from execution.run.runner import EngineRunner
 
 
 def diagnostics_mode() -> str:

@@ -18,16 +18,6 @@ from typing import Any
 
 from execution.clock import Clock
 from execution.config import EngineConfig
-from execution.exchange_base import OrderRejected, TransientExchangeError, feed_bars
-from execution.exchange_paper_book import (
-    Book,
-    FaultPlan,
-    Pending,
-    Position,
-    book_from_dict,
-    book_to_dict,
-    is_multiple,
-)
 from execution.rounding import step_decimals
 from execution.state_io import read_json_defensive, write_json_atomic
 from execution.types import (
@@ -39,6 +29,16 @@ from execution.types import (
     OrderAck,
     OrderRequest,
     Side,
+)
+from execution.venues.base import OrderRejected, TransientExchangeError, feed_bars
+from execution.venues.paper_account import (
+    FaultPlan,
+    PaperAccount,
+    Pending,
+    Position,
+    account_from_dict,
+    account_to_dict,
+    is_multiple,
 )
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ class PaperExchange:
         self._slip = slippage_bps / 1e4
         self._clock = clock
         self.leverage = leverage
-        self._book = Book(starting_balance, starting_balance)
+        self._account = PaperAccount(starting_balance, starting_balance)
         self._faults = faults.draws() if faults else None
         self.faults_injected: dict[str, int] = {}
         self.load_status = "fresh"
@@ -107,14 +107,14 @@ class PaperExchange:
 
     def find_order(self, client_order_id: str) -> OrderAck | None:
         """Return the accepted order with this client id and its current status, if any."""
-        return self._book.orders.get(client_order_id)
+        return self._account.orders.get(client_order_id)
 
     def poll_fills(self) -> Sequence[Fill]:
         """Return and clear the fills since the last call, oldest first."""
-        fills = self._book.fills
+        fills = self._account.fills
         if not fills:
             return _NO_FILLS
-        self._book.fills = []
+        self._account.fills = []
         return fills
 
     def positions(self) -> dict[str, ExchangePosition]:
@@ -125,35 +125,35 @@ class PaperExchange:
                 side=Side.LONG if p.qty > 0 else Side.SHORT,
                 qty=abs(p.qty),
                 entry_price=p.entry,
-                mark_price=self._book.last_prices.get(sym, p.entry),
+                mark_price=self._account.last_prices.get(sym, p.entry),
             )
-            for sym, p in self._book.positions.items()
+            for sym, p in self._account.positions.items()
         }
 
     def balance(self) -> float:
         """Return the wallet balance: starting balance + realized PnL - fees."""
-        return self._book.balance
+        return self._account.balance
 
     def unrealized_pnl(self) -> float:
         """Return the open positions' PnL at the last close seen."""
-        marks = self._book.last_prices
+        marks = self._account.last_prices
         total: float = 0  # (sum() over a generator, written out: this runs on every order)
-        for s, p in self._book.positions.items():
+        for s, p in self._account.positions.items():
             total += (marks.get(s, p.entry) - p.entry) * p.qty
         return total
 
     def equity(self) -> float:
         """Return balance plus unrealized PnL."""
-        return self._book.balance + self.unrealized_pnl()
+        return self._account.balance + self.unrealized_pnl()
 
     def available_balance(self) -> float:
         """Return equity minus the initial margin of positions and pending entry orders."""
         used = 0.0
-        for sym, p in self._book.positions.items():
-            mark = self._book.last_prices.get(sym, p.entry)
+        for sym, p in self._account.positions.items():
+            mark = self._account.last_prices.get(sym, p.entry)
             used += abs(p.qty) * mark / self._leverage(sym)
-        for pend in self._book.pending:
-            price = self._book.last_prices.get(pend.req.symbol)
+        for pend in self._account.pending:
+            price = self._account.last_prices.get(pend.req.symbol)
             if not pend.req.reduce_only and price is not None:
                 used += sum(pend.chunks) * price / self._leverage(pend.req.symbol)
         return self.equity() - used
@@ -190,14 +190,14 @@ class PaperExchange:
             raise OrderRejected("qty not a multiple of qty_step")
         if req.trigger_price is not None and not req.trigger_price > 0:
             raise OrderRejected("invalid trigger price")
-        if req.client_order_id in self._book.orders:
+        if req.client_order_id in self._account.orders:
             raise OrderRejected("duplicate client order id")
         if req.reduce_only:
             reducible = self._reducible(req)
             if reducible <= 0:
                 raise OrderRejected("reduce_only would not reduce")
             return replace(req, qty=reducible) if req.qty > reducible else req
-        price = req.trigger_price or self._book.last_prices.get(req.symbol)
+        price = req.trigger_price or self._account.last_prices.get(req.symbol)
         if price is not None:  # no price seen yet: accept, it waits for the first bar
             if req.qty * price < rules.min_notional:
                 raise OrderRejected("notional below min_notional")
@@ -206,14 +206,14 @@ class PaperExchange:
 
     def _reducible(self, req: OrderRequest) -> float:
         """Return how much of the position ``req`` can close (0 if it would not reduce)."""
-        pos = self._book.positions.get(req.symbol)
+        pos = self._account.positions.get(req.symbol)
         direction = 1 if req.side == "buy" else -1
         if pos is None or pos.qty * direction > 0:
             return 0.0
         return abs(pos.qty)
 
     def _check_margin(self, req: OrderRequest, price: float) -> None:
-        pos = self._book.positions.get(req.symbol)
+        pos = self._account.positions.get(req.symbol)
         direction = 1 if req.side == "buy" else -1
         adding = req.qty
         if pos is not None and pos.qty * direction < 0:
@@ -232,22 +232,22 @@ class PaperExchange:
             if rest > 0:
                 chunks = [first, rest]
                 self._count_fault("partial_fill")
-        book = self._book
-        book.order_seq += 1
+        account = self._account
+        account.order_seq += 1
         now = self._clock.now()
         pending = Pending(req, chunks)
         if req.trigger_price is not None:
             pending.filled += self._fill(req, chunks.pop(0), req.trigger_price, now)
         status = "open" if chunks else "filled"
-        ack = OrderAck(req.client_order_id, f"paper-{book.order_seq}", status, now)
-        book.orders[req.client_order_id] = ack
+        ack = OrderAck(req.client_order_id, f"paper-{account.order_seq}", status, now)
+        account.orders[req.client_order_id] = ack
         if chunks:
-            book.pending.append(pending)
+            account.pending.append(pending)
         self._prune_orders()
         return ack
 
     def _prune_orders(self) -> None:
-        orders = self._book.orders
+        orders = self._account.orders
         excess = len(orders) - ORDER_HISTORY_LIMIT
         if excess <= 0:
             return
@@ -267,10 +267,10 @@ class PaperExchange:
 
         The replay's hot path: with nothing pending a bar only marks its symbol.
         """
-        if self._book.pending:
+        if self._account.pending:
             feed_bars(self.on_bar, symbols, bars)
             return
-        last, rules = self._book.last_prices, self._rules
+        last, rules = self._account.last_prices, self._rules
         for b in bars:
             symbol = symbols[b[0]]
             if symbol in rules:
@@ -281,7 +281,7 @@ class PaperExchange:
         if bar.symbol not in self._rules:
             return
         still: list[Pending] = []
-        for pend in self._book.pending:
+        for pend in self._account.pending:
             if pend.req.symbol != bar.symbol:
                 still.append(pend)
                 continue
@@ -291,13 +291,13 @@ class PaperExchange:
             else:
                 status = "filled" if pend.filled > 0 else "canceled"
                 cid = pend.req.client_order_id
-                ack = self._book.orders.get(cid)
+                ack = self._account.orders.get(cid)
                 if ack is not None:  # (dataclasses.replace costs ~4 µs: build it directly)
-                    self._book.orders[cid] = OrderAck(
+                    self._account.orders[cid] = OrderAck(
                         ack.client_order_id, ack.exchange_order_id, status, ack.ts
                     )
-        self._book.pending = still
-        self._book.last_prices[bar.symbol] = bar.close
+        self._account.pending = still
+        self._account.last_prices[bar.symbol] = bar.close
 
     def _fill(self, req: OrderRequest, qty: float, price: float, ts: float) -> float:
         """Execute ``qty`` of ``req`` at ``price`` plus slippage; return the qty filled."""
@@ -308,9 +308,9 @@ class PaperExchange:
         price = price * (1 + self._slip) if req.side == "buy" else price * (1 - self._slip)
         realized = self._apply_to_position(req.symbol, req.side, qty, price)
         fee = qty * price * self._fee_rate
-        self._book.balance += realized - fee
-        self._book.fill_seq += 1
-        self._book.fills.append(
+        self._account.balance += realized - fee
+        self._account.fill_seq += 1
+        self._account.fills.append(
             Fill(
                 client_order_id=req.client_order_id,
                 symbol=req.symbol,
@@ -333,7 +333,7 @@ class PaperExchange:
         rules = self._rules.get(symbol)
         digits = step_decimals(rules.qty_step) if rules else 12
         direction = 1 if side == "buy" else -1
-        positions = self._book.positions
+        positions = self._account.positions
         pos = positions.get(symbol)
         if pos is None or pos.qty * direction > 0:
             held = abs(pos.qty) if pos else 0.0
@@ -358,11 +358,11 @@ class PaperExchange:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the whole account as a JSON-ready dict (see :meth:`restore`)."""
-        return book_to_dict(self._book, self._clock.now())
+        return account_to_dict(self._account, self._clock.now())
 
     def _load_dict(self, data: dict[str, Any]) -> None:
         """Replace the account with ``data``; raise KeyError/TypeError/ValueError if malformed."""
-        self._book = book_from_dict(data)
+        self._account = account_from_dict(data)
 
     @classmethod
     def restore(

@@ -18,14 +18,14 @@ from typing import Any
 from execution import diagnostics_metrics as diag
 from execution.clock import WallClock
 from execution.config import EngineConfig
-from execution.exchange_base import AuthenticationFailed, ExchangeError
-from execution.exchange_ccxt import CcxtExchange, MissingKeysError
 from execution.executor_live import BarTuple
-from execution.market_data import timeframe_seconds
-from execution.metrics_exporter import metrics_endpoint
-from execution.reconcile import reconcile
-from execution.runner import EngineRunner, RunOptions
-from execution.summary import format_summary
+from execution.market.bars import timeframe_seconds
+from execution.run.metrics_exporter import metrics_endpoint
+from execution.run.reconcile import reconcile
+from execution.run.runner import EngineRunner, RunOptions
+from execution.run.summary import format_summary
+from execution.venues.base import AuthenticationFailed, ExchangeError
+from execution.venues.ccxt_venue import CcxtExchange, MissingKeysError
 
 log = logging.getLogger(__name__)
 

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 from tqdm import tqdm
 
 from execution.clock import ReplayClock
-from execution.market_data import MergedBars
+from execution.market.bars import MergedBars
 
 if TYPE_CHECKING:
-    from execution.runner import EngineRunner
+    from execution.run.runner import EngineRunner
 
 _PROGRESS_EVERY = 4096
 # How often (in bars) the loop asks the publish throttle: reading the wall clock every loop

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from execution.doctor_model import (
+from doctor.model import (
     CRITICAL,
     OK,
     WARN,

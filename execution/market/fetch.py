@@ -21,9 +21,9 @@ from typing import Any
 from tqdm import tqdm
 
 from execution.clock import from_iso
-from execution.exchange_base import ExchangeError, OrderRejected
-from execution.exchange_ccxt_guard import CallGuard, Redactor, build_client
-from execution.exchange_ccxt_parse import find_swap_market
+from execution.venues.base import ExchangeError, OrderRejected
+from execution.venues.ccxt_guard import CallGuard, Redactor, build_client
+from execution.venues.ccxt_parse import find_swap_market
 
 HEADER = ("timestamp", "open", "high", "low", "close", "volume")
 PAGE_LIMIT = 1000  # bars asked per request (ccxt caps Binance at 1000)

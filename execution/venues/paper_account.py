@@ -1,4 +1,4 @@
-"""The paper exchange's account state, its JSON form, and the fault plan (execution.exchange_paper)."""
+"""The paper exchange's account state, its JSON form, and the fault plan (execution.venues.paper)."""
 
 from __future__ import annotations
 
@@ -86,7 +86,7 @@ def decode(cls: type[_T], data: dict[str, Any]) -> _T:
 
 
 @dataclass
-class Book:
+class PaperAccount:
     """The account's mutable state: everything :meth:`PaperExchange.to_dict` persists."""
 
     starting_balance: float
@@ -100,7 +100,7 @@ class Book:
     fills: list[Fill] = field(default_factory=list)
 
 
-def book_to_dict(b: Book, now: float) -> dict[str, Any]:
+def account_to_dict(b: PaperAccount, now: float) -> dict[str, Any]:
     """Return the whole account as a JSON-ready dict."""
     return {
         "schema_version": SCHEMA_VERSION,
@@ -122,18 +122,18 @@ def book_to_dict(b: Book, now: float) -> dict[str, Any]:
     }
 
 
-def book_from_dict(data: dict[str, Any]) -> Book:
+def account_from_dict(data: dict[str, Any]) -> PaperAccount:
     """Rebuild an account; raise KeyError/TypeError/ValueError if ``data`` is malformed."""
-    book = Book(float(data["starting_balance"]), float(data["balance"]))
+    account = PaperAccount(float(data["starting_balance"]), float(data["balance"]))
     for sym, p in data["positions"].items():
-        book.positions[sym] = Position(float(p["qty"]), float(p["entry_price"]))
+        account.positions[sym] = Position(float(p["qty"]), float(p["entry_price"]))
     for p in data["pending"]:
         chunks = [float(q) for q in p["chunks"]]
-        book.pending.append(Pending(decode(OrderRequest, p["req"]), chunks, float(p["filled"])))
+        account.pending.append(Pending(decode(OrderRequest, p["req"]), chunks, float(p["filled"])))
     for cid, a in data["orders"].items():
-        book.orders[cid] = OrderAck(cid, str(a["exchange_order_id"]), str(a["status"]), a["ts"])
-    book.last_prices = {s: float(v) for s, v in data["last_prices"].items()}
-    book.order_seq = int(data["order_seq"])
-    book.fill_seq = int(data["fill_seq"])
-    book.fills = [decode(Fill, f) for f in data.get("unpolled_fills", [])]
-    return book
+        account.orders[cid] = OrderAck(cid, str(a["exchange_order_id"]), str(a["status"]), a["ts"])
+    account.last_prices = {s: float(v) for s, v in data["last_prices"].items()}
+    account.order_seq = int(data["order_seq"])
+    account.fill_seq = int(data["fill_seq"])
+    account.fills = [decode(Fill, f) for f in data.get("unpolled_fills", [])]
+    return account

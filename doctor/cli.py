@@ -17,9 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from execution.clock import to_iso
-from execution.config import ConfigError, load_config
-from execution.doctor_checks import (
+from doctor.checks import (
     check_accounting,
     check_blocked_by_caps,
     check_dominant_veto,
@@ -30,7 +28,7 @@ from execution.doctor_checks import (
     check_stage_errors,
     check_state_files,
 )
-from execution.doctor_model import (
+from doctor.model import (
     CRITICAL,
     OK,
     WARN,
@@ -43,14 +41,16 @@ from execution.doctor_model import (
     reference_now,
     worst_status,
 )
-from execution.doctor_positions import (
+from doctor.positions import (
     check_exit_scanner,
     check_ledger_consistency,
     check_prices,
     check_tp_sl_coverage,
     check_underwater_without_tp_sl,
 )
-from execution.doctor_sync import sync_registry
+from doctor.sync import sync_registry
+from execution.clock import to_iso
+from execution.config import ConfigError, load_config
 from execution.state_io import JsonRead
 from execution.state_v7 import INTEL_FILE, read_all_state_files, resolve_state_dir
 
@@ -264,7 +264,7 @@ def doctor_command(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m execution.doctor ...`: the same command without the v7 entry point."""
+    """`python -m doctor.cli ...`: the same command without the v7 entry point."""
     parser = argparse.ArgumentParser(prog="v7 doctor", description=__doc__)
     add_arguments(parser)
     return doctor_command(parser.parse_args(argv))

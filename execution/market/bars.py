@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 
 from execution.clock import from_iso
 from execution.config import SymbolSpec, SyntheticConfig
-from execution.market_synthetic import RawBars, SyntheticGenerator
+from execution.market.synthetic import RawBars, SyntheticGenerator
 from execution.types import BarTuple, RejectCounts
 
 FloatArray = NDArray[np.float64]

@@ -1,8 +1,8 @@
 """What keeps the ccxt adapter safe: keys from the environment, secrets redacted from every log
 line and message, ccxt errors mapped to ours in one place, bounded retries with backoff.
 
-Used by :mod:`execution.exchange_ccxt` (which re-exports the public names) and by
-:mod:`execution.data_fetch`.
+Used by :mod:`execution.venues.ccxt_venue` (which re-exports the public names) and by
+:mod:`execution.market.fetch`.
 """
 
 from __future__ import annotations
@@ -18,14 +18,14 @@ from typing import Any, TypeVar
 import ccxt
 
 from execution.config import ExchangeConfig
-from execution.exchange_base import (
+from execution.venues.base import (
     AuthenticationFailed,
     ExchangeError,
     OrderRejected,
     TransientExchangeError,
 )
 
-log = logging.getLogger("execution.exchange_ccxt")
+log = logging.getLogger("execution.venues.ccxt_venue")
 _T = TypeVar("_T")
 
 DEFAULT_EXCHANGE_ID = "binanceusdm"

@@ -27,12 +27,11 @@ from typing import Any
 from execution import diagnostics_metrics as diag
 from execution.clock import Clock, to_iso
 from execution.config import EngineConfig
-from execution.exchange_paper import PaperExchange
 from execution.executor_live import BarTuple, Executor
-from execution.market_data import MergedBars, SyntheticStream, merge_series
+from execution.market.bars import MergedBars, SyntheticStream, merge_series
 from execution.position_ledger import PositionLedger
 from execution.position_tp_sl_registry import TpSlRegistry
-from execution.reconcile import reconcile
+from execution.run.reconcile import reconcile
 from execution.state_io import (
     SCHEMA_VERSION,
     quarantine_file,
@@ -58,6 +57,7 @@ from execution.state_v7 import (
     TP_SL_REGISTRY_FILE,
 )
 from execution.types import RejectCounts
+from execution.venues.paper import PaperExchange
 
 log = logging.getLogger(__name__)
 
@@ -292,7 +292,7 @@ class EngineRunner:
 
     def run_replay(self, merged: MergedBars) -> None:
         """Replay merged bars as fast as possible (the clock is the bar time)."""
-        from execution.replay_loop import replay
+        from execution.run.replay import replay
 
         replay(self, merged)
 

@@ -7,7 +7,7 @@ from typing import Any
 
 
 def _fetch(args: argparse.Namespace) -> int:
-    from execution.data_fetch import fetch_command
+    from execution.market.fetch import fetch_command
 
     return fetch_command(args)
 

@@ -9,7 +9,7 @@ symbols are in the universe (only the sign of its factor loading does, for negat
 correlation).
 
 The public entry points (``synthetic_series``, ``SyntheticStream``) live in
-``execution.market_data``; this module only produces raw arrays.
+``execution.market.bars``; this module only produces raw arrays.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ the router's deterministic client order id; exits are reduce-only market orders.
 whose send ended in a transient error is looked up before it is ever sent again, and a
 "duplicate client id" answer is resolved to the existing order, so a retry never trades twice.
 Fills come from the exchange's trades of our orders (exact price, fee and realized PnL).
-Keys, redaction, error mapping and retries live in :mod:`execution.exchange_ccxt_guard`.
+Keys, redaction, error mapping and retries live in :mod:`execution.venues.ccxt_guard`.
 """
 
 from __future__ import annotations
@@ -18,13 +18,14 @@ from typing import Any
 
 from execution.clock import Clock
 from execution.config import EngineConfig
-from execution.exchange_base import (
+from execution.types import Bar, ExchangePosition, Fill, MarketRules, OrderAck, OrderRequest
+from execution.venues.base import (
     AuthenticationFailed,
     ExchangeError,
     OrderRejected,
     TransientExchangeError,
 )
-from execution.exchange_ccxt_guard import (
+from execution.venues.ccxt_guard import (
     DEFAULT_EXCHANGE_ID,
     ERROR_KINDS,
     CallGuard,
@@ -38,7 +39,7 @@ from execution.exchange_ccxt_guard import (
     map_ccxt_error,
     venue_client_id,
 )
-from execution.exchange_ccxt_parse import (
+from execution.venues.ccxt_parse import (
     bars_from_ohlcv,
     contract_size,
     fill_from_trades,
@@ -48,7 +49,6 @@ from execution.exchange_ccxt_parse import (
     position_from_ccxt,
     rules_from_market,
 )
-from execution.types import Bar, ExchangePosition, Fill, MarketRules, OrderAck, OrderRequest
 
 __all__ = [
     "DEFAULT_EXCHANGE_ID",

@@ -8,9 +8,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from execution.cli_data import register_cli as register_data
-from execution.cli_run import add_run_parser
-from execution.doctor import register_cli as register_doctor
+from doctor.cli import register_cli as register_doctor
+from execution.cli.data import register_cli as register_data
+from execution.cli.run import add_run_parser
 
 
 def _add_dashboard_parser(sub: Any) -> None:

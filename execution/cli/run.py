@@ -13,8 +13,7 @@ from typing import Any
 
 from execution.clock import Clock, ReplayClock, WallClock, from_iso
 from execution.config import ConfigError, EngineConfig, SymbolSpec, load_config
-from execution.exchange_paper import PaperExchange
-from execution.market_data import (
+from execution.market.bars import (
     DataError,
     SyntheticStream,
     load_csv_dir,
@@ -22,11 +21,12 @@ from execution.market_data import (
     synthetic_series,
     timeframe_seconds,
 )
-from execution.metrics_exporter import metrics_endpoint
-from execution.runner import EngineRunner, RunOptions
+from execution.run.metrics_exporter import metrics_endpoint
+from execution.run.runner import EngineRunner, RunOptions
+from execution.run.summary import format_summary
 from execution.state_v7 import STATE_DIR_ENV
-from execution.summary import format_summary
 from execution.types import RejectCounts
+from execution.venues.paper import PaperExchange
 
 log = logging.getLogger("v7")
 
@@ -71,7 +71,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     # --state-dir, else $V7_STATE_DIR, else the config's state_dir
     state_dir = Path(args.state_dir or os.environ.get(STATE_DIR_ENV) or cfg.state_dir)
     if args.live:
-        from execution.cli_live import run_live
+        from execution.cli.live import run_live
 
         return run_live(cfg, args, state_dir)
     try:

@@ -1,0 +1,5 @@
+"""Run the v7 command line: ``python -m execution.cli``."""
+
+from execution.cli import main
+
+raise SystemExit(main())
