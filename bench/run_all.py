@@ -63,19 +63,13 @@ def _rows_check_order(r: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _rows_diagnostics(r: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
-    hot = r.get("hot_path", "?")
-    for key, name in (
-        ("replay", f"diagnostics on vs off (replay, {hot})"),
-        ("replay_pure_python", "diagnostics on vs off (replay, pure-Python fallback)"),
-    ):
-        replay = r.get(key) or {}
-        if "overhead_pct" not in replay:
-            continue
+    replay = r.get("replay") or {}
+    if "overhead_pct" in replay:
         target = replay.get("target_overhead_pct")
         paired = replay.get("overhead_paired_cpu_pct", replay["overhead_pct"])
         rows.append(
             {
-                "name": name,
+                "name": "diagnostics on vs off (replay)",
                 # the median of paired CPU-time ratios: the steady figure on a shared machine
                 "figure": f"{paired:.2f} (wall clock {replay['overhead_pct']:.2f})",
                 "unit": "% slower",

@@ -27,6 +27,7 @@ from doctor.model import (
     problem,
     skipped,
 )
+from execution.position_tp_sl_registry import has_valid_levels
 from execution.state_io import JsonRead
 from execution.state_v7 import (
     INTEL_FILE,
@@ -68,11 +69,14 @@ def open_symbols(files: Files) -> list[str]:
 
 
 def is_protected(files: Files, symbol: str) -> bool:
-    """A TP/SL is registered; without a readable registry, positions_state's levels decide."""
+    """A TP/SL is registered; without a readable registry, positions_state's levels decide.
+
+    Levels that are not finite positive numbers (NaN, a string, null) can never trigger, so
+    they protect nothing: the engine's registry does not load them either.
+    """
     if problem(files, TP_SL_REGISTRY_FILE) is None:
-        return symbol in registry_entries(files)
-    pos = state_positions(files).get(symbol, {})
-    return pos.get("tp_price") is not None or pos.get("sl_price") is not None
+        return has_valid_levels(registry_entries(files).get(symbol))
+    return has_valid_levels(state_positions(files).get(symbol))
 
 
 def synced_since_publish(files: Files) -> str:
@@ -135,11 +139,12 @@ def check_tp_sl_coverage(files: Files, now: float, cfg: DoctorSettings) -> Findi
         state_positions(files),
     )
     symbols = open_symbols(files)
-    missing = [s for s in symbols if s not in entries]
+    missing = [s for s in symbols if not has_valid_levels(entries.get(s))]
     wrong_side = [
         s
         for s in symbols
         if s in entries
+        and s not in missing
         and entries[s].get("side") != (ledger.get(s) or positions.get(s, {})).get("side")
     ]
     exit_pipeline = dig(diagnostics(files), "exit_pipeline")

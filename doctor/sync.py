@@ -1,8 +1,11 @@
 """`v7 doctor --sync-registry`: register TP/SL for ledger positions that have none.
 
 The playbook's "run ledger/registry sync". A dry run by default (shows what it would write);
-with ``apply`` it adds the missing entries to tp_sl_registry.json atomically, at the configured
-default distances, ``source: "sync"``. It never sends an order and never touches another file.
+with ``apply`` it adds the missing entries at the configured default distances, ``source:
+"sync"``: to the store's ``registry`` component (one transaction, under the engine lock) when
+the state dir has a store, so the next restart keeps them, then to tp_sl_registry.json
+atomically. It refuses while an engine runs (it would overwrite the change). It never sends an
+order and never touches another file.
 """
 
 from __future__ import annotations
@@ -21,6 +24,18 @@ from execution.state_v7 import (
     TP_SL_REGISTRY_FILE,
     read_state_file,
     resolve_state_dir,
+)
+from execution.store import (
+    LOCK_FILE,
+    EngineLock,
+    JournalBatch,
+    LockHeld,
+    Memory,
+    PersistError,
+    Store,
+    StoreError,
+    lock_holder,
+    store_exists,
 )
 
 
@@ -149,29 +164,62 @@ def sync_registry(
     report = _replace(base, planned=planned, skipped=skipped, already_registered=present)
     if not apply or not planned:
         return report
-    pid = engine_pid_alive(read_state_file(INTEL_FILE, directory).data)
+    pid = running_engine(directory)
     if pid is not None:
-        return _replace(
-            report,
-            refused=(
-                f"the engine (pid {pid}) is running and owns {TP_SL_REGISTRY_FILE}: it would "
-                "overwrite this change at its next publish. Stop it, re-run with --apply, restart "
-                "it (it reloads the registry at start)"
-            ),
-        )
-    _write(directory / TP_SL_REGISTRY_FILE, registry.data, planned, ts)
+        return _replace(report, refused=_running_message(pid))
+    try:
+        _apply(directory, registry.data, planned, ts)
+    except LockHeld as held:
+        return _replace(report, refused=_running_message(held.pid))
+    except (PersistError, StoreError) as err:
+        return _replace(report, refused=f"{err}; nothing written")
     return _replace(report, applied=True)
 
 
-def _write(path: Path, current: dict[str, Any], planned: list[dict[str, Any]], ts: str) -> None:
+def running_engine(directory: Path) -> int | None:
+    """The running engine's pid (-1 if it has not written it yet), or None.
+
+    The engine lock says it; a state dir without a lock file is from an engine that predates
+    the store, so there intel.json's pid is the evidence.
+    """
+    if (directory / LOCK_FILE).exists():
+        return lock_holder(directory)
+    return engine_pid_alive(read_state_file(INTEL_FILE, directory).data)
+
+
+def _running_message(pid: int | None) -> str:
+    who = f"the engine (pid {pid})" if pid is not None and pid > 0 else "an engine"
+    return (
+        f"{who} is running and owns the registry: it would overwrite this change at its next "
+        "commit. Stop it, re-run with --apply, restart it (it reloads the registry at start)"
+    )
+
+
+def _apply(
+    directory: Path, current: dict[str, Any], planned: list[dict[str, Any]], ts: str
+) -> None:
+    """Write the store first (the engine's memory), then the JSON view of it."""
+    if store_exists(directory):
+        # The lock keeps an engine from starting between our read and our write.
+        with EngineLock(directory), Store.open(directory, durable=True) as store:
+            memory = store.load() or Memory()
+            memory.registry = _with_entries(memory.registry, planned, ts)
+            store.commit(memory, JournalBatch())
+    write_json_atomic(directory / TP_SL_REGISTRY_FILE, _with_entries(current, planned, ts))
+
+
+def _with_entries(
+    current: dict[str, Any], planned: list[dict[str, Any]], ts: str
+) -> dict[str, Any]:
+    """The registry document with the planned entries added (existing entries are kept)."""
     entries = dict(as_dict(current.get("entries")))
     for e in planned:
-        entries[e["symbol"]] = {k: v for k, v in e.items() if k != "entry_price"}
+        entries.setdefault(e["symbol"], {k: v for k, v in e.items() if k != "entry_price"})
     doc = dict(current)
     doc.setdefault("schema_version", SCHEMA_VERSION)
     doc["updated_ts"] = ts
     doc["entries"] = entries
-    write_json_atomic(path, doc)
+    return doc
 
 
 def _replace(report: SyncReport, **changes: Any) -> SyncReport:

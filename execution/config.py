@@ -31,6 +31,9 @@ class SymbolSpec(_Frozen):
     qty_step: float | None = Field(default=None, gt=0)
     min_notional: float | None = Field(default=None, ge=0)
     price_tick: float | None = Field(default=None, gt=0)
+    # Manage this symbol's open position to its exit but open nothing new. The engine sets it
+    # for a symbol that left the universe while it still held a position.
+    exit_only: bool = False
 
 
 class StrategyConfig(_Frozen):

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Protocol
 
 from execution import diagnostics_metrics as diag
 from execution.book import Book
@@ -21,7 +20,7 @@ from execution.clock import Clock
 from execution.config import EngineConfig
 from execution.exit_scanner import PriceObs, scan_tp_sl_exits
 from execution.order_router import OrderRouter, RouteResult, client_order_id
-from execution.position_ledger import PositionLedger
+from execution.position_ledger import ClosedTrade, PositionLedger
 from execution.position_tp_sl_registry import TpSlEntry, TpSlRegistry
 from execution.risk_limits import RiskLimits, evaluate_intent, gating_flags
 from execution.rounding import round_qty
@@ -36,12 +35,25 @@ PENDING_MAX_AGE_SECONDS = 3600.0  # an entry not filled within this is not comin
 _NO_PRICES: Mapping[str, Any] = MappingProxyType({})  # a loop without open positions
 
 
-@dataclass(slots=True)
-class RunStats:
-    bars: int = 0
-    loops: int = 0
-    entries_filled: int = 0
-    exits_by_kind: dict[str, int] = field(default_factory=dict)
+@dataclass(frozen=True, slots=True)
+class Restored:
+    """What a resumed run hands the executor: its memory as the last commit left it."""
+
+    ledger: PositionLedger
+    registry: TpSlRegistry
+    pending_intents: Mapping[str, Intent]
+    strategy_state: Mapping[str, Any]
+    book_state: Mapping[str, Any]
+
+
+class JournalSink(Protocol):
+    """Where the executor reports what it did, for the trade journal (the store's batch)."""
+
+    def order(self, req: OrderRequest, placed: bool, status: str, venue_order_id: str) -> None: ...
+
+    def fill(self, fill: Fill) -> None: ...
+
+    def closed_trade(self, trade: ClosedTrade, entry: TpSlEntry | None) -> None: ...
 
 
 class Executor:
@@ -50,21 +62,26 @@ class Executor:
         cfg: EngineConfig,
         exchange: Exchange,
         clock: Clock,
-        state_dir: str | Path,
         *,
         strict: bool = False,
         strategy: Strategy | None = None,
+        restored: Restored | None = None,
+        journal: JournalSink | None = None,
     ) -> None:
         self.cfg = cfg
         self.exchange = exchange
         self.clock = clock
-        self.state_dir = Path(state_dir)
         self.strict = strict  # replay: a stage error is a bug, raise it after recording it
+        self.journal = journal
         self.symbols = cfg.symbols
-        self.ledger = PositionLedger()
-        self.registry = TpSlRegistry()
+        self.ledger = restored.ledger if restored else PositionLedger()
+        self.registry = restored.registry if restored else TpSlRegistry()
+        self.pending_intents: dict[str, Intent] = dict(restored.pending_intents) if restored else {}
         self.book = Book(self.symbols, cfg.risk, exchange.balance())
         self.strategy = strategy or build_strategy(cfg.strategy, len(self.symbols))
+        if restored is not None:
+            self.strategy.load_state(dict(restored.strategy_state))
+            self.book.load(dict(restored.book_state))
         self.screener = SignalScreener(
             self.strategy,
             self.symbols,
@@ -77,8 +94,8 @@ class Executor:
         self.limits = RiskLimits(cfg.risk, tiers, rules)
         self.rules = rules
         self.router = OrderRouter(exchange, max_retries=cfg.exchange.max_retries)
-        self.pending_intents: dict[str, Intent] = {}
-        self.stats = RunStats()
+        # Symbols whose bars never reach the screener: their positions only run to their exits.
+        self._exit_only = frozenset(i for i, s in enumerate(cfg.universe) if s.exit_only)
         ep = cfg.diagnostics.exit_pipeline
         self._underwater = ep.tp_sl_underwater_threshold_pct
         self._canary = ep.tp_sl_canary_enabled
@@ -141,6 +158,8 @@ class Executor:
             self._stage_failed("exit_scanner", exc)
         intents: Sequence[Intent] = ()
         try:
+            if self._exit_only:
+                bars = [b for b in bars if b[0] not in self._exit_only]
             intents = self.screener.on_bars(bars)
         except Exception as exc:
             self._stage_failed("screener", exc)
@@ -151,9 +170,6 @@ class Executor:
             except Exception as exc:
                 self._stage_failed("risk", exc)
         self.book.update_nav(self.exchange.balance(), positions.values())
-        stats = self.stats
-        stats.bars += len(bars)
-        stats.loops += 1
 
     def _stage_failed(self, name: str, exc: Exception) -> None:
         """Record a stage error in liveness; in a replay (strict) it is a bug: re-raise it."""
@@ -169,29 +185,43 @@ class Executor:
             self.apply_fill(fill)
 
     def apply_fill(self, fill: Fill) -> None:
-        self.ledger.apply_fill(fill)
         symbol = fill.symbol
+        levels = self.registry.get(symbol)
+        closed = self.ledger.apply_fill(fill)
+        if self.journal is not None:
+            self.journal.fill(fill)
+            if closed is not None:
+                self.journal.closed_trade(closed, levels)
         if fill.kind is OrderKind.ENTRY:
             intent = self.pending_intents.pop(fill.intent_id or "", None)
-            self.stats.entries_filled += 1
-            if intent is not None and symbol in self.ledger.positions:
-                self._register_levels(intent, fill)
+            if symbol in self.ledger.positions:
+                self._register_levels(fill, intent)
         if symbol not in self.ledger.positions:
             self.registry.remove(symbol)
             if fill.exit_kind is ExitKind.SL:
                 cooldown = self.cfg.risk.cooldown_seconds_after_sl
                 self.book.cooldown_until[symbol] = fill.ts + cooldown
 
-    def _register_levels(self, intent: Intent, fill: Fill) -> None:
-        """Register TP/SL at the intent's distances from the actual fill price."""
-        pos = self.ledger.positions[intent.symbol]
-        if pos.side is not intent.side:
-            return
-        shift = fill.price - intent.ref_price
-        tp, sl = intent.tp + shift, intent.sl + shift
+    def _register_levels(self, fill: Fill, intent: Intent | None) -> None:
+        """Register TP/SL at the entry's distances from the actual fill price.
+
+        The levels come with the fill (the order carried them); the intent is the fallback for
+        a venue that does not carry them back.
+        """
+        if fill.ref_price is not None and fill.tp is not None and fill.sl is not None:
+            ref, tp0, sl0 = fill.ref_price, fill.tp, fill.sl
+        elif intent is not None:
+            ref, tp0, sl0 = intent.ref_price, intent.tp, intent.sl
+        else:
+            return  # nothing says where the levels are: the canary counts the position
+        pos = self.ledger.positions[fill.symbol]
+        if pos.side.order_side != fill.side:
+            return  # the fill reduced or flipped an opposite position: not this entry's levels
+        shift = fill.price - ref
+        tp, sl = tp0 + shift, sl0 + shift
         if tp <= 0 or sl <= 0:
             return
-        self.registry.register(TpSlEntry(intent.symbol, intent.side, tp, sl, fill.ts))
+        self.registry.register(TpSlEntry(fill.symbol, pos.side, tp, sl, fill.ts))
 
     # --- exits ----------------------------------------------------------------------------------
 
@@ -222,11 +252,15 @@ class Executor:
             exit_kind=ei.kind,
             ts=ei.ts,
         )
+        return self._submit(req)
+
+    def _submit(self, req: OrderRequest) -> RouteResult:
         result = self.router.submit(req)
-        if result.placed:
-            self.stats.exits_by_kind[ei.kind.value] = (
-                self.stats.exits_by_kind.get(ei.kind.value, 0) + 1
-            )
+        if self.journal is not None:
+            ack = result.ack
+            status = ack.status if ack is not None else "failed"
+            venue_id = ack.exchange_order_id if ack is not None else ""
+            self.journal.order(req, result.placed, status, venue_id)
         return result
 
     # --- entries --------------------------------------------------------------------------------
@@ -266,15 +300,18 @@ class Executor:
             kind=OrderKind.ENTRY,
             intent_id=intent.intent_id,
             ts=intent.ts,
+            ref_price=intent.ref_price,
+            tp=intent.tp,
+            sl=intent.sl,
         )
         self.pending_intents[intent.intent_id] = intent
-        result = self.router.submit(req)
+        result = self._submit(req)
         if result.placed:
             self.apply_fills()  # live venues fill market orders at once
         elif not (result.error or "").startswith("transient"):
             self.pending_intents.pop(intent.intent_id, None)
         # A transient failure may hide an order the venue accepted (its lookups failed too):
-        # keep the intent so a late fill still gets its TP/SL; prune_pending ages it out.
+        # keep the intent until prune_pending ages it out (the order carries its TP/SL anyway).
 
     def prune_pending(self, max_age_seconds: float = PENDING_MAX_AGE_SECONDS) -> None:
         """Forget intents whose order never filled within ``max_age_seconds``."""

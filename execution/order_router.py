@@ -80,6 +80,7 @@ class RouteResult:
     ack: OrderAck | None = None
     error: str | None = None
     attempts: int = 0
+    category: str | None = None  # a failure's category (classify_rejection, or "transient")
 
     @property
     def placed(self) -> bool:
@@ -100,9 +101,7 @@ class OrderRouter:
         self.max_retries = max_retries
         self.backoff_seconds = backoff_seconds
         self._sleep = sleep
-        self.retries_total = 0
-        self.placed_total = 0
-        self.failures_by_error: dict[str, int] = {}
+        self.retries_total = 0  # how hard the venue was to reach; outcomes are diagnostics'
 
     def submit(self, req: OrderRequest) -> RouteResult:
         """Place ``req``; on a transient error check the exchange, back off and retry."""
@@ -141,7 +140,6 @@ class OrderRouter:
             return None
 
     def _placed(self, req: OrderRequest, ack: OrderAck, attempts: int) -> RouteResult:
-        self.placed_total += 1
         try:
             record_order_placed(req.kind.value, req.symbol)
         except Exception:  # diagnostics observe; they must never change the outcome
@@ -149,10 +147,9 @@ class OrderRouter:
         return RouteResult("placed", ack=ack, attempts=attempts)
 
     def _failed(self, req: OrderRequest, category: str, error: str, attempts: int) -> RouteResult:
-        self.failures_by_error[category] = self.failures_by_error.get(category, 0) + 1
         log.warning("order %s failed (%s): %s", req.client_order_id, category, error)
         try:
             record_order_failed(category, req.kind.value, req.symbol)
         except Exception:  # diagnostics observe; they must never change the outcome
             log.exception("record_order_failed failed")
-        return RouteResult("failed", error=error, attempts=attempts)
+        return RouteResult("failed", error=error, attempts=attempts, category=category)

@@ -6,13 +6,21 @@ it with the exchange's positions (execution.run.reconcile).
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from execution import memory_errors as memory
 from execution.clock import from_iso, to_iso
+from execution.memory_errors import MemoryCorrupt
 from execution.state_io import SCHEMA_VERSION, read_json_defensive, write_json_atomic
 from execution.types import Fill, Side
+
+log = logging.getLogger(__name__)
+
+_COMPONENT = "ledger"
 
 
 @dataclass(slots=True)
@@ -23,6 +31,7 @@ class LedgerPosition:
     entry_price: float
     entry_ts: float
     adopted: bool = False
+    entry_fees: float = 0.0  # fees of the entries still open: a close carries its share
 
     def unrealized_pnl(self, mark: float) -> float:
         return (mark - self.entry_price) * self.qty * self.side.sign
@@ -47,6 +56,8 @@ class ClosedTrade:
     realized_pnl: float
     reason: str
     ts: float
+    entry_ts: float = 0.0
+    fees: float = 0.0  # the closing fill's fee plus the closed share of the entry fees
 
 
 _QTY_EPS = 1e-12
@@ -75,13 +86,14 @@ class PositionLedger:
         pos = self.positions.get(fill.symbol)
         if pos is None:
             self.positions[fill.symbol] = LedgerPosition(
-                fill.symbol, side, fill.qty, fill.price, fill.ts
+                fill.symbol, side, fill.qty, fill.price, fill.ts, entry_fees=fill.fee
             )
             return None
         if pos.side is side:
             total = pos.qty + fill.qty
             pos.entry_price = (pos.entry_price * pos.qty + fill.price * fill.qty) / total
             pos.qty = total
+            pos.entry_fees += fill.fee
             return None
         return self._reduce(pos, fill, side)
 
@@ -92,16 +104,21 @@ class PositionLedger:
         pos.qty -= closed_qty
         remainder = fill.qty - closed_qty
         reason = fill.exit_kind.value if fill.exit_kind else "reduce"
+        entry_share = pos.entry_fees * closed_qty / (pos.qty + closed_qty)
+        pos.entry_fees -= entry_share
+        exit_share = fill.fee * closed_qty / fill.qty if fill.qty > 0 else fill.fee
         trade = ClosedTrade(
-            pos.symbol, pos.side, closed_qty, pos.entry_price, fill.price, pnl, reason, fill.ts
-        )
+            pos.symbol, pos.side, closed_qty, pos.entry_price, fill.price, pnl, reason, fill.ts,
+            pos.entry_ts, entry_share + exit_share,
+        )  # fmt: skip
         if pos.qty <= _QTY_EPS * max(1.0, closed_qty):
             del self.positions[pos.symbol]
             self.closed_count += 1
             if remainder > _QTY_EPS:
                 self.positions[pos.symbol] = LedgerPosition(
-                    pos.symbol, fill_side, remainder, fill.price, fill.ts
-                )
+                    pos.symbol, fill_side, remainder, fill.price, fill.ts,
+                    entry_fees=fill.fee - exit_share,
+                )  # fmt: skip
         return trade
 
     def adopt(self, symbol: str, side: Side, qty: float, entry_price: float, ts: float) -> None:
@@ -133,17 +150,36 @@ class PositionLedger:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PositionLedger:
+        """Rebuild a ledger, leaving out (with a warning) what the engine could not have written.
+
+        A position without a finite positive quantity and entry price is dropped, and a
+        non-finite total (NaN fees) reads as 0: NaN would spread into every PnL and NAV figure.
+        """
         ledger = cls()
-        positions = data.get("positions")
-        if isinstance(positions, dict):
-            for symbol, raw in positions.items():
-                pos = _position_from_dict(symbol, raw)
-                if pos is not None:
-                    ledger.positions[symbol] = pos
-        ledger.closed_count = _num(data.get("closed_count"), int, 0)
-        ledger.realized_pnl = _num(data.get("realized_pnl"), float, 0.0)
-        ledger.fees_paid = _num(data.get("fees_paid"), float, 0.0)
-        ledger.last_fill_ts = from_iso(data.get("last_fill_ts"))
+        doc = memory.Fields(_COMPONENT, "", data if isinstance(data, dict) else {})
+        positions = doc.doc.get("positions")
+        for symbol, raw in (positions if isinstance(positions, dict) else {}).items():
+            try:
+                ledger.positions[symbol] = _position(str(symbol), raw, strict=False)
+            except MemoryCorrupt as err:
+                log.warning("ledger position left out: %s", err)
+        ledger.closed_count = _lenient(lambda: doc.count("closed_count", 0), 0)
+        ledger.realized_pnl = _lenient(lambda: doc.number("realized_pnl", default=0.0), 0.0)
+        ledger.fees_paid = _lenient(lambda: doc.number("fees_paid", default=0.0), 0.0)
+        ledger.last_fill_ts = from_iso(doc.doc.get("last_fill_ts"))
+        return ledger
+
+    @classmethod
+    def from_memory(cls, data: object) -> PositionLedger:
+        """Rebuild the ledger the engine saved; raise :class:`MemoryCorrupt` on any bad value."""
+        doc = memory.Fields(_COMPONENT, "", data)
+        ledger = cls()
+        for symbol, raw in memory.mapping(_COMPONENT, "positions", doc.value("positions")).items():
+            ledger.positions[symbol] = _position(symbol, raw, strict=True)
+        ledger.closed_count = doc.count("closed_count")
+        ledger.realized_pnl = doc.number("realized_pnl")
+        ledger.fees_paid = doc.number("fees_paid")
+        ledger.last_fill_ts = doc.timestamp("last_fill_ts", optional=True)
         return ledger
 
     def save(self, path: str | Path, now: float) -> None:
@@ -154,22 +190,25 @@ class PositionLedger:
         return cls.from_dict(read_json_defensive(path).data)
 
 
-def _num(value: object, kind: type, default: Any) -> Any:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return kind(value)
-    return default
-
-
-def _position_from_dict(symbol: str, raw: object) -> LedgerPosition | None:
-    if not isinstance(raw, dict):
-        return None
+def _lenient(read: Callable[[], Any], default: Any) -> Any:
     try:
-        side = Side(str(raw.get("side")))
-        qty = float(raw["qty"])
-        entry = float(raw["entry_price"])
-    except (KeyError, TypeError, ValueError):
-        return None
-    if qty <= 0 or entry <= 0:
-        return None
-    ts = from_iso(raw.get("entry_ts")) or 0.0
-    return LedgerPosition(symbol, side, qty, entry, ts, bool(raw.get("adopted", False)))
+        return read()
+    except MemoryCorrupt as err:
+        log.warning("%s; read as %r", err, default)
+        return default
+
+
+def _position(symbol: str, raw: object, *, strict: bool) -> LedgerPosition:
+    fields = memory.Fields(_COMPONENT, symbol, raw)
+    side, qty = fields.side(), fields.number("qty", positive=True)
+    entry = fields.price("entry_price")
+    if not strict:
+        ts = from_iso(fields.doc.get("entry_ts")) or 0.0
+        adopted = bool(fields.doc.get("adopted", False))
+        fees = _lenient(lambda: fields.number("entry_fees", default=0.0), 0.0)
+        return LedgerPosition(symbol, side, qty, entry, ts, adopted, fees)
+    fields.same_symbol(symbol)
+    ts = fields.timestamp("entry_ts") or 0.0
+    # A ledger saved before entry fees were kept has none: its entries' fees read as 0.
+    fees = fields.number("entry_fees", default=0.0)
+    return LedgerPosition(symbol, side, qty, entry, ts, fields.flag("adopted", False), fees)

@@ -5,13 +5,20 @@ Persisted atomically as tp_sl_registry.json and reloaded on restart.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from execution import memory_errors as memory
 from execution.clock import from_iso, to_iso
+from execution.memory_errors import MemoryCorrupt
 from execution.state_io import SCHEMA_VERSION, read_json_defensive, write_json_atomic
 from execution.types import Side
+
+log = logging.getLogger(__name__)
+
+_COMPONENT = "registry"
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,13 +67,33 @@ class TpSlRegistry:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TpSlRegistry:
+        """Rebuild a registry, leaving out (with a warning) every entry that is not protection.
+
+        An entry whose levels are not finite positive numbers could never trigger; loading it
+        would count its position as covered and hide it from the under-water canary.
+        """
         reg = cls()
-        entries = data.get("entries")
-        if isinstance(entries, dict):
-            for symbol, raw in entries.items():
-                entry = _entry_from_dict(symbol, raw)
-                if entry is not None:
-                    reg.entries[symbol] = entry
+        entries = data.get("entries") if isinstance(data, dict) else data
+        if entries is not None and not isinstance(entries, dict):
+            log.warning(
+                "registry.entries is a %s, not an object: no entry loaded", type(entries).__name__
+            )
+            return reg
+        for symbol, raw in (entries or {}).items():
+            try:
+                reg.entries[symbol] = _entry(str(symbol), raw, strict=False)
+            except MemoryCorrupt as err:
+                log.warning("TP/SL entry left out (its position counts as unprotected): %s", err)
+        return reg
+
+    @classmethod
+    def from_memory(cls, data: object) -> TpSlRegistry:
+        """Rebuild the registry the engine saved; raise :class:`MemoryCorrupt` on any bad value."""
+        raw_entries = memory.Fields(_COMPONENT, "", data).value("entries")
+        entries = memory.mapping(_COMPONENT, "entries", raw_entries)
+        reg = cls()
+        for symbol, raw in entries.items():
+            reg.entries[symbol] = _entry(symbol, raw, strict=True)
         return reg
 
     def save(self, path: str | Path, now: float) -> None:
@@ -77,16 +104,28 @@ class TpSlRegistry:
         return cls.from_dict(read_json_defensive(path).data)
 
 
-def _entry_from_dict(symbol: str, raw: object) -> TpSlEntry | None:
-    if not isinstance(raw, dict):
-        return None
+def has_valid_levels(raw: object) -> bool:
+    """True if a decoded registry entry is protection: a side and finite positive TP and SL.
+
+    The one rule for "covered" that the engine, the doctor and the dashboard share.
+    """
     try:
-        side = Side(str(raw.get("side")))
-        tp = float(raw["tp_price"])
-        sl = float(raw["sl_price"])
-    except (KeyError, TypeError, ValueError):
-        return None
-    if tp <= 0 or sl <= 0:
-        return None
-    created = from_iso(raw.get("created_ts")) or 0.0
-    return TpSlEntry(symbol, side, tp, sl, created, str(raw.get("source", "strategy")))
+        _levels("", raw)
+    except MemoryCorrupt:
+        return False
+    return True
+
+
+def _levels(symbol: str, raw: object) -> tuple[memory.Fields, Side, float, float]:
+    fields = memory.Fields(_COMPONENT, symbol, raw)
+    return fields, fields.side(), fields.price("tp_price"), fields.price("sl_price")
+
+
+def _entry(symbol: str, raw: object, *, strict: bool) -> TpSlEntry:
+    fields, side, tp, sl = _levels(symbol, raw)
+    if not strict:
+        created = from_iso(fields.doc.get("created_ts")) or 0.0
+        return TpSlEntry(symbol, side, tp, sl, created, str(fields.doc.get("source", "strategy")))
+    fields.same_symbol(symbol)
+    created = fields.timestamp("created_ts") or 0.0
+    return TpSlEntry(symbol, side, tp, sl, created, fields.text("source", "strategy"))

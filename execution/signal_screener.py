@@ -220,7 +220,6 @@ class SignalScreener:
         self.notional_nav_pct = notional_nav_pct
         self.risk_per_trade = risk_per_trade_nav_pct
         self._nav = nav
-        self.emitted = 0
 
     def _size(self, price: float, sl: float) -> float:
         """Fixed fraction of NAV, or (risk sizing) the notional that loses `risk` NAV at the SL."""
@@ -264,6 +263,5 @@ class SignalScreener:
             ts=ts,
             strategy=self.strategy.name,
         )
-        self.emitted += 1
         record_signal_emitted(symbol)
         return intent

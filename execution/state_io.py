@@ -7,10 +7,12 @@ half a file. Readers never raise on a missing or corrupt file: they say why inst
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import math
 import os
+import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +21,16 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
+
+# Bounds of what a reader accepts. The engine's files are a few KiB to a few MiB and nest about
+# six levels; past these a file is not one the engine wrote, and reading it would cost memory,
+# or break the recursive walkers downstream (json_safe, _finite), for nothing.
+MAX_STATE_FILE_BYTES = 64 * 1024 * 1024
+MAX_JSON_DEPTH = 64
+MAX_INT_DIGITS = 300
+
+_O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
 def _finite(obj: Any) -> Any:
@@ -66,25 +78,108 @@ class JsonRead:
 
 
 def read_json_defensive(path: str | Path) -> JsonRead:
-    """Read a JSON object; a missing, empty, non-JSON or non-object file gives {} and a reason."""
+    """Read a JSON object; a missing, empty, non-JSON or non-object file gives {} and a reason.
+
+    Never blocks and never raises: a FIFO, socket, device or directory in the file's place, a
+    symlink loop, a file over :data:`MAX_STATE_FILE_BYTES`, invalid UTF-8, nesting deeper than
+    :data:`MAX_JSON_DEPTH` and integers beyond :data:`MAX_INT_DIGITS` digits are "corrupt".
+    """
     p = Path(path)
+    raw = _read_regular_file(p)
+    if isinstance(raw, JsonRead):
+        return raw
     try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return JsonRead(str(p), "missing", {}, "file not found")
-    except (OSError, UnicodeDecodeError) as err:
-        log.warning("state file %s unreadable: %s", p, err)
-        return JsonRead(str(p), "corrupt", {}, f"unreadable: {err}")
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        return _corrupt(p, f"not UTF-8: byte {err.start} ({err.reason})")
     if not text.strip():
         return JsonRead(str(p), "empty", {}, "file is empty")
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_int=_bounded_int)
     except json.JSONDecodeError as err:
-        log.warning("state file %s is not valid JSON: %s", p, err)
-        return JsonRead(str(p), "corrupt", {}, f"not valid JSON: {err.msg} at line {err.lineno}")
+        return _corrupt(p, f"not valid JSON: {err.msg} at line {err.lineno}")
+    except RecursionError:
+        return _corrupt(p, f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    except ValueError as err:  # _bounded_int's refusal
+        return _corrupt(p, str(err))
     if not isinstance(data, dict):
-        return JsonRead(str(p), "corrupt", {}, f"expected a JSON object, got {type(data).__name__}")
+        return _corrupt(p, f"expected a JSON object, got {type(data).__name__}")
+    if _deeper_than(data, MAX_JSON_DEPTH):
+        return _corrupt(p, f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
     return JsonRead(str(p), "ok", data)
+
+
+def _corrupt(p: Path, error: str) -> JsonRead:
+    log.warning("state file %s refused: %s", p, error)
+    return JsonRead(str(p), "corrupt", {}, error)
+
+
+def _read_regular_file(p: Path) -> bytes | JsonRead:
+    """The file's bytes, or why it is not a regular file of a sane size (never blocks)."""
+    try:
+        # O_NONBLOCK: opening a FIFO without a writer would otherwise wait forever.
+        fd = os.open(p, os.O_RDONLY | _O_NONBLOCK | _O_CLOEXEC)
+    except FileNotFoundError:
+        return JsonRead(str(p), "missing", {}, "file not found")
+    except OSError as err:
+        return _corrupt(p, _open_error(err))
+    try:
+        info = os.fstat(fd)  # of what was opened, so a swap after a check cannot fool it
+        if not stat.S_ISREG(info.st_mode):
+            return _corrupt(p, f"not a regular file: {_file_kind(info.st_mode)}")
+        if info.st_size > MAX_STATE_FILE_BYTES:
+            return _corrupt(p, f"{info.st_size} bytes, over the {MAX_STATE_FILE_BYTES} bound")
+        chunks, size = [], 0
+        # Bounded even if the file grows while it is read.
+        while size <= MAX_STATE_FILE_BYTES and (chunk := os.read(fd, 1 << 20)):
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as err:
+        return _corrupt(p, f"unreadable: {err}")
+    finally:
+        os.close(fd)
+    if size > MAX_STATE_FILE_BYTES:
+        return _corrupt(p, f"over the {MAX_STATE_FILE_BYTES} byte bound")
+    return b"".join(chunks)
+
+
+def _open_error(err: OSError) -> str:
+    if err.errno == errno.ELOOP:
+        return "symlink loop (too many levels of symbolic links)"
+    if err.errno == errno.ENXIO:  # what open() says of a socket
+        return "not a regular file: a socket"
+    return f"unreadable: {err}"
+
+
+def _file_kind(mode: int) -> str:
+    kinds = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
+             (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"))  # fmt: skip
+    return next((name for test, name in kinds if test(mode)), f"mode {oct(mode)}")
+
+
+def _bounded_int(digits: str) -> int:
+    # Checked before int() runs: past 4300 digits int() raises its own ValueError, and past
+    # ~308 the number has no float, so every reader's float() would raise OverflowError.
+    if len(digits.lstrip("-")) > MAX_INT_DIGITS:
+        raise ValueError(f"an integer of {len(digits)} digits (over {MAX_INT_DIGITS})")
+    return int(digits)
+
+
+def _deeper_than(data: object, limit: int) -> bool:
+    """True if containers nest deeper than ``limit`` (without recursion)."""
+    stack: list[tuple[object, int]] = [(data, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = (
+            node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        )
+        for child in children:
+            if isinstance(child, dict | list):
+                if depth + 1 > limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
 
 
 def remove_stale_temp_files(directory: str | Path, names: tuple[str, ...]) -> list[str]:

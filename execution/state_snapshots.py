@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from execution import memory_errors as memory
 from execution.clock import to_iso
+from execution.memory_errors import MemoryCorrupt
 from execution.risk_limits import portfolio_var
 from execution.state_io import SCHEMA_VERSION
-from execution.types import Intent, Side
+from execution.types import Intent
 
 if TYPE_CHECKING:
     from execution.executor_live import Executor
@@ -27,22 +29,28 @@ def intent_to_dict(i: Intent) -> dict[str, Any]:
     }
 
 
-def intent_from_dict(raw: object) -> Intent | None:
-    if not isinstance(raw, dict):
-        return None
+def intent_from_dict(raw: object, *, strict: bool = False, key: str = "") -> Intent | None:
+    """Rebuild a pending intent; a malformed one gives None, or raises MemoryCorrupt if ``strict``.
+
+    Its TP and SL become the position's registered levels once it fills, so a NaN or a string
+    there would be a position that looks protected and never exits: such an intent is refused.
+    """
     try:
+        f = memory.Fields("pending_intents", key, raw)
         return Intent(
-            intent_id=str(raw["intent_id"]),
-            symbol=str(raw["symbol"]),
-            side=Side(raw["side"]),
-            notional=float(raw["notional"]),
-            ref_price=float(raw["ref_price"]),
-            tp=float(raw["tp"]),
-            sl=float(raw["sl"]),
-            ts=float(raw["ts"]),
-            strategy=str(raw.get("strategy", "")),
+            intent_id=f.text("intent_id"),
+            symbol=f.text("symbol"),
+            side=f.side(),
+            notional=f.number("notional", positive=True),
+            ref_price=f.price("ref_price"),
+            tp=f.price("tp"),
+            sl=f.price("sl"),
+            ts=f.number("ts"),
+            strategy=f.text("strategy", ""),
         )
-    except (KeyError, TypeError, ValueError):
+    except MemoryCorrupt:
+        if strict:
+            raise
         return None
 
 

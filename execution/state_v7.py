@@ -1,7 +1,9 @@
 """Loaders for the state files (used by the dashboard, the doctor and engine restarts).
 
-Every loader returns a dict and never raises: a missing or corrupt file gives ``{}``; callers
-that must say *why* use :func:`read_state_file`, which carries the status and error.
+Every loader returns a dict and never raises or blocks: a missing or corrupt file gives ``{}``
+(a FIFO, a symlink loop or a 5000-digit integer is "corrupt", see
+:func:`execution.state_io.read_json_defensive`); callers that must say *why* use
+:func:`read_state_file`, which carries the status and error.
 """
 
 from __future__ import annotations

@@ -141,6 +141,11 @@ class OrderRequest:
     intent_id: str | None = None
     exit_kind: ExitKind | None = None
     ts: float = 0.0
+    # An entry carries its protection (the intent's reference price and TP/SL levels), so its
+    # fill registers TP/SL even when the intent itself is no longer remembered.
+    ref_price: float | None = None
+    tp: float | None = None
+    sl: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +172,9 @@ class Fill:
     intent_id: str | None = None
     exit_kind: ExitKind | None = None
     realized_pnl: float = 0.0
+    ref_price: float | None = None  # the entry order's protection, carried over (OrderRequest)
+    tp: float | None = None
+    sl: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -225,3 +228,58 @@ def test_cli_exit_codes_and_bad_config(tmp_path: Path, capsys: pytest.CaptureFix
     assert main(["--state-dir", state_dir, "--config", str(tmp_path / "bad.json")]) == 2
     assert "v7 doctor:" in capsys.readouterr().err
     assert main(["--state-dir", state_dir, "--apply"]) == 2
+
+
+def _v7() -> list[str]:
+    script = Path(sys.executable).with_name("v7")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "execution.cli"]
+
+
+def test_doctor_on_a_fifo_and_a_symlink_loop_exits_2_naming_both_files(tmp_path: Path) -> None:
+    state_dir = f.make_state(tmp_path / "state")
+    (state_dir / "intel.json").unlink()
+    os.mkfifo(state_dir / "intel.json")  # a blocking reader would wait for a writer forever
+    (state_dir / "positions_state.json").unlink()
+    (state_dir / "positions_state.json").symlink_to("positions_state.json")
+    out = subprocess.run(
+        [*_v7(), "doctor", "--state-dir", str(state_dir), "--json"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert out.returncode == 2, out.stderr
+    files = finding(json.loads(out.stdout), "state_files")
+    assert files["status"] == "critical"
+    assert "intel.json" in files["summary"] and "positions_state.json" in files["summary"]
+    assert "FIFO" in files["evidence"]["intel.json"]["error"]
+    assert "symlink loop" in files["evidence"]["positions_state.json"]["error"]
+
+
+NOT_PROTECTION = [float("nan"), float("inf"), "n/a", None, "missing"]
+
+
+def _bad_level(value: object, level: str = "sl_price") -> Mutator:
+    def mutate(state: f.State) -> None:
+        entry = state["tp_sl_registry.json"]["entries"]["BTCUSDT"]
+        if value == "missing":
+            del entry[level]
+        else:
+            entry[level] = value
+
+    return mutate
+
+
+def _btc_underwater(state: f.State) -> None:
+    for pos in state["positions_state.json"]["positions"]:
+        if pos["symbol"] == "BTCUSDT":  # a long at 60000
+            pos["mark_price"], pos["unrealized_pnl_pct"] = 58000.0, -0.0333
+
+
+@pytest.mark.parametrize("value", NOT_PROTECTION, ids=str)
+def test_a_registry_entry_whose_level_is_not_a_price_is_no_protection(
+    tmp_path: Path, value: object
+) -> None:
+    code, report = doctor_json(f.make_state(tmp_path, _bad_level(value), _btc_underwater))
+    coverage = finding(report, "tp_sl_coverage")
+    assert coverage["status"] == "warn" and coverage["evidence"]["missing"] == ["BTCUSDT"]
+    underwater = finding(report, "underwater_without_tp_sl")
+    assert underwater["status"] == "critical" and "BTCUSDT" in underwater["summary"]
+    assert code == 2

@@ -9,9 +9,18 @@ from typing import Any
 
 import doctor_state_factory as f
 import pytest
+from store.helpers import lock_held_by_another_process, loop_batch
 
 from doctor.cli import main, run_doctor
 from doctor.sync import levels, sync_registry
+from execution.store import (
+    JournalBatch,
+    Memory,
+    Store,
+    db_path,
+    read_equity,
+    read_memory,
+)
 
 NOW = f.T_EPOCH + 60
 
@@ -135,3 +144,89 @@ def test_cli_sync_is_a_dry_run_unless_apply(
     assert main(["--state-dir", str(state_dir)]) == 2
     assert "changed after the engine's last publish" in capsys.readouterr().out
     assert main(["--state-dir", str(state_dir), "--sync-registry", "--sl-pct", "2"]) == 2
+
+
+# --- with a store: the registry is the engine's memory there, the JSON file a view of it ------
+
+
+def with_store(state_dir: Path) -> Memory:
+    """Give the state dir a store whose memory holds the same ledger and registry as the files."""
+    memory = Memory(
+        progress={"bars_processed": 9, "completed": False},
+        ledger=json.loads((state_dir / "positions_ledger.json").read_text()),
+        registry=registry(state_dir),
+        strategy={"BTCUSDT": {"fast": 1.0}},
+    )
+    with Store.open(state_dir, durable=True) as store:
+        store.commit(memory, loop_batch(3))
+    return memory
+
+
+def test_apply_writes_the_store_registry_and_the_json_file(tmp_path: Path) -> None:
+    state_dir = f.make_state(tmp_path, f.underwater_without_tp_sl)
+    before = with_store(state_dir)
+    report = sync_registry(state_dir, apply=True, tp_pct=0.03, sl_pct=0.02, now=NOW)
+    after = read_memory(state_dir)
+    assert report.applied and after is not None
+    assert set(after.registry["entries"]) - set(before.registry["entries"]) == {"SOLUSDT"}
+    assert after.registry["entries"]["SOLUSDT"] == registry(state_dir)["entries"]["SOLUSDT"]
+    assert after.registry["entries"]["SOLUSDT"]["tp_price"] == 3090.0
+    assert after.registry["updated_ts"] == "2024-01-02T00:01:00Z"
+    assert (after.progress, after.ledger, after.strategy) == (
+        before.progress, before.ledger, before.strategy,
+    ), "only the registry component changes"  # fmt: skip
+    assert len(read_equity(state_dir)) == 1, "the journal is untouched"
+    # The next engine start loads this memory: the entry survives a restart.
+    with Store.open(state_dir, durable=True) as store:
+        reloaded = store.load()
+    assert reloaded is not None and "SOLUSDT" in reloaded.registry["entries"]
+
+
+def test_the_store_keeps_an_entry_the_json_file_had_lost(tmp_path: Path) -> None:
+    state_dir = f.make_state(tmp_path, f.underwater_without_tp_sl)
+    memory = with_store(state_dir)
+    kept = {"symbol": "SOLUSDT", "side": "long", "tp_price": 3200.0, "sl_price": 2700.0}
+    memory.registry["entries"]["SOLUSDT"] = kept
+    with Store.open(state_dir, durable=True) as store:
+        store.load()
+        store.commit(memory, JournalBatch())
+    sync_registry(state_dir, apply=True, tp_pct=0.03, sl_pct=0.02, now=NOW)
+    after = read_memory(state_dir)
+    assert after is not None and after.registry["entries"]["SOLUSDT"] == kept
+
+
+def test_apply_refuses_while_another_process_holds_the_engine_lock(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state_dir = f.make_state(tmp_path, f.underwater_without_tp_sl)
+    before_memory = with_store(state_dir)
+    before_json = registry(state_dir)
+    with lock_held_by_another_process(state_dir) as engine:
+        code = main(["--state-dir", str(state_dir), "--sync-registry", "--apply"])
+        out = capsys.readouterr().out
+        assert code == 2
+        assert f"REFUSED: the engine (pid {engine.pid}) is running" in out
+    assert read_memory(state_dir) == before_memory
+    assert registry(state_dir) == before_json
+
+
+def test_a_dry_run_reads_nothing_of_the_store_and_takes_no_lock(tmp_path: Path) -> None:
+    state_dir = f.make_state(tmp_path, f.underwater_without_tp_sl)
+    with_store(state_dir)
+    before = snapshot(state_dir)
+    with lock_held_by_another_process(state_dir):
+        report = sync_registry(state_dir, apply=False, tp_pct=0.03, sl_pct=0.02, now=NOW)
+    assert report.planned and not report.refused
+    after = snapshot(state_dir)
+    assert {n: b for n, b in after.items() if n != "engine.lock"} == {
+        n: b for n, b in before.items() if n != "engine.lock"
+    }
+
+
+def test_an_unusable_store_refuses_and_writes_no_json(tmp_path: Path) -> None:
+    state_dir = f.make_state(tmp_path, f.underwater_without_tp_sl)
+    db_path(state_dir).write_bytes(b"not a database at all" * 100)
+    before = registry(state_dir)
+    report = sync_registry(state_dir, apply=True, tp_pct=0.03, sl_pct=0.02, now=NOW)
+    assert report.refused and "engine.db" in report.refused and report.exit_code == 2
+    assert registry(state_dir) == before

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from execution import diagnostics_metrics as diag
 from execution.cli.run import paper_exchange_factory
 from execution.clock import ReplayClock
 from execution.config import load_config
@@ -18,6 +19,7 @@ from execution.position_tp_sl_registry import TpSlEntry
 from execution.risk_limits import check_order
 from execution.run.runner import EngineRunner, RunOptions
 from execution.state_publish import PublishThrottle
+from execution.store import read_memory
 from execution.types import Intent, OrderKind, OrderRequest, Side
 from execution.venues.paper import PaperExchange
 
@@ -132,10 +134,13 @@ def _runner(state: Path, max_bars: int, stop_after_loops: int | None = None) -> 
     runner = EngineRunner(cfg, opts, state, clock, factory)
     if stop_after_loops is not None:
         step = runner.executor.step
+        loops = 0
 
         def counting_step(bars):  # the interruption a SIGINT would cause
+            nonlocal loops
             step(bars)
-            if runner.executor.stats.loops >= stop_after_loops:
+            loops += 1
+            if loops >= stop_after_loops:
                 runner.stop_requested = True
 
         runner.executor.step = counting_step  # type: ignore[method-assign]
@@ -154,7 +159,8 @@ def test_restart_mid_replay_resumes_with_the_same_positions_and_levels(tmp_path:
     resumed = _runner(tmp_path / "cut", 7000)
     assert resumed.resumed
     # What the resumed engine started from is what the interrupted one left.
-    assert _json(tmp_path / "cut" / "engine_checkpoint.json")["completed"] is True
+    memory = read_memory(tmp_path / "cut")
+    assert memory is not None and memory.progress["completed"] is True
     assert held or levels  # the cut happened with something open
     # And the whole replay ends exactly where an uninterrupted one does.
     a, b = whole.executor, resumed.executor
@@ -173,12 +179,13 @@ def test_resume_restores_open_positions_and_tp_sl_levels(tmp_path: Path) -> None
     assert held, "the cut should leave positions open"
     cfg = load_config(CONFIG)
     clock = ReplayClock(0.0)
-    saved = _json(tmp_path / "s" / "engine_checkpoint.json")
-    assert saved["completed"] is False
+    saved = read_memory(tmp_path / "s")
+    assert saved is not None and saved.progress["completed"] is False
 
     factory = paper_exchange_factory(cfg, clock)
     again = EngineRunner(cfg, RunOptions("replay", "test:7000", 7000, False), tmp_path / "s",
                          clock, factory)  # fmt: skip
+    again.close()
     assert again.resumed
     got = {s: (p.side, p.qty, p.entry_price) for s, p in again.executor.ledger.positions.items()}
     got_levels = {
@@ -192,7 +199,7 @@ def _executor(tmp_path: Path) -> tuple[Executor, ReplayClock]:
     cfg = load_config(CONFIG)
     clock = ReplayClock(1_700_000_000.0)
     ex = PaperExchange.from_config(cfg, clock)
-    return Executor(cfg, ex, clock, tmp_path, strict=True), clock
+    return Executor(cfg, ex, clock, strict=True), clock
 
 
 def test_exits_are_never_vetoed_even_when_trading_is_halted(tmp_path: Path) -> None:
@@ -212,7 +219,7 @@ def test_exits_are_never_vetoed_even_when_trading_is_halted(tmp_path: Path) -> N
     clock.set(t + 60)
     executor.step([(idx, t + 60, 59500.0, 59600.0, 58800.0, 58900.0, 1.0)])
     assert "BTCUSDT" not in executor.ledger.positions
-    assert executor.stats.exits_by_kind == {"sl": 1}
+    assert diag.build_runtime_diagnostics_snapshot().exit_triggers_by_kind == {"sl": 1}
     assert executor.exchange.positions() == {}
     assert executor.registry.get("BTCUSDT") is None
 
@@ -264,6 +271,6 @@ def test_seed_sets_the_synthetic_data_in_replay_and_in_real_time(tmp_path: Path)
     assert _json(tmp_path / "paced" / "intel.json")["engine"]["source"] == "synthetic-live:seed=7"
     other = _v7("run", "--fast", "--seed", "8", "--max-bars", "700", "--state-dir",
                 str(tmp_path / "other"), "--no-progress")  # fmt: skip
-    closes = [_json(tmp_path / d / "engine_checkpoint.json")["book"]["last_close"]
+    closes = [_json(tmp_path / d / "paper_exchange.json")["last_prices"]
               for d in ("fast", "other")]  # fmt: skip
     assert other.returncode == 0 and closes[0] != closes[1]  # the seed changes the prices

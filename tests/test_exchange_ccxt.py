@@ -201,7 +201,7 @@ def test_insufficient_funds_fails_at_once_without_retry() -> None:
     result = rt.submit(entry(qty=0.01))
     assert not result.placed and result.attempts == 1
     assert result.error is not None and "insufficient_funds" in result.error
-    assert rt.failures_by_error == {"insufficient_funds": 1}
+    assert result.category == "insufficient_funds"
     assert len(fake.calls(*ORDER)) == 1 and fake.calls(*QUERY) == []
 
 
@@ -210,7 +210,7 @@ def test_invalid_order_fails_with_the_reason_without_retry() -> None:
     rt = router(ex)[0]
     result = rt.submit(entry(qty=0.001))  # 60 USDT < the 100 USDT min notional
     assert not result.placed and result.error is not None and "-4164" in result.error
-    assert rt.failures_by_error == {"invalid_order": 1}
+    assert result.category == "invalid_order"
     assert len(fake.calls(*ORDER)) == 1
 
 

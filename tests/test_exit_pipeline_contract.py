@@ -3,12 +3,13 @@
 A fake ledger and registry (plain dataclasses) and a marks dict drive ``scan_tp_sl_exits``; the
 diagnostics are checked both through the snapshot and by monkeypatching the three calls the
 scanner makes. ``decide_exit``'s documented rules (gap fills at the open, the level otherwise,
-SL wins a bar that crosses both) are checked by example and by a hypothesis property on random
-price paths.
+SL wins a bar that crosses both) are checked by example, and by a hypothesis property against an
+independent oracle that walks each bar's price path tick by tick.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -310,79 +311,96 @@ def test_a_position_without_a_new_price_is_not_tested(calls: Calls) -> None:
     assert calls.triggers == [("sl", "ETHUSDT")]
 
 
-# --- property: on random price paths the first crossing bar fires, at the documented price ------
+# --- property: an independent oracle walks each bar's price path tick by tick ------------------
+#
+# The oracle knows only the fill model (docs/architecture.md, step 2): within a bar the price
+# jumps to the open (nothing trades between the previous close and the open), then moves one
+# tick at a time to the extreme against the position, then to the extreme in its favour, then
+# to the close: the pessimistic reading of an unknown intra-bar path. The first price of the walk
+# at or beyond a level fills the exit at that price. Gap fills at the open and "SL wins a bar
+# that crosses both" are not written down here: they follow from the walk.
+
+TICK = 0.5  # prices, TP and SL all lie on this grid, so a one-tick walk touches a level exactly
+ENTRY_TICKS = 200  # entry price 100.0
+
+TickBar = tuple[int, int, int, int]  # open, high, low, close, in ticks
+
+
+def bar_walk(side: Side, bar: TickBar) -> Iterator[int]:
+    """Every price (in ticks) one bar passes through, in the order the fill model assumes."""
+    o, h, lo, c = bar
+    against, favour = (lo, h) if side is Side.LONG else (h, lo)
+    yield o
+    for start, end in ((o, against), (against, favour), (favour, c)):
+        step = 1 if end >= start else -1
+        yield from range(start + step, end + step, step)
+
+
+def first_touch(
+    side: Side, tp: int, sl: int, bars: list[TickBar]
+) -> tuple[int, ExitKind, float] | None:
+    """The bar index, kind and fill price of the first level the walked path reaches."""
+    sign = side.sign  # +1: a long gains as the price rises
+    for k, bar in enumerate(bars):
+        for price in bar_walk(side, bar):
+            if (price - sl) * sign <= 0:
+                return k, ExitKind.SL, price * TICK
+            if (price - tp) * sign >= 0:
+                return k, ExitKind.TP, price * TICK
+    return None
 
 
 WICKS = st.sampled_from([0, 1, 2, 3, 4, 30])  # a long wick now and then crosses both levels
 
 
 @st.composite
-def price_paths(draw: st.DrawFn) -> tuple[Side, float, float, list[PriceObs]]:
-    """A side, TP and SL around an entry of 100 and a random walk of valid bars (0.5 ticks).
+def tick_paths(draw: st.DrawFn) -> tuple[Side, int, int, list[TickBar]]:
+    """A side, TP and SL around the entry and a random walk of valid bars, all in ticks.
 
     Each bar opens near the previous close (sometimes gapping), closes a few ticks away and has
     wicks (some long): exits happen on the first bar or many bars later, by gap, by level, or
     on a bar that crosses both levels.
     """
-    tick = 0.5
     side = draw(st.sampled_from([Side.LONG, Side.SHORT]))
-    up = draw(st.integers(1, 24)) * tick
-    down = draw(st.integers(1, 24)) * tick
-    tp, sl = (100.0 + up, 100.0 - down) if side is Side.LONG else (100.0 - down, 100.0 + up)
-    bars: list[PriceObs] = []
-    close = 100.0
+    gain = draw(st.integers(1, 24))  # ticks from the entry to TP
+    loss = draw(st.integers(1, 24))  # ticks from the entry to SL
+    tp, sl = ENTRY_TICKS + side.sign * gain, ENTRY_TICKS - side.sign * loss
+    bars: list[TickBar] = []
+    close = ENTRY_TICKS
     for _ in range(draw(st.integers(1, 40))):
-        o = close + draw(st.sampled_from([0, 0, 0, 0, -1, 1, -2, 2, -8, 8])) * tick
-        c = o + draw(st.integers(-4, 4)) * tick
-        h = max(o, c) + draw(WICKS) * tick
-        lo = min(o, c) - draw(WICKS) * tick
-        bars.append((o, h, lo, c))
+        o = close + draw(st.sampled_from([0, 0, 0, 0, -1, 1, -2, 2, -8, 8]))
+        c = o + draw(st.integers(-4, 4))
+        bars.append((o, max(o, c) + draw(WICKS), min(o, c) - draw(WICKS), c))
         close = c
     return side, tp, sl, bars
 
 
-def expected_exit(
-    side: Side, tp: float, sl: float, bars: list[PriceObs]
-) -> tuple[int, ExitKind, float] | None:
-    """The rules as the docstring states them, written from the bar's point of view."""
-
-    def beyond_sl(p: float) -> bool:
-        return p <= sl if side is Side.LONG else p >= sl
-
-    def beyond_tp(p: float) -> bool:
-        return p >= tp if side is Side.LONG else p <= tp
-
-    for k, (o, h, lo, _c) in enumerate(bars):
-        adverse, favourable = (lo, h) if side is Side.LONG else (h, lo)
-        if beyond_sl(o):
-            return k, ExitKind.SL, o
-        if beyond_tp(o):
-            return k, ExitKind.TP, o
-        if beyond_sl(adverse):  # crossing both in one bar: SL wins
-            return k, ExitKind.SL, sl
-        if beyond_tp(favourable):
-            return k, ExitKind.TP, tp
-    return None
+def test_the_walk_passes_through_every_price_of_a_bar_adverse_extreme_first() -> None:
+    assert list(bar_walk(Side.LONG, (4, 6, 2, 5))) == [4, 3, 2, 3, 4, 5, 6, 5]
+    assert list(bar_walk(Side.SHORT, (4, 6, 2, 5))) == [4, 5, 6, 5, 4, 3, 2, 3, 4, 5]
+    assert list(bar_walk(Side.LONG, (7, 7, 7, 7))) == [7]  # a live mark: one price
 
 
-@settings(max_examples=300, deadline=None)
-@given(price_paths())
-def test_tp_sl_fires_exactly_on_the_first_crossing_bar(
-    path: tuple[Side, float, float, list[PriceObs]],
+@settings(max_examples=400, deadline=None)
+@given(tick_paths())
+def test_tp_sl_fires_on_the_first_level_the_walked_price_path_reaches(
+    path: tuple[Side, int, int, list[TickBar]],
 ) -> None:
     configure()  # hypothesis runs many examples in one test: start each one fresh
-    side, tp, sl, bars = path
-    ledger = FakeLedger([FakePosition("BTCUSDT", side, 1.0, 100.0)])
+    side, tp_ticks, sl_ticks, tick_bars = path
+    tp, sl = tp_ticks * TICK, sl_ticks * TICK
+    ledger = FakeLedger([FakePosition("BTCUSDT", side, 1.0, ENTRY_TICKS * TICK)])
     registry = FakeRegistry([FakeEntry("BTCUSDT", tp, sl)])
     fired: tuple[int, ExitKind, float] | None = None
-    for k, bar in enumerate(bars):
-        result = scan_tp_sl_exits(ledger, registry, {"BTCUSDT": bar}, {}, T0 + 60 * k)
+    for k, bar in enumerate(tick_bars):
+        prices: PriceObs = (bar[0] * TICK, bar[1] * TICK, bar[2] * TICK, bar[3] * TICK)
+        result = scan_tp_sl_exits(ledger, registry, {"BTCUSDT": prices}, {}, T0 + 60 * k)
         if result.exit_intents:
             (intent,) = result.exit_intents
             fired = (k, intent.kind, intent.price)
             assert intent.level == (sl if intent.kind is ExitKind.SL else tp)
             assert intent.ts == T0 + 60 * k
             break
-    assert fired == expected_exit(side, tp, sl, bars)
+    assert fired == first_touch(side, tp_ticks, sl_ticks, tick_bars)
     triggers = build_runtime_diagnostics_snapshot().exit_triggers_by_kind
     assert triggers == ({} if fired is None else {fired[1].value: 1})

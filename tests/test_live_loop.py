@@ -21,7 +21,8 @@ from ccxt_canned import (
 )
 
 from execution import diagnostics_metrics as diag
-from execution.cli.live import LiveLoop, run_live
+from execution.cli.live import run_live
+from execution.run.live import LiveLoop
 from execution.clock import WallClock
 from execution.config import EngineConfig, load_config
 from execution.run.runner import EngineRunner, RunOptions
@@ -45,7 +46,14 @@ def _config() -> EngineConfig:
 
 
 def _args(**kw: object) -> argparse.Namespace:
-    base = {"testnet": False, "yes": True, "poll": 0.0, "max_loops": 3, "max_bars": None}
+    base = {
+        "testnet": False,
+        "yes": True,
+        "poll": 0.0,
+        "max_loops": 3,
+        "max_bars": None,
+        "fresh": False,
+    }
     return argparse.Namespace(**(base | kw))
 
 
@@ -76,7 +84,7 @@ def test_whole_live_loop_adopts_flags_publishes_and_never_leaks_keys(
     assert ledger["positions"]["ETHUSDT"]["adopted"] is True
     assert intel["runtime_diagnostics"]["liveness"]["loop_count"] == 3
     out = capsys.readouterr()
-    texts = [p.read_text() for p in tmp_path.iterdir() if p.is_file()]
+    texts = [p.read_bytes().decode("utf-8", "replace") for p in tmp_path.iterdir() if p.is_file()]
     texts += [caplog.text, out.out, out.err]
     assert all(not leaked_secrets(t) for t in texts)
 

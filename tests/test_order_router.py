@@ -97,8 +97,8 @@ def test_rejection_is_not_retried(diag: Recorder) -> None:
     ex = make_exchange(balance=100.0)
     router, sleeps = make_router(ex)
     result = router.submit(entry(qty=100.0))
-    assert result == RouteResult("failed", None, "insufficient_funds", 1)
-    assert sleeps == [] and router.failures_by_error == {"insufficient_funds": 1}
+    assert result == RouteResult("failed", None, "insufficient_funds", 1, "insufficient_funds")
+    assert sleeps == []
     assert diag.failed == [("insufficient_funds", "entry", SYM)] and diag.placed == []
 
 
@@ -108,7 +108,8 @@ def test_retries_exhausted_fail_as_transient_with_growing_backoff(diag: Recorder
     result = router.submit(entry())
     assert result.status == "failed" and result.error == "transient: 503 server error"
     assert result.attempts == 4 and sleeps == [0.5, 1.0, 2.0]
-    assert router.retries_total == 3 and router.failures_by_error == {"transient": 1}
+    assert router.retries_total == 3 and result.category == "transient"
+    assert diag.failed == [("transient", "entry", SYM)]
     assert ex.find_order(entry().client_order_id) is None
     assert diag.failed == [("transient", "entry", SYM)]
 

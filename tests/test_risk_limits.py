@@ -1,13 +1,16 @@
 """risk_limits.check_order: one scenario per veto reason, the documented order, diagnostics.
 
 ``build(faults)`` makes a case where every check passes except the ones named in ``faults``;
-each fault can be switched on independently, so the order can be proven pair by pair.
+each fault can be switched on independently, so the order can be proven pair by pair. The order
+itself is the table in docs/risk_vetoes.md, read from the document.
 """
 
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,11 +27,12 @@ from execution.risk_limits import (
     evaluate_intent,
     gating_flags,
     portfolio_var,
+    post_trade_var,
 )
 from execution.types import Intent, MarketRules, Side
 
 R = VetoReason
-ORDER = [reason for reason, _ in CHECK_ORDER]
+RISK_VETOES_DOC = Path(__file__).resolve().parents[1] / "docs" / "risk_vetoes.md"
 NOW = 1_700_000_000.0
 NAV = 10_000.0
 BTC, ETH = "BTCUSDT", "ETHUSDT"
@@ -75,6 +79,17 @@ def build(
     return intent, view, limits
 
 
+def documented_order() -> list[VetoReason]:
+    """The reasons of the "checks, in order" table of docs/risk_vetoes.md, by their # column."""
+    rows = re.findall(r"^\| (\d+) \| `([a-z_]+)` \|", RISK_VETOES_DOC.read_text(), re.MULTILINE)
+    numbers = [int(n) for n, _ in rows]
+    assert numbers == list(range(1, len(rows) + 1)), f"the table is not numbered 1..n: {numbers}"
+    return [VetoReason(name) for _, name in rows]
+
+
+ORDER = documented_order()
+
+
 def _post_trade_estimate() -> tuple[float, float]:
     _, view, limits = build()
     est = portfolio_var({ETH: 1_000.0, BTC: NOTIONAL}, view.returns, NAV, limits.cfg)
@@ -85,9 +100,9 @@ def _post_trade_estimate() -> tuple[float, float]:
 # --- the closed enum and its order -----------------------------------------------------------
 
 
-def test_every_reason_is_checked_exactly_once_in_the_documented_order() -> None:
-    assert list(VetoReason) == ORDER
-    assert len(set(ORDER)) == len(ORDER) == 11
+def test_check_order_runs_the_checks_in_the_order_docs_risk_vetoes_documents() -> None:
+    assert [reason for reason, _ in CHECK_ORDER] == ORDER
+    assert sorted(ORDER) == sorted(VetoReason) and len(ORDER) == 11  # each reason exactly once
     for reason, check in CHECK_ORDER:
         assert check.__name__ == f"check_{reason.value}"
 
@@ -97,7 +112,24 @@ def test_the_baseline_case_passes_every_check_and_computes_var() -> None:
     result = check_order(intent, view, limits, report_all=True)
     assert not result.vetoed and result.reason is None and result.also_failed == ()
     assert result.describe() == "ok" and result.detail == ""
-    assert view.var_cache[intent.intent_id].status == "ok"
+    assert post_trade_var(intent, view, limits).status == "ok"
+
+
+def test_var_and_cvar_judge_one_post_trade_estimate_per_decision() -> None:
+    """Both VaR checks run on a pass; the returns of the two symbols are read once, not twice."""
+    intent, view, limits = build()
+    reads: list[str] = []
+    series = _returns()
+
+    def counted(symbol: str) -> np.ndarray | None:
+        reads.append(symbol)
+        return series.get(symbol)
+
+    counting = PortfolioView(
+        NOW, NAV, NAV, dict(view.positions), dict(view.last_mark_ts), returns=counted
+    )
+    assert not check_order(intent, counting, limits, report_all=True).vetoed
+    assert sorted(reads) == [BTC, ETH]
 
 
 # --- one scenario per reason -----------------------------------------------------------------
@@ -122,7 +154,7 @@ EXPECTED: dict[VetoReason, tuple[float, float] | None] = {
 def test_each_reason_vetoes_alone_with_its_observed_value_and_limit(reason: VetoReason) -> None:
     intent, view, limits = build({reason})
     result = check_order(intent, view, limits, report_all=True)
-    assert result.vetoed and result.reason == reason.value
+    assert result.vetoed and result.reason is reason  # the enum member, not its text
     assert result.also_failed == ()
     expected = EXPECTED[reason]
     if expected is None:
@@ -192,17 +224,18 @@ def test_adding_to_an_open_symbol_is_not_a_new_concurrent_position() -> None:
 )
 def test_a_case_failing_two_checks_reports_the_earlier(first: R, second: R) -> None:
     intent, view, limits = build({first, second})
-    assert check_order(intent, view, limits).reason == first.value
+    assert check_order(intent, view, limits).reason is first
     both = check_order(intent, view, limits, report_all=True)
-    assert both.reason == first.value and both.also_failed == (second.value,)
+    assert both.reason is first and both.also_failed == (second,)
+    assert all(type(r) is VetoReason for r in both.also_failed)
 
 
 def test_fixing_checks_one_by_one_walks_the_whole_order() -> None:
     for k, reason in enumerate(ORDER):
         intent, view, limits = build(ORDER[k:])
         result = check_order(intent, view, limits, report_all=True)
-        assert result.reason == reason.value
-        assert result.also_failed == tuple(r.value for r in ORDER[k + 1 :])
+        assert result.reason is reason
+        assert result.also_failed == tuple(ORDER[k + 1 :])
 
 
 def test_report_all_never_changes_the_decision() -> None:
@@ -225,7 +258,7 @@ def test_insufficient_returns_skip_var_and_cvar_and_the_pass_says_so() -> None:
     intent, view, limits = build({R.VAR_LIMIT, R.CVAR_LIMIT}, returns=short)
     result = check_order(intent, view, limits, report_all=True)
     assert not result.vetoed
-    assert view.var_cache[intent.intent_id].status == "insufficient_data"
+    assert post_trade_var(intent, view, limits).status == "insufficient_data"
     assert "skipped: insufficient_data" in result.detail
     assert "20 < min_returns 50" in result.detail
 
@@ -237,12 +270,32 @@ def test_a_symbol_without_return_history_skips_var_too() -> None:
     assert not result.vetoed and "insufficient_data" in result.detail
 
 
-def test_check_order_is_pure_the_same_inputs_give_the_same_decision() -> None:
-    intent, view, limits = build({R.VAR_LIMIT})
-    first = check_order(intent, view, limits)
-    view.var_cache.clear()
-    assert check_order(intent, view, limits) == first == check_order(intent, view, limits)
-    assert dict(view.positions) == {ETH: 1_000.0}  # the view is not mutated by the check
+def _inputs(intent: Intent, view: PortfolioView, limits: RiskLimits) -> tuple[Any, ...]:
+    """A deep copy of everything check_order reads, to compare before and after a call."""
+    windows = {s: np.array(view.returns(s)) for s in (BTC, ETH)} if view.returns else {}
+    return (
+        intent,
+        (view.now, view.nav, view.peak_nav, view.halted, view.returns_nan_free),
+        (dict(view.positions), dict(view.last_mark_ts), dict(view.cooldown_until)),
+        {s: w.tobytes() for s, w in windows.items()},
+        (limits.cfg, dict(limits.tiers), dict(limits.rules)),
+    )
+
+
+@pytest.mark.parametrize(
+    "faults",
+    [(), (R.VAR_LIMIT,), (R.CVAR_LIMIT,), (R.SYMBOL_CAP, R.CVAR_LIMIT)],
+    ids=["pass", "var_limit", "cvar_limit", "symbol_cap+cvar_limit"],
+)
+def test_check_order_is_pure_the_same_inputs_give_the_same_decision_and_stay_unchanged(
+    faults: tuple[VetoReason, ...],
+) -> None:
+    intent, view, limits = build(faults)
+    before = _inputs(intent, view, limits)
+    first = check_order(intent, view, limits, report_all=True)
+    again = check_order(intent, view, limits, report_all=True)
+    assert again == first
+    assert _inputs(intent, view, limits) == before
 
 
 # --- diagnostics and gating -------------------------------------------------------------------
@@ -251,7 +304,7 @@ def test_check_order_is_pure_the_same_inputs_give_the_same_decision() -> None:
 def test_evaluate_intent_records_one_veto_per_reason_and_passes_as_in_flight() -> None:
     diag.reset_diagnostics()
     for reason in ORDER:
-        assert evaluate_intent(*build({reason})).reason == reason.value
+        assert evaluate_intent(*build({reason})).reason is reason
     assert not evaluate_intent(*build()).vetoed
     snap = diag.build_runtime_diagnostics_snapshot()
     assert snap.veto_counters.by_reason == {r.value: 1 for r in ORDER}

@@ -1,4 +1,4 @@
-"""Historical VaR / CVaR and the post-trade portfolio VaR (DESIGN.md §3).
+"""execution.risk.var: historical VaR / CVaR and the post-trade portfolio VaR (DESIGN.md §3).
 
 VaR = -np.percentile(r, 100*(1-a)) with numpy's linear interpolation;
 CVaR = -mean(r[r <= that percentile]). NaNs are dropped; too few returns is a reported skip.
@@ -14,7 +14,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from execution.config import RiskConfig
-from execution.risk_limits import (
+from execution.risk.var import (
     _percentile_linear,
     historical_cvar,
     historical_var,
@@ -204,3 +204,11 @@ def test_unknown_returns_or_no_nav_is_insufficient_data_and_a_flat_book_is_zero(
     assert portfolio_var({"A": 1.0}, series.get, 0.0, CFG).status == "insufficient_data"
     flat = portfolio_var({"A": 0.0}, series.get, NAV, CFG)
     assert (flat.var, flat.cvar, flat.status) == (0.0, 0.0, "flat")
+
+
+def test_the_var_numerics_stay_importable_from_risk_limits_as_the_spec_names_them() -> None:
+    import execution.risk.var as var
+    import execution.risk_limits as risk_limits
+
+    for name in ("VarEstimate", "historical_var", "historical_cvar", "portfolio_var"):
+        assert getattr(risk_limits, name) is getattr(var, name)

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from execution.config import RiskConfig
-from execution.risk_limits import (
+from execution.risk.var import (
     VarEstimate,
     _percentile_linear,
     _var_cvar,

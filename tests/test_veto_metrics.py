@@ -18,6 +18,7 @@ import pytest
 from execution import diagnostics_metrics as dm
 from execution.clock import to_iso
 from execution.config import RiskConfig
+from execution.diagnostics.testing import capture_diagnostics
 from execution.diagnostics_metrics import (
     DiagnosticsSettings,
     ExitPipelineStatus,
@@ -43,7 +44,7 @@ from execution.diagnostics_metrics import (
     update_exit_pipeline_status,
 )
 from execution.risk_limits import PortfolioView, RiskLimits, evaluate_intent
-from execution.types import Intent, MarketRules, Side
+from execution.types import Intent, MarketRules, Side, VetoReason
 
 T0 = 1_704_067_200.0  # 2024-01-01T00:00:00Z
 
@@ -279,7 +280,7 @@ def test_evaluate_intent_records_each_veto_with_its_reason_and_symbol(clock: Fak
 
 def test_the_window_keeps_only_the_last_window_signals_outcomes(clock: FakeClock) -> None:
     use(clock, window_signals=5)
-    for reason in ["a", "a", "a", "b", "b"]:
+    for reason in ["cooldown"] * 3 + ["var_limit"] * 2:
         signal_vetoed(reason)
     signal_ordered()
     signal_ordered()
@@ -288,34 +289,34 @@ def test_the_window_keeps_only_the_last_window_signals_outcomes(clock: FakeClock
     record_order_failed("transient")
 
     window = build_runtime_diagnostics_snapshot().window
-    # 8 outcomes; the first three ("a" vetoes) fell out of the count bound.
+    # 8 outcomes; the first three (the cooldown vetoes) fell out of the count bound.
     assert window["window_signals"] == 5
     assert (window["signals"], window["vetoes"], window["orders"]) == (5, 2, 2)
     assert window["order_failures"] == 1
-    assert window["by_reason"] == {"b": 2}
-    assert get_veto_counters().by_reason == {"a": 3, "b": 2}  # cumulative counters keep all
+    assert window["by_reason"] == {"var_limit": 2}
+    assert get_veto_counters().by_reason == {"cooldown": 3, "var_limit": 2}  # cumulative: all
 
 
 def test_the_window_drops_outcomes_older_than_window_seconds(clock: FakeClock) -> None:
     use(clock, window_seconds=60.0)
-    signal_vetoed("old")
+    signal_vetoed("cooldown")
     clock.advance(30)
-    signal_vetoed("recent")
+    signal_vetoed("var_limit")
     signal_ordered()
 
     window = build_runtime_diagnostics_snapshot().window
-    assert window["by_reason"] == {"old": 1, "recent": 1}
+    assert window["by_reason"] == {"cooldown": 1, "var_limit": 1}
     assert window["window_seconds"] == 60.0
 
-    clock.advance(45)  # "old" is 75 s old, "recent" 45 s
+    clock.advance(45)  # the cooldown veto is 75 s old, the var_limit one 45 s
     window = build_runtime_diagnostics_snapshot().window
-    assert window["by_reason"] == {"recent": 1}
+    assert window["by_reason"] == {"var_limit": 1}
     assert (window["signals"], window["vetoes"], window["orders"]) == (2, 1, 1)
 
     clock.advance(60)
     window = build_runtime_diagnostics_snapshot().window
     assert (window["signals"], window["by_reason"]) == (0, {})
-    assert get_veto_counters().by_reason == {"old": 1, "recent": 1}
+    assert get_veto_counters().by_reason == {"cooldown": 1, "var_limit": 1}
 
 
 def test_exit_orders_are_not_window_outcomes(clock: FakeClock) -> None:
@@ -386,56 +387,43 @@ def test_a_clock_stepping_back_keeps_the_buckets_bounded_and_in_time_order(
     }
 
 
-def test_the_event_queue_is_folded_before_it_grows_past_its_bound(
-    clock: FakeClock, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(dm.H, "queue_max", 300)  # the real bound is big: see it work quickly
-    folds = 0
-    for i in range(10_000):
-        before = dm.queued()
-        record_signal_emitted("BTCUSDT")
-        record_veto("var_limit", "BTCUSDT")
-        folds += dm.queued() < before
-        # Between loops every record queues its time: the bound is checked at each one.
-        assert dm.queued() <= 2 * (300 + 2), i
-    assert folds > 10
-    assert get_veto_counters().total_vetoes == 10_000
-    assert dm.queued() == 0  # a read folds everything recorded before it
-
-
-def test_inside_a_loop_the_bound_is_checked_once_per_loop(
-    clock: FakeClock, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(dm.H, "queue_max", 300)
-    for loop in range(1_000):
-        record_loop_start(clock())
-        for _ in range(5):  # one loop's records share one queued time
-            signal_vetoed("var_limit")
-        assert dm.queued() <= 300 + 1 + 10, loop
-        clock.advance(60)
-    snap = build_runtime_diagnostics_snapshot()
-    assert snap.veto_counters.total_vetoes == 5_000
-    assert snap.accounting["identity_ok"]
-    assert snap.liveness["last_loop"] == {"signals": 5, "vetoes": 5, "orders": 0, "exits": 0}
-
-
 def test_memory_stays_bounded_however_long_it_runs(clock: FakeClock) -> None:
-    use(clock, window_signals=50, heatmap_bucket_seconds=60.0, heatmap_max_buckets=24)
+    settings = DiagnosticsSettings(
+        window_signals=50, heatmap_bucket_seconds=60.0, heatmap_max_buckets=24
+    )
     reasons = ["max_concurrent", "symbol_cap", "var_limit", "cvar_limit"]
     symbols = [f"S{i}" for i in range(10)]
-    for i in range(20_000):
-        record_signal_emitted(symbols[i % 10])
-        record_veto(reasons[i % 4], symbols[i % 10])
-        clock.advance(7)
+    with capture_diagnostics(settings, clock) as diagnostics:
+        for i in range(20_000):
+            record_signal_emitted(symbols[i % 10])
+            record_veto(reasons[i % 4], symbols[i % 10])
+            clock.advance(7)
 
-    snap = build_runtime_diagnostics_snapshot()
-    assert snap.veto_counters.total_vetoes == 20_000
-    assert snap.window["signals"] <= 50
-    assert all(len(buckets) <= 24 for buckets in snap.heatmap["by_reason_time"].values())
-    assert all(len(per) <= 10 for per in snap.heatmap["by_reason_symbol"].values())
-    # The internal containers themselves stay bounded, not just what the snapshot shows.
-    assert len(dm._x.window) == 50
-    assert len(dm._x.heatmap._buckets) <= 24
+        snap = diagnostics.snapshot()
+        assert snap.veto_counters.total_vetoes == 20_000
+        assert snap.window["signals"] <= 50
+        assert all(len(buckets) <= 24 for buckets in snap.heatmap["by_reason_time"].values())
+        assert all(len(per) <= 10 for per in snap.heatmap["by_reason_symbol"].values())
+        # What diagnostics hold stays bounded, not just what the snapshot shows.
+        assert len(diagnostics.window()) == 50
+        assert len(diagnostics.heatmap_buckets()) == 24
+
+
+def test_record_veto_takes_a_veto_reason_or_its_value(clock: FakeClock) -> None:
+    record_veto(VetoReason.VAR_LIMIT, "BTCUSDT")
+    record_veto("var_limit", "BTCUSDT")
+    by_reason = get_veto_counters().by_reason
+    assert by_reason == {"var_limit": 2}
+    assert [type(k) for k in by_reason] == [str]  # published as the plain value
+
+
+def test_record_veto_refuses_an_unknown_reason_and_names_the_valid_ones(
+    clock: FakeClock,
+) -> None:
+    with pytest.raises(ValueError, match="'too_risky'") as err:
+        record_veto("too_risky", "BTCUSDT")
+    assert all(reason.value in str(err.value) for reason in VetoReason)
+    assert get_veto_counters() == VetoCounters()  # nothing was counted
 
 
 # --- liveness ---------------------------------------------------------------------------------
@@ -636,21 +624,9 @@ ALL_RECORDS: list[Callable[[], None]] = [
 ]
 
 
-# What the hot path keeps besides its queues (compared through dm.queued()).
-HOT_VALUES = (
-    "enabled", "loop_t", "entries_t", "exits_t", "loop_n", "last_loop_t", "prev_loop_t", "scan_t",
-    "exit_counts",
-)  # fmt: skip
-
-
-def internals() -> str:
-    """A comparable picture of everything diagnostics keeps beyond the spec's dataclasses."""
-    x = dm._x
-    plain = {f.name: getattr(x, f.name) for f in dataclasses.fields(x)}
-    plain["window"] = x.window.items()
-    plain["heatmap"] = (x.heatmap.by_reason_symbol, x.heatmap._buckets)
-    plain["hot"] = {name: getattr(x.hot, name) for name in HOT_VALUES}
-    return repr((plain, dm._veto_counters, dm._exit_status, dm.queued()))
+def internals() -> dict[str, Any]:
+    """Everything diagnostics hold, as they export it."""
+    return dm.export_state()
 
 
 def test_disabled_diagnostics_make_every_record_a_no_op(clock: FakeClock) -> None:

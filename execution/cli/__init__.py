@@ -11,6 +11,7 @@ from typing import Any
 from doctor.cli import register_cli as register_doctor
 from execution.cli.data import register_cli as register_data
 from execution.cli.run import add_run_parser
+from execution.cli.trades import register_cli as register_trades
 
 
 def _add_dashboard_parser(sub: Any) -> None:
@@ -40,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_dashboard_parser(sub)
     register_doctor(sub)
     register_data(sub)
+    register_trades(sub)
     return parser
 
 

@@ -15,22 +15,16 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from execution import diagnostics_metrics as diag
 from execution.clock import WallClock
 from execution.config import EngineConfig
-from execution.executor_live import BarTuple
-from execution.market.bars import timeframe_seconds
-from execution.run.metrics_exporter import metrics_endpoint
-from execution.run.reconcile import reconcile
-from execution.run.runner import EngineRunner, RunOptions
+from execution.run.live import LiveLoop
+from execution.run.metrics_exporter import PortInUse, metrics_endpoint
+from execution.run.runner import EngineRunner, RunOptions, RunRefused
 from execution.run.summary import format_summary
 from execution.venues.base import AuthenticationFailed, ExchangeError
 from execution.venues.ccxt_venue import CcxtExchange, MissingKeysError
 
 log = logging.getLogger(__name__)
-
-MAX_CATCH_UP = 500  # bars fetched at most per symbol and loop after a pause
-
 
 def _confirm(
     exchange: CcxtExchange, cfg: EngineConfig, testnet: bool, ask: Callable[[str], str]
@@ -56,6 +50,9 @@ def run_live(
     ask: Callable[[str], str] = input,
 ) -> int:
     """Start the live engine; return the process exit code."""
+    from execution.cli.run import with_held_symbols
+
+    cfg = with_held_symbols(cfg, state_dir)
     clock = WallClock()
     try:
         exchange = CcxtExchange.from_config(
@@ -81,86 +78,21 @@ def run_live(
     if not args.yes and not _confirm(exchange, cfg, args.testnet, ask):
         print("live: not confirmed; nothing was done", file=sys.stderr)
         return 2
-    opts = RunOptions("live", f"live:{exchange.name}", args.max_bars, False)
-    runner = EngineRunner(cfg, opts, state_dir, clock, lambda saved: exchange)
-    runner.install_signal_handlers()
-    started = time.perf_counter()
-    with metrics_endpoint(cfg, lambda: runner.last_risk):
-        LiveLoop(runner, exchange, args.poll).run(args.max_loops)
-    runner.finish()
+    account = f"{exchange.name}{'-testnet' if args.testnet else ''}"
+    opts = RunOptions("live", f"live:{exchange.name}", args.max_bars, False, fresh=args.fresh,
+                      account=account)  # fmt: skip
+    holder: dict[str, EngineRunner] = {}
+    try:
+        with metrics_endpoint(cfg, lambda: holder["r"].last_risk if holder else {}):
+            runner = holder["r"] = EngineRunner(cfg, opts, state_dir, clock, lambda _: exchange)
+            runner.install_signal_handlers()
+            started = time.perf_counter()
+            try:
+                LiveLoop(runner, exchange, args.poll).run(args.max_loops)
+            finally:
+                runner.finish()
+    except (RunRefused, PortInUse) as err:
+        print(f"live: {err}", file=sys.stderr)
+        return 2
     print(format_summary(runner, time.perf_counter() - started, runner.bars_done))
-    return 0
-
-
-class LiveLoop:
-    """Poll marks and closed bars, step the executor, reconcile every N loops, publish."""
-
-    def __init__(self, runner: EngineRunner, exchange: CcxtExchange, poll_seconds: float) -> None:
-        self.runner = runner
-        self.exchange = exchange
-        self.poll = poll_seconds
-        self.cfg = runner.cfg
-        self.last_bar_ts: dict[str, float] = {}
-        self.loops = 0
-
-    def warm_up(self) -> None:
-        """Feed recent closed bars to the strategy and the return buffers (no trading)."""
-        ex = self.runner.executor
-        n = max(self.cfg.strategy.slow, self.cfg.risk.lookback_bars // 2) + 5
-        for idx, symbol in enumerate(ex.symbols):
-            bars = self.exchange.fetch_recent_bars(symbol, self.cfg.data.timeframe, n)
-            for b in bars:
-                ex.strategy.update(idx, b.high, b.low, b.close)
-                ex.book.push_close(idx, b.close)
-            if bars:
-                self.last_bar_ts[symbol] = bars[-1].ts
-
-    def new_bars(self) -> list[BarTuple]:
-        """Return every bar closed since the last poll (none skipped however slow the loop)."""
-        ex = self.runner.executor
-        tf = timeframe_seconds(self.cfg.data.timeframe)
-        now = ex.clock.now()
-        out: list[BarTuple] = []
-        for idx, symbol in enumerate(ex.symbols):
-            last = self.last_bar_ts.get(symbol)
-            missing = MAX_CATCH_UP if last is None else int((now - last) // tf) + 2
-            limit = max(3, min(MAX_CATCH_UP, missing))
-            for b in self.exchange.fetch_recent_bars(symbol, self.cfg.data.timeframe, limit):
-                if b.ts > self.last_bar_ts.get(symbol, float("-inf")):
-                    out.append((idx, b.ts, b.open, b.high, b.low, b.close, b.volume))
-                    self.last_bar_ts[symbol] = b.ts
-        return out
-
-    def reconcile(self) -> None:
-        ex = self.runner.executor
-        report = reconcile(ex.ledger, ex.registry, self.exchange.positions(), ex.clock.now())
-        if report.changed:
-            log.warning("reconcile: %s", report)
-
-    def once(self) -> None:
-        ex = self.runner.executor
-        try:
-            marks = self.exchange.marks(ex.symbols)
-            bars = self.new_bars()
-        except ExchangeError as err:  # the loop survives an unreachable exchange
-            diag.record_stage_error("positions", err)
-            log.warning("live: market data unavailable: %s", err)
-            return
-        ex.step_live(marks, bars)
-        self.runner.bars_done += len(bars)
-        self.loops += 1
-        if self.loops % self.cfg.exchange.reconcile_every_loops == 0:
-            self.reconcile()
-
-    def run(self, max_loops: int | None = None) -> None:
-        self.warm_up()
-        self.reconcile()
-        self.runner.publish()
-        while not self.runner.stop_requested:
-            self.once()
-            if self.runner.throttle.due(self.runner.bars_done):
-                self.runner.publish()
-            if max_loops is not None and self.loops >= max_loops:
-                break
-            time.sleep(self.poll)
-        self.runner.completed = True
+    return runner.exit_code()

@@ -21,10 +21,12 @@ from execution.market.bars import (
     synthetic_series,
     timeframe_seconds,
 )
-from execution.run.metrics_exporter import metrics_endpoint
-from execution.run.runner import EngineRunner, RunOptions
+from execution.run.metrics_exporter import PortInUse, metrics_endpoint
+from execution.run.runner import EngineRunner, RunOptions, RunRefused
 from execution.run.summary import format_summary
 from execution.state_v7 import STATE_DIR_ENV
+from execution.signal_screener import build_strategy
+from execution.store import StoreError, read_memory
 from execution.types import RejectCounts
 from execution.venues.paper import PaperExchange
 
@@ -50,6 +52,10 @@ def add_run_parser(sub: Any) -> None:
     p.add_argument("--pace", type=float, default=None, help="real time: seconds between bar steps")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--json-summary", action="store_true", help="print the summary as JSON")
+    p.add_argument(
+        "--fresh", action="store_true",
+        help="move the state dir's memory aside (into backup-*/) and start over",
+    )  # fmt: skip
     p.add_argument("--live", action="store_true", help="trade live through ccxt (keys from env)")
     p.add_argument("--testnet", action="store_true", help="with --live: the exchange's sandbox")
     p.add_argument("--yes", action="store_true", help="with --live: do not ask for confirmation")
@@ -81,6 +87,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     except (DataError, UsageError) as err:
         print(f"input error: {err}", file=sys.stderr)
         return 2
+    except RunRefused as err:
+        print(f"v7 run: {err}", file=sys.stderr)
+        return 2
+    except PortInUse as err:
+        print(f"v7 run: {err}", file=sys.stderr)
+        return 2
 
 
 def paper_exchange_factory(
@@ -105,6 +117,26 @@ def universe_for_data(cfg: EngineConfig, data_symbols: list[str]) -> EngineConfi
     known = {s.symbol: s for s in cfg.universe}
     universe = tuple(known.get(s) or SymbolSpec(symbol=s) for s in data_symbols)
     return cfg.model_copy(update={"universe": universe})
+
+
+def with_held_symbols(cfg: EngineConfig, state_dir: Path) -> EngineConfig:
+    """The config plus, as exit-only, the symbols the memory holds a position in but the
+    universe no longer lists: a universe edit never strands a position without its exits."""
+    try:
+        components = read_memory(state_dir)
+    except StoreError:  # none yet (NoStore), or damaged: the runner refuses it with the reason
+        return cfg
+    ledger = components.ledger if components is not None else None
+    positions = ledger.get("positions") if isinstance(ledger, dict) else None
+    if not isinstance(positions, dict):
+        return cfg
+    held = [str(s) for s in positions if str(s) not in cfg.symbols]
+    if not held:
+        return cfg
+    print(f"v7: {', '.join(held)}: not in the universe but holding a position; its exits are "
+          "managed, no new entries", file=sys.stderr)  # fmt: skip
+    extra = tuple(SymbolSpec(symbol=s, exit_only=True) for s in held)
+    return cfg.model_copy(update={"universe": (*cfg.universe, *extra)})
 
 
 def with_seed(cfg: EngineConfig, seed: int | None) -> EngineConfig:
@@ -133,21 +165,43 @@ def _load_replay_data(
     return cfg, merge_series(series, cfg.symbols), rejects, source
 
 
+def _build_runner(
+    cfg: EngineConfig, opts: RunOptions, state_dir: Path, clock: Clock, rejects: RejectCounts
+) -> EngineRunner:
+    try:
+        strategy = build_strategy(cfg.strategy, len(cfg.symbols))
+    except Exception as err:  # a plug-in that does not import or start: the user's input
+        raise UsageError(f"strategy {cfg.strategy.name!r} cannot start: {err!r}") from err
+    return EngineRunner(
+        cfg, opts, state_dir, clock, paper_exchange_factory(cfg, clock), rejects,
+        strategy=strategy,
+    )  # fmt: skip
+
+
 def _run_replay(cfg: EngineConfig, args: argparse.Namespace, state_dir: Path) -> int:
     cfg, merged, rejects, source = _load_replay_data(cfg, args)
     clock = ReplayClock(merged.ts[0] if merged.ts else 0.0)
-    opts = RunOptions("replay", source, args.max_bars, not args.no_progress)
-    runner = EngineRunner(cfg, opts, state_dir, clock, paper_exchange_factory(cfg, clock), rejects)
-    runner.install_signal_handlers()
-    wall0 = time.perf_counter()
-    bars0 = runner.bars_done
-    with metrics_endpoint(cfg, lambda: runner.last_risk):
-        runner.run_replay(merged)
+    opts = RunOptions("replay", source, args.max_bars, not args.no_progress, fresh=args.fresh)
+    holder: dict[str, EngineRunner] = {}
+    with metrics_endpoint(cfg, lambda: holder["r"].last_risk if holder else {}):
+        runner = holder["r"] = _build_runner(cfg, opts, state_dir, clock, rejects)
+        runner.install_signal_handlers()
+        wall0 = time.perf_counter()
+        bars0 = runner.bars_done
+        try:
+            runner.run_replay(merged)
+        finally:
+            runner.finish()
     elapsed = time.perf_counter() - wall0
-    runner.finish()
-    summary = format_summary(runner, elapsed, runner.bars_done - bars0, as_json=args.json_summary)
-    print(summary)
-    return 0
+    print(format_summary(runner, elapsed, runner.bars_done - bars0, as_json=args.json_summary))
+    total = min(len(merged.ts), args.max_bars if args.max_bars is not None else len(merged.ts))
+    if not runner.completed and runner.persist_error is None:
+        print(
+            f"v7: interrupted at bar {runner.bars_done:,} of {total:,}: run the same command to "
+            "resume",
+            file=sys.stderr,
+        )
+    return runner.exit_code()
 
 
 def _run_realtime(cfg: EngineConfig, args: argparse.Namespace, state_dir: Path) -> int:
@@ -157,19 +211,24 @@ def _run_realtime(cfg: EngineConfig, args: argparse.Namespace, state_dir: Path) 
     if pace < 0:
         raise UsageError("--pace must be >= 0")
     tf = timeframe_seconds(cfg.data.timeframe)
+    cfg = with_held_symbols(cfg, state_dir)
     stream = SyntheticStream(cfg.universe, syn, tf, start_ts=from_iso(syn.start))
-    opts = RunOptions("realtime", f"synthetic-live:seed={syn.seed}", args.max_bars, False, pace)
-    runner = EngineRunner(cfg, opts, state_dir, clock, paper_exchange_factory(cfg, clock))
-    runner.install_signal_handlers()
-    print(
-        f"v7: paper engine on synthetic data, {len(cfg.symbols)} symbols, one bar step every "
-        f"{pace:g}s; state -> {state_dir} (Ctrl-C to stop)",
-        file=sys.stderr,
-    )
-    wall0 = time.perf_counter()
-    runner.publish()
-    with metrics_endpoint(cfg, lambda: runner.last_risk):
-        runner.run_realtime(stream)
-    runner.finish()
+    source = f"synthetic-live:seed={syn.seed}"
+    opts = RunOptions("realtime", source, args.max_bars, False, pace, fresh=args.fresh)
+    holder: dict[str, EngineRunner] = {}
+    with metrics_endpoint(cfg, lambda: holder["r"].last_risk if holder else {}):
+        runner = holder["r"] = _build_runner(cfg, opts, state_dir, clock, RejectCounts())
+        runner.install_signal_handlers()
+        print(
+            f"v7: paper engine on synthetic data, {len(cfg.symbols)} symbols, one bar step every "
+            f"{pace:g}s; state -> {state_dir} (Ctrl-C to stop)",
+            file=sys.stderr,
+        )
+        wall0 = time.perf_counter()
+        try:
+            runner.publish()
+            runner.run_realtime(stream)
+        finally:
+            runner.finish()
     print(format_summary(runner, time.perf_counter() - wall0, runner.bars_done))
-    return 0
+    return runner.exit_code()

@@ -34,6 +34,10 @@ from execution.state_v7 import load_risk_snapshot
 
 log = logging.getLogger(__name__)
 
+class PortInUse(Exception):
+    """The metrics port cannot be opened: the run does not start (exit code 2)."""
+
+
 RiskView = Callable[[], Mapping[str, float | None]]
 RISK_GAUGES = (
     ("nav", "v7_nav", "Net asset value (quote currency, marked to market)."),
@@ -246,9 +250,15 @@ def metrics_endpoint(cfg: EngineConfig, risk_view: RiskView) -> Iterator[None]:
     if cfg.metrics_port is None:
         yield
         return
-    server = start_metrics_server(
-        cfg.metrics_port, risk_view, symbol_labels=cfg.metrics.symbol_labels
-    )
+    try:
+        server = start_metrics_server(
+            cfg.metrics_port, risk_view, symbol_labels=cfg.metrics.symbol_labels
+        )
+    except OSError as err:
+        raise PortInUse(
+            f"metrics_port {cfg.metrics_port}: cannot listen on 127.0.0.1 ({err.strerror or err});"
+            " choose another metrics_port or stop what uses it"
+        ) from err
     print(f"v7: metrics on http://127.0.0.1:{server.port}/metrics", file=sys.stderr)
     try:
         yield

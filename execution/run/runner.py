@@ -1,67 +1,65 @@
-"""Drive the executor: replay (``--fast`` / CSV), paced real time, and the publish/checkpoint cycle.
+"""Run the engine over its memory: resume or start it, drive the loop, commit, publish the views.
 
-Restart semantics: every publish ends with engine_checkpoint.json, which holds the ledger,
-the registry, the paper account, the strategy and book state, written last and atomically.
-A run that did not finish (crash, kill, --max-bars, Ctrl-C in a replay) resumes from it; a
-finished replay starts fresh.
-
-The checkpoint also carries the cumulative counters of the same publish: intel.json is written
-just before it, so after a kill between the two the intel copy would be one publish ahead of the
-state it describes and a resume would count that stretch twice (tests/faults prove it cannot).
+The memory lives in the state dir's store (execution/store), held by one engine at a time. A
+start either resumes it exactly or refuses (:class:`RunRefused`, exit code 2) without writing
+anything: nothing here ever deletes what the engine knows. ``--fresh`` moves the old memory
+aside into a backup first; so does a new replay over a finished one (a backtest's result is
+kept, never lost, and a replay command can simply be run again).
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import signal
-import time
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from itertools import islice
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from execution import diagnostics_metrics as diag
-from execution.clock import Clock, to_iso
+from execution.clock import Clock, ReplayClock
 from execution.config import EngineConfig
-from execution.executor_live import BarTuple, Executor
-from execution.market.bars import MergedBars, SyntheticStream, merge_series
-from execution.position_ledger import PositionLedger
-from execution.position_tp_sl_registry import TpSlRegistry
+from execution.executor_live import Executor
+from execution.market.bars import MergedBars, SyntheticStream
+from execution.memory_errors import MemoryCorrupt
+from execution.run.driver import DriveHooks, DriveResult, drive, paced_loops, replay_loops
+from execution.run.journal import EngineJournal
+from execution.run.memory import RunIdentity, capture_memory, restore_memory
 from execution.run.reconcile import reconcile
-from execution.state_io import (
-    SCHEMA_VERSION,
-    quarantine_file,
-    read_json_defensive,
-    remove_stale_temp_files,
-    write_json_atomic,
-)
-from execution.state_publish import (
-    PublishThrottle,
-    compute_and_write_intel_state,
-    positions_state,
-    write_positions_state,
-    write_risk_snapshot,
-    write_runtime_diagnostics_state,
-)
-from execution.state_snapshots import intent_from_dict, intent_to_dict, risk_snapshot
-from execution.state_v7 import (
-    CHECKPOINT_FILE,
-    INTEL_FILE,
-    PAPER_EXCHANGE_FILE,
-    POSITIONS_LEDGER_FILE,
-    STATE_FILES,
-    TP_SL_REGISTRY_FILE,
+from execution.run.views import publish_views
+from execution.signal_screener import Strategy, build_strategy
+from execution.state_publish import PublishThrottle
+from execution.store import (
+    COMPONENTS,
+    EngineLock,
+    JournalBatch,
+    LockHeld,
+    Memory,
+    NoStore,
+    PersistError,
+    Store,
+    StoreError,
+    db_path,
+    move_memory_aside,
+    read_memory,
 )
 from execution.types import RejectCounts
-from execution.venues.paper import PaperExchange
 
 log = logging.getLogger(__name__)
 
 HALT_FILE = "HALT"
+# A replay asks the HALT switch and the commit throttle once per this many bars: a stat() and a
+# clock read every loop would cost more than the rest of the bookkeeping.
+REPLAY_CHECK_EVERY = 512
+# Equity is sampled on bar-time boundaries (not at commits), so an interrupted and resumed run
+# journals exactly the rows an uninterrupted one does.
+EQUITY_EVERY_SECONDS = 3600.0
+
+
+class RunRefused(Exception):
+    """The state dir cannot be used as asked; nothing was written. Exit code 2."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +69,8 @@ class RunOptions:
     max_bars: int | None = None
     progress: bool = True
     pace_seconds: float = 0.0
+    fresh: bool = False  # move the old memory aside before starting
+    account: str = "paper"  # the exchange account the memory belongs to
 
 
 def diagnostics_settings(cfg: EngineConfig) -> diag.DiagnosticsSettings:
@@ -87,6 +87,8 @@ def diagnostics_settings(cfg: EngineConfig) -> diag.DiagnosticsSettings:
 
 
 class EngineRunner:
+    """One engine over one state dir: holds its lock from construction to :meth:`close`."""
+
     def __init__(
         self,
         cfg: EngineConfig,
@@ -95,242 +97,261 @@ class EngineRunner:
         clock: Clock,
         exchange_factory: Callable[[dict[str, Any] | None], Any],
         bad_bars: RejectCounts | None = None,
+        *,
+        strategy: Strategy | None = None,
     ) -> None:
         self.cfg = cfg
         self.opts = opts
         self.state_dir = Path(state_dir)
         self.clock = clock
         self.bad_bars = bad_bars or RejectCounts()
+        self.identity = RunIdentity(opts.mode, opts.source, opts.account)
+        # Built before the state dir is read: a plug-in that fails to import or to start never
+        # gets near the memory.
+        strategy = strategy or build_strategy(cfg.strategy, len(cfg.symbols))
         self.stop_requested = False
+        self.stop_signal: int | None = None
         self.completed = False
-        diag.configure(diagnostics_settings(cfg), clock.now)
-        # Temp files of writes a kill interrupted: never read, but they would pile up.
-        remove_stale_temp_files(
-            self.state_dir, (*STATE_FILES, PAPER_EXCHANGE_FILE, CHECKPOINT_FILE)
-        )
-        checkpoint = self._resumable_checkpoint()
-        self.resumed = checkpoint is not None
-        if checkpoint is None:
-            self._clear_engine_files()
-        exchange = exchange_factory(checkpoint.get("exchange") if checkpoint else None)
-        self.executor = Executor(cfg, exchange, clock, self.state_dir, strict=opts.mode == "replay")
-        self.bars_done = 0
+        self.persist_error: str | None = None
+        self.persist_failures = 0
+        self.moved_aside: Path | None = None
         self.last_risk: dict[str, Any] = {}  # the last published risk snapshot (for /metrics)
-        if checkpoint is not None:
-            self._restore(checkpoint)
-        elif opts.mode == "live":
-            self._load_live_memory()
-        self.started_ts = clock.now()
-        every = cfg.publish.replay_every_bars if opts.mode == "replay" else None
-        self.throttle = PublishThrottle(cfg.publish.min_interval_seconds, every)
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.lock = EngineLock(self.state_dir)
+        try:
+            self.lock.acquire()
+        except LockHeld as err:
+            raise RunRefused(
+                f"{self.state_dir}: another engine (pid {err.pid}) holds this state dir; stop it "
+                "or use another --state-dir"
+            ) from err
+        except PersistError as err:
+            raise RunRefused(f"{err}: the engine cannot keep its memory there") from err
+        try:
+            self._start(exchange_factory, strategy)
+        except BaseException:
+            self.lock.release()
+            raise
 
-    # --- checkpoint / restart -------------------------------------------------------------------
+    # --- start: resume or begin, never lose --------------------------------------------------
 
-    def _resumable_checkpoint(self) -> dict[str, Any] | None:
-        path = self.state_dir / CHECKPOINT_FILE
-        read = read_json_defensive(path)
-        data = read.data
-        if read.status in ("corrupt", "empty"):  # not written by us (atomic): keep the evidence
-            log.warning("checkpoint %s (%s): moved to %s", read.status, read.error,
-                        quarantine_file(path))  # fmt: skip
+    def _start(self, exchange_factory: Callable[[dict[str, Any] | None], Any], strategy: Strategy) -> None:
+        components = self._memory_to_resume()
+        diag.configure(diagnostics_settings(self.cfg), self.clock.now)
+        self.batch = JournalBatch()
+        self.journal = EngineJournal(self.batch)
+        try:
+            restored = restore_memory(components, self.cfg, strategy) if components else None
+            exchange = exchange_factory(restored.paper_account if restored else None)
+        except (MemoryCorrupt, KeyError, TypeError, ValueError) as err:
+            where = db_path(self.state_dir)
+            raise RunRefused(self._corrupt_message(f"{where}: {err}")) from err
+        self.executor = Executor(
+            self.cfg, exchange, self.clock, strict=self.opts.mode == "replay",
+            strategy=strategy, restored=restored.executor if restored else None,
+            journal=self.journal,
+        )  # fmt: skip
+        self.resumed = restored is not None
+        self.bars_done = restored.bars_processed if restored else 0
+        if restored is not None:
+            diag.restore_state(restored.diagnostics)
+            for symbol in restored.held_outside_universe:
+                log.warning("%s holds a position but left the universe: its exits are managed",
+                            symbol)  # fmt: skip
+        report = reconcile(
+            self.executor.ledger, self.executor.registry, exchange.positions(), self.clock.now()
+        )
+        if self.resumed or report.changed:
+            log.info("resumed at bar %d (%s)", self.bars_done, report)
+        self.started_ts = self.clock.now()
+        self._next_equity_ts = self._equity_boundary(self.clock.now())
+        try:
+            self.store = Store.open(self.state_dir, durable=self.opts.mode != "replay")
+        except StoreError as err:
+            raise RunRefused(self._corrupt_message(str(err))) from err
+        every = self.cfg.publish.replay_every_bars if self.opts.mode == "replay" else None
+        self.throttle = PublishThrottle(self.cfg.publish.min_interval_seconds, every)
+
+    def _memory_to_resume(self) -> dict[str, Any] | None:
+        """Return the memory to resume, None to begin; refuse when it cannot be used as asked."""
+        if self.opts.fresh:
+            self._move_aside("--fresh")
             return None
-        if not read.ok or data.get("completed", True):
+        try:
+            memory = read_memory(self.state_dir)
+        except NoStore:
             return None
-        if not self._same_run(data):
-            log.info(
-                "checkpoint is for %s/%s: starting fresh", data.get("mode"), data.get("source")
+        except StoreError as err:
+            raise RunRefused(self._corrupt_message(str(err))) from err
+        if memory is None:
+            return None
+        components = {name: getattr(memory, name) for name in COMPONENTS}
+        try:
+            saved = RunIdentity.from_component(components.get("identity"))
+        except MemoryCorrupt as err:
+            raise RunRefused(self._corrupt_message(f"{db_path(self.state_dir)}: {err}")) from err
+        progress = components.get("progress") or {}
+        finished_replay = saved.mode == "replay" and progress.get("completed") is True
+        if self.opts.mode == "replay" and finished_replay:
+            self._move_aside("the previous replay had finished")
+            return None
+        problem = self.identity.cannot_resume(saved)
+        if problem:
+            raise RunRefused(
+                f"{db_path(self.state_dir)}: {problem}. Nothing was changed. Use another "
+                "--state-dir, or --fresh to move this memory aside (into a backup-* folder) and "
+                "start over"
             )
-            return None
-        return data
+        return components
 
-    def _same_run(self, checkpoint: dict[str, Any]) -> bool:
-        return bool(
-            checkpoint.get("mode") == self.opts.mode
-            and checkpoint.get("source") == self.opts.source
+    def _move_aside(self, why: str) -> None:
+        try:
+            backup = move_memory_aside(self.state_dir, lock=self.lock)
+        except PersistError as err:
+            raise RunRefused(f"{err}; nothing was lost (what was moved is in backup-*)") from err
+        if backup is not None:
+            self.moved_aside = backup
+            print(f"v7: {why}: its memory was moved to {backup}", file=sys.stderr)
+
+    def _corrupt_message(self, reason: str) -> str:
+        return (
+            f"{reason}. The memory cannot be resumed and was left as it is. To start over "
+            "without it, run the same command with --fresh (it moves the memory aside into a "
+            "backup-* folder, nothing is deleted)"
         )
 
-    def _clear_engine_files(self) -> None:
-        """A fresh run must not inherit a finished run's files (the HALT switch stays)."""
-        if self.opts.mode == "live":
-            return  # live memory is reconciled with the exchange, never wiped
-        for name in (*STATE_FILES, PAPER_EXCHANGE_FILE, CHECKPOINT_FILE):
-            with contextlib.suppress(FileNotFoundError):
-                (self.state_dir / name).unlink()
+    # --- the loop -----------------------------------------------------------------------------
 
-    def _restore(self, cp: dict[str, Any]) -> None:
-        ex = self.executor
-        ex.ledger = PositionLedger.from_dict(cp.get("ledger") or {})
-        ex.registry = TpSlRegistry.from_dict(cp.get("registry") or {})
-        ex.strategy.load_state(cp.get("strategy") or {})
-        ex.book.load(cp.get("book") or {})
-        pending = cp.get("pending_intents") or []
-        ex.pending_intents = {i.intent_id: i for i in map(intent_from_dict, pending) if i}
-        self.bars_done = int(cp.get("bars_processed") or 0)
-        ex.stats.bars = self.bars_done
-        counters = cp.get("diagnostics")
-        if not isinstance(counters, dict):  # a checkpoint from before counters were embedded
-            counters = read_json_defensive(self.state_dir / INTEL_FILE).data.get(
-                "runtime_diagnostics"
-            )
-        diag.restore_cumulative(counters if isinstance(counters, dict) else {})
-        report = reconcile(ex.ledger, ex.registry, ex.exchange.positions(), self.clock.now())
-        log.info("resumed at bar %d (%s)", self.bars_done, report)
+    def install_signal_handlers(self) -> None:
+        def _stop(signum: int, frame: FrameType | None) -> None:
+            self.stop_requested = True
+            self.stop_signal = signum
 
-    def _load_live_memory(self) -> None:
-        ex = self.executor
-        ex.ledger = PositionLedger.from_dict(self._memory(POSITIONS_LEDGER_FILE, "ledger"))
-        ex.registry = TpSlRegistry.from_dict(self._memory(TP_SL_REGISTRY_FILE, "registry"))
-        reconcile(ex.ledger, ex.registry, ex.exchange.positions(), self.clock.now())
+        signal.signal(signal.SIGINT, _stop)
+        signal.signal(signal.SIGTERM, _stop)
 
-    def _memory(self, name: str, key: str) -> dict[str, Any]:
-        """Read a memory file; if it is unreadable, move it aside and use the last checkpoint's
-        copy (same publish, written after it), so the next publish cannot replace it by nothing.
-        """
-        path = self.state_dir / name
-        read = read_json_defensive(path)
-        if read.ok or read.status == "missing":
-            return read.data
-        moved = quarantine_file(path)
-        cp = read_json_defensive(self.state_dir / CHECKPOINT_FILE).data
-        copy = cp.get(key) if self._same_run(cp) else None
-        log.warning(
-            "%s %s (%s): moved to %s; %s", name, read.status, read.error, moved,
-            "using the copy in the last checkpoint" if isinstance(copy, dict) else "no copy left",
+    def step(self, group: Any) -> None:
+        """One engine loop, then the equity sample when its bar time crosses a boundary."""
+        self.executor.step(group)
+        ts = group[0][1]
+        if ts >= self._next_equity_ts:
+            self._sample_equity(ts)
+
+    def run_replay(self, merged: MergedBars) -> DriveResult:
+        """Replay merged bars as fast as possible (the clock is the bar time)."""
+        clock = self.clock
+        if not isinstance(clock, ReplayClock):
+            raise TypeError("replay needs a ReplayClock")
+        n = len(merged.ts)
+        limit = n if self.opts.max_bars is None else min(n, self.opts.max_bars)
+        hooks = DriveHooks(self.step, self.check_point, self._should_stop, clock.set)
+        result = drive(
+            replay_loops(merged, min(self.bars_done, n)), hooks, start=self.bars_done,
+            limit=limit, progress_total=limit if self.opts.progress else None,
         )  # fmt: skip
-        return copy if isinstance(copy, dict) else {}
+        self._finish_drive(result)
+        return result
 
-    # --- publishing -----------------------------------------------------------------------------
+    def run_realtime(self, stream: SyntheticStream) -> DriveResult:
+        """Paced synthetic bars stamped with the wall clock, until stopped."""
+        loops = paced_loops(stream, self.cfg.symbols, self.bars_done, self.opts.pace_seconds)
+        hooks = DriveHooks(self.step, self.check_point, self._should_stop)
+        result = drive(loops, hooks, start=self.bars_done, limit=self.opts.max_bars)
+        self._finish_drive(result)
+        return result
+
+    def _finish_drive(self, result: DriveResult) -> None:
+        self.bars_done = result.bars_done
+        self.completed = result.completed and self.opts.mode == "replay"
+
+    def _should_stop(self) -> bool:
+        return self.stop_requested or (
+            self.opts.mode == "replay" and self.persist_error is not None
+        )
+
+    def check_point(self, bars_done: int) -> int:
+        """Between loops: read the HALT switch, commit (every loop unless a replay), publish.
+
+        Return the bar count of the next check point: every loop in real time, every few
+        hundred bars in a replay (and exactly at the publish interval).
+        """
+        self.bars_done = bars_done
+        self.executor.book.halted_by_file = self._halted()
+        if self.opts.mode != "replay":
+            self.commit()
+        if self.throttle.due(bars_done):
+            self.publish()
+        if self.opts.mode != "replay":
+            return bars_done + 1
+        return self.throttle.next_check(bars_done, REPLAY_CHECK_EVERY)
+
+    def _halted(self) -> bool:
+        """Entries stop while the HALT file exists or the memory cannot be written."""
+        return (self.state_dir / HALT_FILE).exists() or self.persist_error is not None
+
+    # --- commit and publish -------------------------------------------------------------------
+
+    def commit(self) -> bool:
+        """Write the memory and the journal batch in one transaction; False if it failed."""
+        now = self.clock.now()
+        memory = Memory(**capture_memory(self, now))
+        try:
+            self.store.commit(memory, self.batch)
+        except PersistError as err:
+            self.persist_failures += 1
+            if self.persist_error is None:
+                print(f"v7: cannot write the engine's memory ({err}): entries are halted, exits "
+                      "keep running", file=sys.stderr)  # fmt: skip
+            self.persist_error = str(err)
+            self.executor.book.halted_by_file = True
+            diag.record_stage_error("state_publish", err)
+            return False
+        self.batch.clear()
+        if self.persist_error is not None:
+            log.warning("the engine's memory is written again; entries resume")
+            self.persist_error = None
+            self.executor.book.halted_by_file = self._halted()
+        return True
 
     def publish(self, running: bool = True) -> None:
-        ex = self.executor
-        now = self.clock.now()
-        d = self.state_dir
-        ex.prune_pending()
+        """Commit (a replay commits here), then write the JSON views for dashboard and doctor."""
+        if self.opts.mode == "replay" or not running:
+            self.commit()
+        self.executor.prune_pending()
         try:
-            ex.book.halted_by_file = (d / HALT_FILE).exists()
-            if isinstance(ex.exchange, PaperExchange):
-                ex.exchange.save(d / PAPER_EXCHANGE_FILE)
-            ex.ledger.save(d / POSITIONS_LEDGER_FILE, now)
-            ex.registry.save(d / TP_SL_REGISTRY_FILE, now)
-            diag.set_gating_flags(ex.gating())
-            marks = ex.book.marks_by_symbol()
-            write_positions_state(positions_state(ex.ledger, ex.registry, marks, now), d)
-            self.last_risk = risk_snapshot(ex, now)
-            write_risk_snapshot(self.last_risk, d)
-            diag.record_stage_success("state_publish")
-            intel = compute_and_write_intel_state(
-                self.engine_info(running), self._bad_bars(), now, d
-            )
-            counters = intel.get("runtime_diagnostics")
-            write_json_atomic(d / CHECKPOINT_FILE, self.checkpoint(now, counters))
+            self.last_risk = publish_views(self, running)
         except OSError as err:
             diag.record_stage_error("state_publish", err)
             log.error("state publish failed: %s", err)
         self.throttle.mark(self.bars_done)
 
-    def checkpoint(self, now: float, diagnostics: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Return the resume point; ``diagnostics`` is the counters block published with it."""
-        ex = self.executor
-        if diagnostics is None:
-            block: dict[str, Any] = {}
-            write_runtime_diagnostics_state(block)
-            diagnostics = block["runtime_diagnostics"]
-        exchange = ex.exchange.to_dict() if isinstance(ex.exchange, PaperExchange) else None
-        return {
-            "schema_version": SCHEMA_VERSION,
-            "updated_ts": to_iso(now),
-            "mode": self.opts.mode,
-            "source": self.opts.source,
-            "completed": self.completed,
-            "bars_processed": self.bars_done,
-            "last_ts": now,
-            "strategy": ex.strategy.state(),
-            "book": ex.book.to_dict(),
-            "pending_intents": [intent_to_dict(i) for i in ex.pending_intents.values()],
-            "ledger": ex.ledger.to_dict(now),
-            "registry": ex.registry.to_dict(now),
-            "exchange": exchange,
-            "diagnostics": diagnostics,
-        }
+    def _equity_boundary(self, ts: float) -> float:
+        return (ts // EQUITY_EVERY_SECONDS + 1) * EQUITY_EVERY_SECONDS
 
-    def engine_info(self, running: bool) -> dict[str, Any]:
-        c = self.cfg
-        return {
-            "mode": self.opts.mode,
-            "running": running,
-            "pid": os.getpid(),
-            "started_ts": to_iso(self.started_ts),
-            "exchange": self.executor.exchange.name,
-            "symbols": list(c.symbols),
-            "bars_processed": self.bars_done,
-            "source": self.opts.source,
-            "config": {
-                "exit_scan_stale_seconds": c.diagnostics.exit_pipeline.exit_scan_stale_seconds,
-                "dashboard_refresh_seconds": c.dashboard.refresh_seconds,
-                "tp_sl_underwater_threshold_pct": (
-                    c.diagnostics.exit_pipeline.tp_sl_underwater_threshold_pct
-                ),
-                "no_signal_seconds": c.doctor.no_signal_seconds,
-                "no_order_seconds": c.doctor.no_order_seconds,
-                "dominant_veto_share": c.doctor.dominant_veto_share,
-                "timeframe": c.data.timeframe,
-            },
-        }
-
-    def _bad_bars(self) -> dict[str, Any]:
-        return {"total": self.bad_bars.total, "by_symbol": self.bad_bars.by_symbol}
-
-    # --- drivers --------------------------------------------------------------------------------
-
-    def install_signal_handlers(self) -> None:
-        def _stop(signum: int, frame: FrameType | None) -> None:
-            self.stop_requested = True
-
-        signal.signal(signal.SIGINT, _stop)
-        signal.signal(signal.SIGTERM, _stop)
-
-    def run_replay(self, merged: MergedBars) -> None:
-        """Replay merged bars as fast as possible (the clock is the bar time)."""
-        from execution.run.replay import replay
-
-        replay(self, merged)
-
-    def run_realtime(self, stream: SyntheticStream) -> None:
-        """Paced synthetic bars stamped with the wall clock, until stopped."""
-        step = self.executor.step
-        skip = self.bars_done  # a resumed run continues the same price path
-        while not self.stop_requested:
-            merged = merge_series(stream.next_chunk(), self.cfg.symbols)
-            for group in _groups(merged):
-                if skip > 0:
-                    skip -= len(group)
-                    continue
-                if self.stop_requested or self._max_reached():
-                    break
-                now = time.time()
-                step([(b[0], now, *b[2:]) for b in group])
-                self.bars_done += len(group)
-                if self.throttle.due(self.bars_done):
-                    self.publish()
-                time.sleep(self.opts.pace_seconds)
-            if self._max_reached():
-                break
-        self.completed = True
-
-    def _max_reached(self) -> bool:
-        return self.opts.max_bars is not None and self.bars_done >= self.opts.max_bars
+    def _sample_equity(self, ts: float) -> None:
+        book = self.executor.book
+        dd = book.drawdown()
+        balance = self.executor.exchange.balance()
+        self.journal.equity(ts, dd.nav, balance, dd.nav - balance, dd.drawdown_pct)
+        self._next_equity_ts = self._equity_boundary(ts)
 
     def finish(self) -> None:
-        self.publish(running=False)
+        """Final commit and publish (engine marked stopped), then release the state dir."""
+        try:
+            self.publish(running=False)
+        finally:
+            self.close()
 
+    def close(self) -> None:
+        store = getattr(self, "store", None)
+        if store is not None:
+            store.close()
+        self.lock.release()
 
-def _groups(merged: MergedBars) -> list[list[BarTuple]]:
-    """The merged bars as one list per time (one engine loop each)."""
-    rows = merged.rows()
-    start = 0
-    out: list[list[BarTuple]] = []
-    for end in merged.loop_ends():
-        out.append(list(islice(rows, end - start)))
-        start = end
-    return out
+    def exit_code(self) -> int:
+        """0, or 1 when the memory could not be written at some point, or 130/143 on a signal."""
+        if self.persist_failures:
+            return 1
+        if self.stop_signal is not None and self.opts.mode == "replay" and not self.completed:
+            return 128 + self.stop_signal
+        return 0

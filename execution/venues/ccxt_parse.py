@@ -138,5 +138,5 @@ def make_fill(
     """Return the Fill of ``req`` (kind, intent and exit kind carried over from the request)."""
     return Fill(
         req.client_order_id, req.symbol, req.side, qty, price, fee, ts, req.kind,
-        req.reduce_only, req.intent_id, req.exit_kind, pnl,
+        req.reduce_only, req.intent_id, req.exit_kind, pnl, req.ref_price, req.tp, req.sl,
     )  # fmt: skip

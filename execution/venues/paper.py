@@ -324,6 +324,9 @@ class PaperExchange:
                 intent_id=req.intent_id,
                 exit_kind=req.exit_kind,
                 realized_pnl=realized,
+                ref_price=req.ref_price,
+                tp=req.tp,
+                sl=req.sl,
             )
         )
         return qty

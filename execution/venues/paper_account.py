@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, fields
 from enum import Enum
 from typing import Any, TypeVar
 
+from execution import memory_errors as memory
 from execution.state_io import SCHEMA_VERSION
 from execution.types import ExitKind, Fill, OrderAck, OrderKind, OrderRequest
 
@@ -123,17 +124,37 @@ def account_to_dict(b: PaperAccount, now: float) -> dict[str, Any]:
 
 
 def account_from_dict(data: dict[str, Any]) -> PaperAccount:
-    """Rebuild an account; raise KeyError/TypeError/ValueError if ``data`` is malformed."""
-    account = PaperAccount(float(data["starting_balance"]), float(data["balance"]))
-    for sym, p in data["positions"].items():
-        account.positions[sym] = Position(float(p["qty"]), float(p["entry_price"]))
-    for p in data["pending"]:
-        chunks = [float(q) for q in p["chunks"]]
-        account.pending.append(Pending(decode(OrderRequest, p["req"]), chunks, float(p["filled"])))
+    """Rebuild an account; raise MemoryCorrupt (a ValueError) naming a non-finite balance, price
+    or quantity, and KeyError/TypeError/ValueError if ``data`` is otherwise malformed.
+    """
+    c = "paper_account"
+
+    def checked(obj: _T, key: str) -> _T:
+        # A NaN an order or a fill carries reaches the ledger and the TP/SL registry at its fill.
+        memory.finite(c, f"{key}.qty", obj.qty, positive=True)
+        for name in ("price", "trigger_price", "ref_price", "tp", "sl"):
+            if (value := getattr(obj, name, None)) is not None:
+                memory.price(c, f"{key}.{name}", value)
+        if isinstance(obj, Fill):
+            memory.finite(c, f"{key}.fee", obj.fee)
+        return obj
+
+    top = memory.Fields(c, "", data)
+    account = PaperAccount(top.number("starting_balance", positive=True), top.number("balance"))
+    for sym, p in memory.mapping(c, "positions", top.value("positions")).items():
+        pos = memory.Fields(c, f"positions.{sym}", p)
+        account.positions[sym] = Position(pos.number("qty"), pos.price("entry_price"))
+    for n, p in enumerate(data["pending"]):
+        req = checked(decode(OrderRequest, p["req"]), f"pending[{n}].req")
+        chunks = [memory.finite(c, f"pending[{n}].chunks", q) for q in p["chunks"]]
+        filled = memory.finite(c, f"pending[{n}].filled", p["filled"])
+        account.pending.append(Pending(req, chunks, filled))
     for cid, a in data["orders"].items():
         account.orders[cid] = OrderAck(cid, str(a["exchange_order_id"]), str(a["status"]), a["ts"])
-    account.last_prices = {s: float(v) for s, v in data["last_prices"].items()}
-    account.order_seq = int(data["order_seq"])
-    account.fill_seq = int(data["fill_seq"])
-    account.fills = [decode(Fill, f) for f in data.get("unpolled_fills", [])]
+    last = memory.mapping(c, "last_prices", top.value("last_prices"))
+    account.last_prices = {s: memory.price(c, f"last_prices.{s}", v) for s, v in last.items()}
+    account.order_seq = top.count("order_seq")
+    account.fill_seq = top.count("fill_seq")
+    fills = enumerate(data.get("unpolled_fills", []))
+    account.fills = [checked(decode(Fill, f), f"unpolled_fills[{n}]") for n, f in fills]
     return account

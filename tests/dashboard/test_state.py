@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,7 @@ from state_factory import NOW, Shape, build_state_dir, intel, iso
 from dashboard.state import (
     DEFAULT_EXIT_SCAN_STALE_SECONDS,
     DEFAULT_REFRESH_SECONDS,
+    DashboardState,
     Settings,
     age_seconds,
     load_dashboard_state,
@@ -130,3 +133,25 @@ def test_factory_state_round_trips_as_strict_json(tmp_path: Path) -> None:
     build_state_dir(tmp_path)
     for name in STATE_FILES:
         assert json.loads((tmp_path / name).read_text())["schema_version"] == 1
+
+
+def test_a_fifo_and_a_symlink_loop_are_reported_corrupt_by_name_without_blocking(
+    full_state_dir: Path,
+) -> None:
+    (full_state_dir / "intel.json").unlink()
+    os.mkfifo(full_state_dir / "intel.json")  # a blocking open would wait for a writer forever
+    loop = full_state_dir / "positions_state.json"
+    loop.unlink()
+    loop.symlink_to(loop.name)
+    box: dict[str, DashboardState] = {}
+    reader = threading.Thread(
+        target=lambda: box.setdefault("state", load_dashboard_state(full_state_dir)), daemon=True
+    )
+    reader.start()
+    reader.join(5)
+    assert not reader.is_alive(), "load_dashboard_state blocked on a FIFO"
+    files = box["state"].files
+    assert files["intel.json"].status == "corrupt" and "FIFO" in files["intel.json"].message()
+    assert files["positions_state.json"].status == "corrupt"
+    assert "symlink loop" in files["positions_state.json"].message()
+    assert files["tp_sl_registry.json"].ok, "one bad file hid the others"

@@ -4,9 +4,14 @@ and the engine neither crashes nor replaces the last good copy by nothing.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import shutil
+import socket
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,6 +25,7 @@ from execution import state_v7
 from execution.clock import ReplayClock
 from execution.config import load_config
 from execution.run.runner import EngineRunner, RunOptions
+from execution.state_io import MAX_STATE_FILE_BYTES
 from execution.state_v7 import (
     CHECKPOINT_FILE,
     POSITIONS_LEDGER_FILE,
@@ -165,6 +171,93 @@ def test_dashboard_page_renders_every_damaged_file_as_a_notice(
     for name in STATE_FILES:
         assert name in notices, f"no notice for {name}: {notices}"
     FIGURES["inputs.dashboard_renders"] += 1
+
+
+# --- hostile files: things that are not state files at all --------------------------------------
+
+
+def _fifo(p: Path) -> None:
+    p.unlink()
+    os.mkfifo(p)
+
+
+def _symlink_loop(p: Path) -> None:
+    p.unlink()
+    p.symlink_to(p.name + ".other")
+    p.with_name(p.name + ".other").symlink_to(p.name)
+
+
+def _socket(p: Path) -> None:
+    p.unlink()
+    with contextlib.chdir(p.parent), socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(p.name)  # relative: a unix socket path is limited to ~108 bytes
+
+
+def _device(p: Path) -> None:
+    p.unlink()
+    p.symlink_to("/dev/zero")  # endless: a reader without a bound never returns
+
+
+def _huge(p: Path) -> None:
+    os.truncate(p, MAX_STATE_FILE_BYTES + 1)  # sparse: costs no disk
+
+
+# damage -> (what it does, what the error must say)
+HOSTILE: dict[str, tuple[Callable[[Path], None], str]] = {
+    "fifo": (_fifo, "not a regular file: a FIFO"),
+    "symlink_loop": (_symlink_loop, "symlink loop"),
+    "unix_socket": (_socket, "not a regular file: a socket"),
+    "char_device": (_device, "not a regular file: a character device"),
+    "directory": (_as_directory, "not a regular file: a directory"),
+    "nesting_past_recursion": (lambda p: p.write_text('{"a":' + "[" * 100_000 + "]" * 100_000 + "}"),
+                               "nested deeper than"),
+    "nesting_past_the_bound": (lambda p: p.write_text('{"a":' + "[" * 500 + "]" * 500 + "}"),
+                               "nested deeper than"),
+    "integer_of_5000_digits": (lambda p: p.write_text('{"nav": 1' + "0" * 5000 + "}"), "digits"),
+    "integer_beyond_float": (lambda p: p.write_text('{"nav": 1' + "0" * 400 + "}"), "digits"),
+    "over_the_size_bound": (_huge, "bound"),
+    "invalid_utf8": (lambda p: p.write_bytes(b'{"engine": "\xff\xfe"}'), "not UTF-8"),
+}  # fmt: skip
+
+
+def within(seconds: float, fn: Callable[..., Any], *args: Any) -> Any:
+    """Run ``fn`` on a daemon thread: a call that blocks fails the test instead of hanging it."""
+    out: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            out["value"] = fn(*args)
+        except BaseException as err:  # handed back to the test thread
+            out["error"] = err
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"{getattr(fn, '__name__', fn)} still running after {seconds}s"
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
+
+
+@pytest.mark.parametrize("damage", sorted(HOSTILE))
+@pytest.mark.parametrize("name", STATE_FILES)
+def test_hostile_state_file_is_refused_quickly_and_the_doctor_and_dashboard_name_it(
+    name: str, damage: str, good_state: Path, tmp_path: Path
+) -> None:
+    d = _copy(good_state, tmp_path)
+    action, says = HOSTILE[damage]
+    action(d / name)
+    started = time.monotonic()
+    read = within(5, state_v7.read_state_file, name, d)
+    assert (read.status, read.data) == ("corrupt", {}) and says in (read.error or ""), read.error
+    assert time.monotonic() - started < 2, "refused, but only after reading it"
+    assert within(5, LOADERS[name], d) == {}
+    code, report = within(20, _doctor, d)
+    files = next(f for f in report["findings"] if f["check"] == "state_files")
+    assert code == 2 and files["status"] == "critical" and name in files["summary"]
+    shown = within(5, load_dashboard_state, d).files[name]
+    assert shown.status == "corrupt" and says in shown.message() and name in shown.message()
+    FIGURES["inputs.state_files"] += 1
 
 
 # --- the engine on damaged files ----------------------------------------------------------------

@@ -1,66 +1,51 @@
-"""Concurrency: an exit scanner and a diagnostics reader on their own threads beside the loop.
+"""Concurrency: what really runs beside the engine loop reads while the loop writes.
 
-The executor is single-threaded by design; what may run beside it is (a) an exit scanner that
-works on *snapshot copies* of the ledger and registry handed over by the loop (message passing,
-never the live objects), and (b) a reader of the counters (the /metrics scrape). Both record
-into or read from the shared diagnostics. Over a whole replay, with the interpreter switching
-threads as often as it can: no exception anywhere, every snapshot read keeps its identity and
-never goes backwards, and the totals are exact: the loop's counters equal a single-threaded
-run's, and the exit triggers equal that run's plus exactly what the scanner thread found.
+The executor is single-threaded by design: the loop alone records into the diagnostics, and its
+own exit scanner runs inside the loop. What runs beside it are readers: the /metrics endpoint
+(prometheus_client's HTTP thread, collecting from the diagnostics snapshot and the runner's
+last risk snapshot at each scrape) and the readers of what the state publisher writes (the
+dashboard and the doctor read the runtime diagnostics and the state files). Over a whole replay,
+with the interpreter switching threads as often as it can: no exception anywhere, every read is
+complete and never goes backwards, and the totals are exact: the loop's counters, exits
+included, equal a single-threaded run's, and so does the trading.
 """
 
 from __future__ import annotations
 
-import queue
 import sys
 import threading
+import urllib.request
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
 from execution import diagnostics_metrics as diag
 from execution.cli.run import paper_exchange_factory
 from execution.clock import ReplayClock
 from execution.config import load_config
-from execution.exit_scanner import scan_tp_sl_exits
 from execution.market.bars import merge_series, synthetic_series
-from execution.position_ledger import LedgerPosition
-from execution.position_tp_sl_registry import TpSlEntry
+from execution.run.metrics_exporter import V7Collector, start_metrics_server
 from execution.run.runner import EngineRunner, RunOptions
+from execution.state_io import read_json_defensive
+from execution.state_v7 import INTEL_FILE, POSITIONS_LEDGER_FILE, RISK_SNAPSHOT_FILE
 
-from .helpers import BASE_CONFIG, FIGURES
+from .helpers import FIGURES, frequent_publish_config
 
 pytestmark = pytest.mark.timeout(120)
 
 BARS = 35_000
+PUBLISH_EVERY_BARS = 1_000  # ~35 publishes: the state files are rewritten while they are read
+PUBLISHED = (INTEL_FILE, RISK_SNAPSHOT_FILE, POSITIONS_LEDGER_FILE)
 
 
-@dataclass(frozen=True)
-class LedgerView:
-    positions: tuple[LedgerPosition, ...]
-
-    def get_open_positions(self) -> list[LedgerPosition]:
-        return list(self.positions)
-
-
-@dataclass(frozen=True)
-class RegistryView:
-    entries: tuple[TpSlEntry, ...]
-
-    def get_all_entries(self) -> list[TpSlEntry]:
-        return list(self.entries)
-
-
-Snapshot = tuple[LedgerView, RegistryView, dict[str, tuple[float, float, float, float]], float]
-
-
-def _runner(state_dir: Path) -> tuple[EngineRunner, Any]:
-    cfg = load_config(BASE_CONFIG)
+def _runner(config: Path, state_dir: Path) -> tuple[EngineRunner, Any]:
+    cfg = load_config(config)
     per_symbol = -(-BARS // len(cfg.symbols))
     series = synthetic_series(cfg.universe, per_symbol, cfg.data.synthetic, 60)
     merged = merge_series(series, cfg.symbols)
@@ -79,7 +64,7 @@ def _totals() -> dict[str, Any]:
         "by_reason": dict(vc.by_reason),
         "orders_by_kind": dict(acc["orders_by_kind"]),
         "failures_by_error": dict(acc["order_failures_by_error"]),
-        "exits": Counter(s.exit_triggers_by_kind),
+        "exits": dict(s.exit_triggers_by_kind),
     }
 
 
@@ -93,126 +78,145 @@ def _switch_often() -> Iterator[None]:
         sys.setswitchinterval(before)
 
 
-def test_exit_scanner_thread_and_counter_reader_beside_the_loop_give_exact_totals(
+def _scrape(text: str) -> dict[str, float]:
+    """Sample name (labels folded in) -> value, parsed by prometheus_client's own parser."""
+    out: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            labels = ",".join(f"{k}={v}" for k, v in sorted(s.labels.items()))
+            out[f"{s.name}{{{labels}}}" if labels else s.name] = s.value
+    return out
+
+
+def _cumulative(samples: dict[str, float]) -> tuple[float, float, float]:
+    """Signals, vetoes and exit triggers in one scrape: counters, so they never go backwards."""
+
+    def total(prefix: str) -> float:
+        return sum(v for k, v in samples.items() if k.startswith(prefix))
+
+    return total("v7_signals_total"), total("v7_vetoes_total"), total("v7_exit_triggers_total")
+
+
+def _guarded(errors: list[BaseException], fn: Callable[[], None]) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            fn()
+        except BaseException as err:  # noqa: BLE001 - reported by the test
+            errors.append(err)
+
+    return run
+
+
+def test_metrics_scrapes_and_state_readers_beside_the_loop_leave_the_totals_exact(
     tmp_path: Path,
 ) -> None:
-    alone, merged = _runner(tmp_path / "alone")
+    config = frequent_publish_config(tmp_path / "config.json", PUBLISH_EVERY_BARS)
+    alone, merged = _runner(config, tmp_path / "alone")
     alone.run_replay(merged)
     alone.finish()
     reference = _totals()
     ledger_ref = alone.executor.ledger.to_dict(0.0)
 
-    runner, merged = _runner(tmp_path / "threads")
-    symbols = runner.executor.symbols
-    mailbox: queue.Queue[Snapshot | None] = queue.Queue(maxsize=64)
+    runner, merged = _runner(config, tmp_path / "threads")
+    n_symbols = len(runner.executor.symbols)
     errors: list[BaseException] = []
-    found: Counter[str] = Counter()
-    scans = Counter[str]()
-    stop_reading = threading.Event()
-    step = runner.executor.step
+    seen = Counter[str]()
+    stop = threading.Event()
+    # As `v7 run` serves it: the risk gauges come from the runner's last published snapshot.
+    server = start_metrics_server(0, lambda: runner.last_risk)
 
-    def step_and_hand_over(bars: Any) -> None:
-        # The scanner sees the positions as they were before this loop, with its prices.
-        ex = runner.executor
-        ledger = LedgerView(tuple(replace(p) for p in ex.ledger.positions.values()))
-        registry = RegistryView(tuple(ex.registry.entries.values()))
-        prices = {symbols[b[0]]: (b[2], b[3], b[4], b[5]) for b in bars}
-        mailbox.put((ledger, registry, prices, bars[0][1]))
-        step(bars)
+    def scraper() -> None:
+        last = (0.0, 0.0, 0.0)
+        while not stop.is_set():
+            with urllib.request.urlopen(server.url, timeout=10) as resp:
+                samples = _scrape(resp.read().decode())
+            now = _cumulative(samples)
+            assert all(a >= b for a, b in zip(now, last, strict=True)), (now, last)
+            last = now
+            seen["scrapes"] += 1
+            seen["scrapes_with_nav"] += "v7_nav" in samples
 
-    def scanner() -> None:
-        try:
-            while (item := mailbox.get()) is not None:
-                ledger, registry, prices, now = item
-                for _ in range(2):  # twice per loop: more interleaving, still exact
-                    result = scan_tp_sl_exits(ledger, registry, prices, {}, now)
-                    found.update(i.kind.value for i in result.exit_intents)
-                    scans["scans"] += 1
-        except BaseException as err:  # noqa: BLE001 - reported by the test
-            errors.append(err)
-
-    def reader() -> None:
+    def diagnostics_reader() -> None:
         last = (0, 0, 0)
-        try:
-            while not stop_reading.is_set():
-                s = diag.build_runtime_diagnostics_snapshot()
-                vc = s.veto_counters
-                now = (vc.total_signals, vc.total_orders, sum(s.exit_triggers_by_kind.values()))
-                assert all(a >= b for a, b in zip(now, last, strict=True)), (now, last)
-                # The identity is a between-loops invariant: mid-loop a reader may see a
-                # signal the screener emitted whose risk verdict is not recorded yet.
-                pending = s.accounting["unaccounted"]
-                assert 0 <= pending <= len(symbols), s.accounting
-                scans["max_signals_awaiting_verdict"] = max(
-                    scans["max_signals_awaiting_verdict"], pending
-                )
-                last = now
-                scans["reads"] += 1
-        except BaseException as err:  # noqa: BLE001 - reported by the test
-            errors.append(err)
+        while not stop.is_set():
+            s = diag.build_runtime_diagnostics_snapshot()
+            vc = s.veto_counters
+            now = (vc.total_signals, vc.total_orders, sum(s.exit_triggers_by_kind.values()))
+            assert all(a >= b for a, b in zip(now, last, strict=True)), (now, last)
+            # The identity is a between-loops invariant: mid-loop a reader may see a signal the
+            # screener emitted whose risk verdict is not recorded yet (one per symbol at most).
+            pending = s.accounting["unaccounted"]
+            assert 0 <= pending <= n_symbols, s.accounting
+            seen["max_signals_awaiting_verdict"] = max(
+                seen["max_signals_awaiting_verdict"], pending
+            )
+            last = now
+            seen["snapshot_reads"] += 1
 
-    runner.executor.step = step_and_hand_over  # type: ignore[method-assign]
-    threads = [threading.Thread(target=scanner), threading.Thread(target=reader)]
-    with _switch_often():
-        for t in threads:
-            t.start()
-        try:
-            runner.run_replay(merged)
-            runner.finish()
-        finally:
-            mailbox.put(None)
-            stop_reading.set()
+    def state_file_reader() -> None:
+        while not stop.is_set():
+            for name in PUBLISHED:
+                read = read_json_defensive(runner.state_dir / name)
+                # Written temp + fsync + replace: a reader finds the old file or the new one.
+                assert read.status in ("ok", "missing"), (name, read.status, read.error)
+                seen["state_file_reads"] += read.ok
+
+    threads = [
+        threading.Thread(target=_guarded(errors, fn))
+        for fn in (scraper, diagnostics_reader, state_file_reader)
+    ]
+    try:
+        with _switch_often():
             for t in threads:
-                t.join(timeout=60)
+                t.start()
+            try:
+                runner.run_replay(merged)
+                runner.finish()
+            finally:
+                stop.set()
+                for t in threads:
+                    t.join(timeout=60)
+        with urllib.request.urlopen(server.url, timeout=10) as resp:
+            final_scrape = _scrape(resp.read().decode())
+    finally:
+        server.close()
     assert not errors, errors
     assert not any(t.is_alive() for t in threads)
     got = _totals()
-    exits = got.pop("exits")
-    expected_exits = reference.pop("exits") + found
-    assert got == reference, "the loop's counters changed with a thread beside it"
-    assert exits == expected_exits, (exits, expected_exits, found)
-    assert sum(found.values()) > 0 and scans["reads"] > 10
-    assert (
-        got["signals"] > 0 and diag.build_runtime_diagnostics_snapshot().accounting["identity_ok"]
+    assert got == reference, "the loop's counters changed with readers beside it"
+    assert got["signals"] > 0 and sum(got["exits"].values()) > 0
+    assert diag.build_runtime_diagnostics_snapshot().accounting["identity_ok"]
+    assert runner.executor.ledger.to_dict(0.0) == ledger_ref, "a reader changed the trading"
+    assert _cumulative(final_scrape) == (
+        got["signals"],
+        got["vetoes"],
+        sum(got["exits"].values()),
     )
-    assert runner.executor.ledger.to_dict(0.0) == ledger_ref, "the thread changed the trading"
-    FIGURES["concurrency.scans_on_a_thread"] += scans["scans"]
-    FIGURES["concurrency.exit_triggers_from_the_thread"] += sum(found.values())
-    FIGURES["concurrency.snapshot_reads_on_a_thread"] += scans["reads"]
+    assert final_scrape["v7_nav"] == runner.last_risk["nav"]
+    assert seen["scrapes"] > 3 and seen["snapshot_reads"] > 10 and seen["state_file_reads"] > 10
+    assert seen["scrapes_with_nav"] > 0  # some scrapes ran after a publish, mid-replay
+    FIGURES["concurrency.metrics_scrapes_beside_the_loop"] += seen["scrapes"]
+    FIGURES["concurrency.snapshot_reads_on_a_thread"] += seen["snapshot_reads"]
+    FIGURES["concurrency.state_file_reads_beside_the_publisher"] += seen["state_file_reads"]
     FIGURES["concurrency.max_signals_seen_awaiting_verdict"] = max(
         FIGURES["concurrency.max_signals_seen_awaiting_verdict"],
-        scans["max_signals_awaiting_verdict"],
+        seen["max_signals_awaiting_verdict"],
     )
 
 
-def test_counters_stay_exact_when_threads_hammer_them() -> None:
-    """Every record_* the loop and a scanner thread use, at full contention: no update lost."""
+def test_counters_stay_exact_while_readers_snapshot_and_collect_them() -> None:
+    """The loop records every kind of event at full speed; readers copy and collect meanwhile."""
     n = 20_000
     errors: list[BaseException] = []
     done = threading.Event()
     reads = Counter[str]()
     stages = ("screener", "risk", "router", "positions", "exit_scanner")
-
-    def guarded(fn: Any) -> Any:
-        def run() -> None:
-            try:
-                fn()
-            except BaseException as err:  # noqa: BLE001 - reported by the test
-                errors.append(err)
-
-        return run
-
-    def scanner(kind: str) -> Any:
-        def run() -> None:
-            for _ in range(n):
-                diag.record_exit_scan_run()
-                diag.record_exit_trigger(kind, "BTCUSDT")
-                diag.update_exit_pipeline_status(3, 2, 1, 0)
-
-        return run
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(V7Collector())
 
     def loop() -> None:
         for i in range(n):
+            reads["records"] += 8 + (i % 3 != 0) + 2 * (i % 2 == 0)
             diag.record_loop_start()
             diag.record_signal_emitted("ETHUSDT")
             if i % 3 == 0:
@@ -223,34 +227,48 @@ def test_counters_stay_exact_when_threads_hammer_them() -> None:
                     diag.record_order_placed("entry", "ETHUSDT")
                 else:
                     diag.record_order_failed("transient", "entry", "ETHUSDT")
-            diag.record_order_placed("exit", "ETHUSDT")
+            diag.record_exit_scan_run()  # the loop's own exit scan, once per loop
+            if i % 2 == 0:
+                diag.record_exit_trigger("tp" if i % 4 == 0 else "sl", "BTCUSDT")
+                diag.record_order_placed("exit", "BTCUSDT")
+            diag.update_exit_pipeline_status(3, 2, 1, 0)
             diag.record_stages_success(stages)
             diag.record_loop_end()
 
-    def reader() -> None:
+    def snapshot_reader() -> None:
         while not done.is_set():
             s = diag.build_runtime_diagnostics_snapshot()
             assert 0 <= s.accounting["unaccounted"] <= 1, s.accounting
-            reads["n"] += 1
+            reads["snapshots"] += 1
 
-    workers = [threading.Thread(target=guarded(f)) for f in (scanner("tp"), scanner("sl"), loop)]
-    watcher = threading.Thread(target=guarded(reader))
+    def collector() -> None:
+        last = (0.0, 0.0, 0.0)
+        while not done.is_set():
+            now = _cumulative(_scrape(generate_latest(registry).decode()))
+            assert all(a >= b for a, b in zip(now, last, strict=True)), (now, last)
+            last = now
+            reads["collections"] += 1
+
+    writer = threading.Thread(target=_guarded(errors, loop))
+    readers = [threading.Thread(target=_guarded(errors, f)) for f in (snapshot_reader, collector)]
     with _switch_often():
-        for t in [*workers, watcher]:
+        for t in [*readers, writer]:
             t.start()
-        for t in workers:
-            t.join(timeout=60)
+        writer.join(timeout=60)
         done.set()
-        watcher.join(timeout=60)
+        for t in readers:
+            t.join(timeout=60)
     assert not errors, errors
     s = diag.build_runtime_diagnostics_snapshot()
     vetoes = len(range(0, n, 3))
-    assert s.exit_triggers_by_kind == {"tp": n, "sl": n}
+    assert s.exit_triggers_by_kind == {"tp": len(range(0, n, 4)), "sl": len(range(2, n, 4))}
     assert s.veto_counters.total_signals == n
     assert s.veto_counters.total_vetoes == vetoes == s.veto_counters.by_reason["max_concurrent"]
-    assert s.accounting["orders_by_kind"] == {"entry": len(range(1, n, 3)), "exit": n}
+    assert s.accounting["orders_by_kind"] == {"entry": len(range(1, n, 3)), "exit": n // 2}
     assert s.accounting["order_failures_by_error"] == {"transient": len(range(2, n, 3))}
     assert s.accounting["identity_ok"] is True and s.accounting["in_flight"] == 0
     assert s.liveness["loop_count"] == n
-    FIGURES["concurrency.records_under_contention"] += 6 * n
-    FIGURES["concurrency.snapshot_reads_on_a_thread"] += reads["n"]
+    assert reads["snapshots"] > 0 and reads["collections"] > 0
+    FIGURES["concurrency.records_beside_readers"] += reads["records"]
+    FIGURES["concurrency.snapshot_reads_on_a_thread"] += reads["snapshots"]
+    FIGURES["concurrency.collections_on_a_thread"] += reads["collections"]

@@ -1,0 +1,106 @@
+"""`v7 trades`: the closed trades of the store's journal, as a table, JSON or CSV."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from execution.clock import to_iso
+from execution.state_v7 import resolve_state_dir
+from execution.store import NoStore, StoreError, read_closed_trades
+
+COLUMNS = ("symbol", "side", "entry_ts", "entry_price", "exit_ts", "exit_price", "qty", "tp",
+           "sl", "exit_reason", "pnl", "fees")  # fmt: skip
+_TIMES = ("entry_ts", "exit_ts")
+
+
+def trade_records(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The printed keys of each closed trade, times as ISO-8601 UTC with Z."""
+    return [
+        {k: to_iso(row[k]) if k in _TIMES else row[k] for k in COLUMNS}
+        for row in rows
+    ]  # fmt: skip
+
+
+def render_json(records: Sequence[dict[str, Any]]) -> str:
+    return json.dumps(list(records), indent=2, allow_nan=False) + "\n"
+
+
+def render_csv(records: Sequence[dict[str, Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(records)
+    return out.getvalue()
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.8g}" if abs(value) < 1e6 else f"{value:,.2f}"
+    return str(value)
+
+
+def render_table(records: Sequence[dict[str, Any]]) -> str:
+    """Aligned columns for people, with a count and the summed net PnL."""
+    if not records:
+        return "no closed trades\n"
+    cells = [[_cell(r[c]) for c in COLUMNS] for r in records]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(COLUMNS)]
+    lines = ["  ".join(c.upper().ljust(w) for c, w in zip(COLUMNS, widths, strict=True))]
+    lines += ["  ".join(v.rjust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
+    net = sum(float(r["pnl"]) - float(r["fees"]) for r in records)
+    lines.append(f"{len(records)} closed trades, net PnL {net:,.2f}")
+    return "\n".join(lines) + "\n"
+
+
+def trades_command(args: argparse.Namespace) -> int:
+    """Print the closed trades; 2 when the state dir has no usable store."""
+    state_dir = resolve_state_dir(args.state_dir)
+    try:
+        rows = read_closed_trades(state_dir, symbol=args.symbol)
+    except NoStore:
+        print(f"v7 trades: no store in {state_dir} (no engine with a store has run there; "
+              "pass --state-dir or set $V7_STATE_DIR)", file=sys.stderr)  # fmt: skip
+        return 2
+    except StoreError as err:
+        print(f"v7 trades: {err}", file=sys.stderr)
+        return 2
+    records = trade_records(rows)
+    render = render_json if args.json else render_csv if args.csv else render_table
+    try:
+        sys.stdout.write(render(records))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # `v7 trades | head -1`: the reader has what it wanted. Point stdout at /dev/null so the
+        # interpreter's final flush does not complain either.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    return 0
+
+
+def register_cli(subparsers: Any) -> argparse.ArgumentParser:
+    """Add `trades [--state-dir DIR] [--symbol S] [--json | --csv]` to the v7 CLI."""
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "trades",
+        help="the closed trades of the engine's journal (table, --json or --csv)",
+        description="Print the closed trades recorded in the state dir's store, newest last. "
+        "Reads the store read-only: safe while the engine runs.",
+    )
+    p.add_argument(
+        "--state-dir", default=None, help="state dir (default $V7_STATE_DIR or logs/state)"
+    )
+    p.add_argument("--symbol", default=None, help="only this symbol's trades")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="a JSON list of objects")
+    fmt.add_argument("--csv", action="store_true", help="CSV with a header (pandas.read_csv)")
+    p.set_defaults(func=trades_command)
+    return p

@@ -1,0 +1,399 @@
+"""The one diagnostics object: every counter, the window, the heatmap and liveness, under one lock.
+
+Diagnostics observe; they never decide. Each record is O(1) plain Python and returns at once when
+diagnostics are disabled. Times come from the engine clock given to :meth:`Diagnostics.configure`
+(a replay's records carry the bars' times); inside a loop a record takes the loop's time, set
+once by :meth:`Diagnostics.record_loop_start`, so the clock is read once per loop.
+
+Records that change more than one value take the lock. The per-loop calls (loop start and end,
+the exit scan and its counts) are made by the loop's thread only and each store a single value,
+which a reader on another thread sees whole; they skip the lock because they run every loop.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from execution.clock import to_iso
+from execution.diagnostics.heatmap import VetoHeatmap
+from execution.diagnostics.model import (
+    LOOP_STAGES,
+    REASON_KEYS,
+    STAGES,
+    DiagnosticsSettings,
+    ExitPipelineStatus,
+    RuntimeDiagnosticsSnapshot,
+    VetoCounters,
+    unknown_reason,
+)
+from execution.diagnostics.state import export_state, parse_state, published_counters
+from execution.diagnostics.window import FAILED, ORDER, VETO, OutcomeWindow
+from execution.types import VetoReason
+
+Clock = Callable[[], float]
+ERROR_TEXT_MAX = 300
+NO_EXIT_COUNTS = (0, 0, 0, 0)
+
+
+class Diagnostics:
+    """Runtime diagnostics of one engine (the spec's counters and what the config promises)."""
+
+    def __init__(self, settings: DiagnosticsSettings | None = None, clock: Clock = time.time):
+        self._lock = threading.Lock()
+        self.configure(settings or DiagnosticsSettings(), clock)
+
+    def configure(self, settings: DiagnosticsSettings, clock: Clock) -> None:
+        """Start afresh with ``settings`` on ``clock`` (epoch seconds): every count back to zero."""
+        with self._lock:
+            self.settings = settings
+            self.enabled = settings.enabled
+            self.clock = clock
+            self._reset(settings)
+
+    def _reset(self, s: DiagnosticsSettings) -> None:
+        self.signals = 0
+        self.vetoes = 0
+        self.orders = 0  # entries and exits, as the spec's total_orders
+        self.exit_triggers = 0
+        self.in_flight = 0  # entries that passed risk and have no order outcome yet
+        self.vetoes_by_reason: dict[str, int] = {}
+        self.orders_by_kind = {"entry": 0, "exit": 0}
+        self.order_failures_by_kind = {"entry": 0, "exit": 0}
+        self.order_failures_by_error: dict[str, int] = {}
+        self.exit_triggers_by_kind: dict[str, int] = {}
+        self.last_signal: float | None = None
+        self.last_order: float | None = None
+        self.last_veto: float | None = None
+        self.last_exit_trigger: float | None = None
+        self.last_exit_scan: float | None = None
+        self.exit_counts: tuple[int, int, int, int] | None = None
+        self.window = OutcomeWindow(s.window_signals, s.window_seconds)
+        self.heatmap = VetoHeatmap(s.heatmap_bucket_seconds, s.heatmap_max_buckets)
+        self.loop_count = 0
+        self.loop_t: float | None = None  # the loop in progress (None between loops)
+        self.last_loop_t: float | None = None
+        self.prev_loop_t: float | None = None
+        # (signals, vetoes, orders, exit triggers) when the last loop started: its counts are
+        # what the totals grew by since.
+        self.loop_base = (0, 0, 0, 0)
+        self.stage_success: dict[str, float] = {}
+        self.stage_error: dict[str, tuple[float, str]] = {}
+        self.stage_error_count: dict[str, int] = {}
+        self.gating: dict[str, list[str]] = {}
+
+    def now(self) -> float:
+        """The engine time of a record: the loop's, or the clock's between loops."""
+        t = self.loop_t
+        return self.clock() if t is None else t
+
+    # --- signal / risk / order / exit records -----------------------------------------------
+
+    def record_signal_emitted(self, symbol: str | None = None) -> None:
+        """Count an entry signal (every signal ends in one outcome: the accounting identity)."""
+        if not self.enabled:
+            return
+        t = self.loop_t
+        if t is None:
+            t = self.clock()
+        with self._lock:
+            self.signals += 1
+            self.last_signal = t
+
+    def record_risk_passed(self, symbol: str | None = None) -> None:
+        """An entry signal passed risk and is on its way to the exchange (in flight)."""
+        if not self.enabled:
+            return
+        with self._lock:
+            self.in_flight += 1
+
+    def record_veto(self, reason: VetoReason | str, symbol: str | None = None) -> None:
+        """Count a veto of ``reason`` (a VetoReason or its value) on ``symbol`` (None: portfolio)."""
+        if not self.enabled:
+            return
+        key = REASON_KEYS.get(reason)
+        if key is None:
+            raise unknown_reason(reason)
+        t = self.loop_t
+        if t is None:
+            t = self.clock()
+        with self._lock:
+            self.vetoes += 1
+            by_reason = self.vetoes_by_reason
+            by_reason[key] = by_reason.get(key, 0) + 1
+            self.last_veto = t
+            self.window.outcomes.append((VETO, key, t))
+            self.heatmap.add(key, symbol, t)
+
+    def record_order_placed(self, kind: str = "entry", symbol: str | None = None) -> None:
+        """Count an order the exchange accepted; an entry order resolves its signal."""
+        if not self.enabled:
+            return
+        key = kind or "entry"
+        t = self.loop_t
+        if t is None:
+            t = self.clock()
+        with self._lock:
+            self.orders += 1
+            self.orders_by_kind[key] = self.orders_by_kind.get(key, 0) + 1
+            self.last_order = t
+            if key == "entry":
+                if self.in_flight > 0:
+                    self.in_flight -= 1
+                self.window.outcomes.append((ORDER, None, t))
+
+    def record_order_failed(
+        self, error: str, kind: str = "entry", symbol: str | None = None
+    ) -> None:
+        """Count an order that finally failed, by error category; an entry resolves its signal."""
+        if not self.enabled:
+            return
+        key = kind or "entry"
+        t = self.now()
+        with self._lock:
+            by_kind, by_error = self.order_failures_by_kind, self.order_failures_by_error
+            by_kind[key] = by_kind.get(key, 0) + 1
+            by_error[error or ""] = by_error.get(error or "", 0) + 1
+            if key == "entry":
+                if self.in_flight > 0:
+                    self.in_flight -= 1
+                self.window.outcomes.append((FAILED, None, t))
+
+    def record_exit_trigger(self, kind: str | None = None, symbol: str | None = None) -> None:
+        """Count an exit decision (tp, sl, signal...)."""
+        if not self.enabled:
+            return
+        key = kind or "unknown"
+        t = self.loop_t
+        if t is None:
+            t = self.clock()
+        with self._lock:
+            self.exit_triggers += 1
+            by_kind = self.exit_triggers_by_kind
+            by_kind[key] = by_kind.get(key, 0) + 1
+            self.last_exit_trigger = t
+
+    # --- the per-loop calls (the loop's thread; one store each, no lock) --------------------
+
+    def record_loop_start(self, now: float | None = None) -> None:
+        """Start a loop at engine time ``now`` (default: the clock); its records carry that time.
+
+        The loop then counts as the liveness ``last_loop`` and vouches for LOOP_STAGES at its
+        time, unless a stage records an error during it. record_loop_end is optional (live:
+        records between loops then read the clock again).
+        """
+        if not self.enabled:
+            return
+        t = self.clock() if now is None else now
+        self.loop_base = (self.signals, self.vetoes, self.orders, self.exit_triggers)
+        self.prev_loop_t = self.last_loop_t
+        self.last_loop_t = self.loop_t = t
+        self.loop_count += 1
+
+    def record_loop_end(self, stages: Iterable[str] = ()) -> None:
+        """Close the loop in progress; ``stages`` are also marked alive at its time."""
+        if not self.enabled:
+            return
+        if stages:
+            self.record_stages_success(stages)
+        self.loop_t = None
+
+    def record_exit_scan_run(self) -> None:
+        """The exit scanner ran (at the loop's time)."""
+        if not self.enabled:
+            return
+        t = self.loop_t
+        self.last_exit_scan = self.clock() if t is None else t
+
+    def update_exit_pipeline_status(
+        self,
+        open_positions_count: int,
+        tp_sl_registered_count: int,
+        tp_sl_missing_count: int,
+        underwater_without_tp_sl_count: int,
+    ) -> None:
+        """Set the last exit scan's counts (one tuple: readers never see half of them)."""
+        if not self.enabled:
+            return
+        self.exit_counts = (
+            open_positions_count,
+            tp_sl_registered_count,
+            tp_sl_missing_count,
+            underwater_without_tp_sl_count,
+        )
+
+    # --- liveness -----------------------------------------------------------------------------
+
+    def record_stage_success(self, stage: str) -> None:
+        """Mark ``stage`` alive now (the clock: a stage outside the loop, such as state_publish)."""
+        if not self.enabled:
+            return
+        with self._lock:
+            self.stage_success[stage] = self.clock()
+
+    def record_stages_success(self, stages: Iterable[str]) -> None:
+        """Mark several stages alive at one engine time."""
+        if not self.enabled:
+            return
+        t = self.now()
+        with self._lock:
+            for stage in stages:
+                self.stage_success[stage] = t
+
+    def record_stage_error(self, stage: str, error: BaseException | str) -> None:
+        """Record ``stage``'s error (type and message, truncated) at the engine time."""
+        if not self.enabled:
+            return
+        text = f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else error
+        with self._lock:
+            # The loop in progress does not vouch for this stage: keep its last success before.
+            in_loop = self.loop_t is not None and self.loop_t == self.last_loop_t
+            before = self._last_success(stage, before_current_loop=in_loop)
+            if before is not None:
+                self.stage_success[stage] = before
+            self.stage_error[stage] = (self.now(), text[:ERROR_TEXT_MAX])
+            self.stage_error_count[stage] = self.stage_error_count.get(stage, 0) + 1
+
+    def set_gating_flags(self, flags: Mapping[str, Iterable[str]]) -> None:
+        """Set, per symbol, the checks that would block a new entry right now."""
+        if not self.enabled:
+            return
+        with self._lock:
+            self.gating = {symbol: list(reasons) for symbol, reasons in flags.items()}
+
+    def _last_success(self, stage: str, before_current_loop: bool = False) -> float | None:
+        """The last time ``stage`` succeeded: recorded on its own, or, for a LOOP_STAGES stage,
+        the last loop started after its last error (the latest, or with
+        ``before_current_loop`` the one before it)."""
+        best = self.stage_success.get(stage)
+        last = self.prev_loop_t if before_current_loop else self.last_loop_t
+        if last is not None and stage in LOOP_STAGES:
+            err = self.stage_error.get(stage)
+            if (err is None or err[0] < last) and (best is None or last > best):
+                best = last
+        return best
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def veto_counters(self) -> VetoCounters:
+        """Return a copy of the spec's veto counters."""
+        with self._lock:
+            return self._veto_counters()
+
+    def exit_status(self) -> ExitPipelineStatus:
+        """Return a copy of the spec's exit pipeline status."""
+        with self._lock:
+            return self._exit_status()
+
+    def snapshot(self) -> RuntimeDiagnosticsSnapshot:
+        """Return a consistent copy of everything published (taken under the lock)."""
+        with self._lock:
+            counters, status = self._veto_counters(), self._exit_status()
+            if not self.enabled:
+                return RuntimeDiagnosticsSnapshot(counters, status, enabled=False)
+            return RuntimeDiagnosticsSnapshot(
+                veto_counters=counters,
+                exit_pipeline_status=status,
+                enabled=True,
+                window=self.window.summary(self.clock()),
+                heatmap=self.heatmap.to_dict(),
+                liveness=self._liveness(),
+                accounting=self._accounting(),
+                exit_triggers_by_kind=dict(self.exit_triggers_by_kind),
+            )
+
+    def _veto_counters(self) -> VetoCounters:
+        return VetoCounters(
+            by_reason=dict(self.vetoes_by_reason),
+            total_signals=self.signals,
+            total_orders=self.orders,
+            total_vetoes=self.vetoes,
+            last_veto_ts=to_iso(self.last_veto),
+            last_order_ts=to_iso(self.last_order),
+            last_signal_ts=to_iso(self.last_signal),
+        )
+
+    def _exit_status(self) -> ExitPipelineStatus:
+        counts = self.exit_counts or NO_EXIT_COUNTS
+        return ExitPipelineStatus(
+            to_iso(self.last_exit_scan), to_iso(self.last_exit_trigger), *counts
+        )
+
+    def _liveness(self) -> dict[str, Any]:
+        stages: dict[str, dict[str, Any]] = {}
+        for stage in STAGES:
+            err = self.stage_error.get(stage)
+            stages[stage] = {
+                "last_success_ts": to_iso(self._last_success(stage)),
+                "last_error": err[1] if err else None,
+                "last_error_ts": to_iso(err[0]) if err else None,
+                "error_count": self.stage_error_count.get(stage, 0),
+            }
+        last_loop: dict[str, int] = {}
+        if self.loop_count:
+            now = (self.signals, self.vetoes, self.orders, self.exit_triggers)
+            grown = [a - b for a, b in zip(now, self.loop_base, strict=True)]
+            last_loop = dict(zip(("signals", "vetoes", "orders", "exits"), grown, strict=True))
+        return {
+            "loop_count": self.loop_count,
+            "last_loop": last_loop,
+            "stages": stages,
+            "gating": {symbol: list(r) for symbol, r in self.gating.items()},
+        }
+
+    def _accounting(self) -> dict[str, Any]:
+        """The accounting identity: every entry signal ends in exactly one outcome."""
+        entry_orders = self.orders_by_kind.get("entry", 0)
+        entry_failures = self.order_failures_by_kind.get("entry", 0)
+        resolved = self.vetoes + entry_orders + entry_failures + self.in_flight
+        unaccounted = self.signals - resolved
+        return {
+            "total_signals": self.signals,
+            "total_vetoes": self.vetoes,
+            "entry_orders": entry_orders,
+            "order_failures": entry_failures,
+            "in_flight": self.in_flight,
+            "unaccounted": unaccounted,
+            "identity_ok": unaccounted == 0,
+            "orders_by_kind": dict(self.orders_by_kind),
+            "order_failures_by_kind": dict(self.order_failures_by_kind),
+            "order_failures_by_error": dict(self.order_failures_by_error),
+        }
+
+    # --- resume -------------------------------------------------------------------------------
+
+    def export_state(self) -> dict[str, Any]:
+        """Return the whole state as plain JSON-ready data (restore_state takes it back)."""
+        with self._lock:
+            return export_state(self)
+
+    def restore_state(self, state: Mapping[str, Any]) -> None:
+        """Continue from an export_state: everything is checked first, then replaced at once.
+
+        Raises ValueError naming the key of anything malformed (nothing is changed then).
+        Ignored when diagnostics are disabled (after the check: a bad file still says so).
+        """
+        values = parse_state(state)
+        with self._lock:
+            if not self.enabled:
+                return
+            window, heatmap = values.pop("window"), values.pop("heatmap")
+            for name, value in values.items():
+                setattr(self, name, value)
+            self.window.replace(window)
+            self.heatmap.replace(*heatmap)
+
+    def restore_cumulative(self, block: Mapping[str, Any]) -> None:
+        """Continue the cumulative counters of a previous run from its published block (a
+        restart without an exported state: the window, heatmap and liveness start afresh)."""
+        values = published_counters(block)
+        if not self.enabled or values is None:
+            return
+        with self._lock:
+            for name, counts in values.pop("merge").items():
+                getattr(self, name).update(counts)
+            for name, value in values.items():
+                setattr(self, name, value)
+            self.exit_triggers = sum(self.exit_triggers_by_kind.values())

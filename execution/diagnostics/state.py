@@ -1,0 +1,236 @@
+"""Diagnostics' whole state as plain data, and back: what lets a resumed engine continue exactly.
+
+:func:`export_state` reads a :class:`~execution.diagnostics.core.Diagnostics` (its caller holds
+the lock); :func:`parse_state` checks an exported dict key by key and returns the attribute
+values to set, so a malformed state raises before anything is changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from execution.clock import from_iso
+from execution.diagnostics.model import REASON_KEYS
+from execution.diagnostics.window import OUTCOME_KINDS, VETO, Outcome
+
+if TYPE_CHECKING:
+    from execution.diagnostics.core import Diagnostics
+
+FORMAT = 1
+COUNTS = ("signals", "vetoes", "orders", "exit_triggers", "in_flight", "loop_count")
+COUNT_MAPS = (
+    "vetoes_by_reason",
+    "orders_by_kind",
+    "order_failures_by_kind",
+    "order_failures_by_error",
+    "exit_triggers_by_kind",
+    "stage_error_count",
+)
+TIMES = (
+    "last_signal", "last_order", "last_veto", "last_exit_trigger", "last_exit_scan", "loop_t",
+    "last_loop_t", "prev_loop_t",
+)  # fmt: skip
+KEYS = frozenset(
+    {"format", *COUNTS, *COUNT_MAPS, *TIMES, "exit_counts", "loop_base", "stage_success"}
+    | {"stage_error", "gating", "window", "heatmap"}
+)
+
+
+def export_state(d: Diagnostics) -> dict[str, Any]:
+    """Return every value ``d`` holds, as JSON-ready plain types (caller holds its lock)."""
+    state: dict[str, Any] = {"format": FORMAT}
+    state.update({name: getattr(d, name) for name in COUNTS + TIMES})
+    state.update({name: dict(getattr(d, name)) for name in COUNT_MAPS})
+    state["exit_counts"] = list(d.exit_counts) if d.exit_counts is not None else None
+    state["loop_base"] = list(d.loop_base)
+    state["stage_success"] = dict(d.stage_success)
+    state["stage_error"] = {stage: [t, text] for stage, (t, text) in d.stage_error.items()}
+    state["gating"] = {symbol: list(reasons) for symbol, reasons in d.gating.items()}
+    state["window"] = d.window.export()
+    state["heatmap"] = d.heatmap.export()
+    return state
+
+
+def parse_state(state: Mapping[str, Any]) -> dict[str, Any]:
+    """Check an exported state; return {attribute: value} (``window`` and ``heatmap`` as the
+    arguments of their ``replace``). Raises ValueError naming the first malformed key."""
+    if not isinstance(state, Mapping):
+        raise ValueError(f"diagnostics state: expected a mapping, got {type(state).__name__}")
+    missing = sorted(KEYS - set(state))
+    unknown = sorted(set(state) - KEYS, key=str)
+    if missing or unknown:
+        key = (missing or unknown)[0]
+        raise ValueError(f"diagnostics state: {key}: {'missing' if missing else 'unknown key'}")
+    if state["format"] != FORMAT:
+        raise ValueError(f"diagnostics state: format: expected {FORMAT}, got {state['format']!r}")
+    values: dict[str, Any] = {name: count(state[name], name) for name in COUNTS}
+    values.update({name: optional_time(state[name], name) for name in TIMES})
+    values.update({name: count_map(state[name], name) for name in COUNT_MAPS})
+    check_reasons(values["vetoes_by_reason"], "vetoes_by_reason")
+    exit_counts = state["exit_counts"]
+    values["exit_counts"] = None if exit_counts is None else counts(exit_counts, "exit_counts")
+    values["loop_base"] = counts(state["loop_base"], "loop_base")
+    values["stage_success"] = {
+        k: time_value(v, f"stage_success.{k}")
+        for k, v in str_map(state["stage_success"], "stage_success").items()
+    }
+    values["stage_error"] = {
+        k: stage_error(v, f"stage_error.{k}")
+        for k, v in str_map(state["stage_error"], "stage_error").items()
+    }
+    values["gating"] = {
+        k: string_list(v, f"gating.{k}") for k, v in str_map(state["gating"], "gating").items()
+    }
+    values["window"] = window(state["window"])
+    values["heatmap"] = heatmap(state["heatmap"])
+    return values
+
+
+# --- one checker per shape; each names the key it was given ------------------------------------
+
+
+def fail(key: str, expected: str, value: Any) -> ValueError:
+    return ValueError(f"diagnostics state: {key}: expected {expected}, got {value!r}")
+
+
+def count(value: Any, key: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise fail(key, "a count (an int >= 0)", value)
+    return value
+
+
+def time_value(value: Any, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        raise fail(key, "epoch seconds (a number)", value)
+    return float(value)
+
+
+def optional_time(value: Any, key: str) -> float | None:
+    return None if value is None else time_value(value, key)
+
+
+def str_map(value: Any, key: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+        raise fail(key, "an object with string keys", value)
+    return value
+
+
+def count_map(value: Any, key: str) -> dict[str, int]:
+    return {k: count(v, f"{key}.{k}") for k, v in str_map(value, key).items()}
+
+
+def check_reasons(by_reason: Mapping[str, Any], key: str) -> None:
+    for reason in by_reason:
+        if reason not in REASON_KEYS:
+            raise fail(f"{key}.{reason}", f"a veto reason ({', '.join(REASON_KEYS)})", reason)
+
+
+def counts(value: Any, key: str) -> tuple[int, int, int, int]:
+    if not isinstance(value, list | tuple) or len(value) != 4:
+        raise fail(key, "a list of 4 counts", value)
+    a, b, c, d = (count(v, f"{key}[{i}]") for i, v in enumerate(value))
+    return a, b, c, d
+
+
+def stage_error(value: Any, key: str) -> tuple[float, str]:
+    if not isinstance(value, list | tuple) or len(value) != 2 or not isinstance(value[1], str):
+        raise fail(key, "[epoch seconds, error text]", value)
+    return time_value(value[0], f"{key}[0]"), value[1]
+
+
+def string_list(value: Any, key: str) -> list[str]:
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise fail(key, "a list of strings", value)
+    return list(value)
+
+
+def window(value: Any) -> list[Outcome]:
+    if not isinstance(value, list | tuple):
+        raise fail("window", "a list of [kind, reason, epoch seconds]", value)
+    outcomes: list[Outcome] = []
+    for i, item in enumerate(value):
+        key = f"window[{i}]"
+        if not isinstance(item, list | tuple) or len(item) != 3 or item[0] not in OUTCOME_KINDS:
+            raise fail(key, f"[kind ({', '.join(OUTCOME_KINDS)}), reason, epoch seconds]", item)
+        kind, reason = item[0], item[1]
+        if (reason not in REASON_KEYS) if kind == VETO else (reason is not None):
+            raise fail(f"{key}[1]", "a veto reason for a veto, else null", reason)
+        outcomes.append((kind, reason, time_value(item[2], f"{key}[2]")))
+    return outcomes
+
+
+def heatmap(
+    value: Any,
+) -> tuple[dict[str, dict[str, int]], list[tuple[int, dict[str, int]]], float]:
+    if not isinstance(value, Mapping) or set(value) != {
+        "bucket_seconds",
+        "by_reason_symbol",
+        "buckets",
+    }:
+        raise fail("heatmap", "{bucket_seconds, by_reason_symbol, buckets}", value)
+    bucket_seconds = time_value(value["bucket_seconds"], "heatmap.bucket_seconds")
+    if bucket_seconds <= 0:
+        raise fail("heatmap.bucket_seconds", "a positive number", bucket_seconds)
+    per_symbol = str_map(value["by_reason_symbol"], "heatmap.by_reason_symbol")
+    check_reasons(per_symbol, "heatmap.by_reason_symbol")
+    by_reason_symbol = {
+        r: count_map(s, f"heatmap.by_reason_symbol.{r}") for r, s in per_symbol.items()
+    }
+    raw = value["buckets"]
+    if not isinstance(raw, list | tuple):
+        raise fail("heatmap.buckets", "a list of [bucket index, {reason: n}]", raw)
+    buckets: list[tuple[int, dict[str, int]]] = []
+    for i, item in enumerate(raw):
+        key = f"heatmap.buckets[{i}]"
+        if not isinstance(item, list | tuple) or len(item) != 2:
+            raise fail(key, "[bucket index, {reason: n}]", item)
+        if isinstance(item[0], bool) or not isinstance(item[0], int):
+            raise fail(f"{key}[0]", "a bucket index (an int)", item[0])
+        by_reason = count_map(item[1], f"{key}[1]")
+        check_reasons(by_reason, f"{key}[1]")
+        buckets.append((item[0], by_reason))
+    return by_reason_symbol, buckets, bucket_seconds
+
+
+def published_counters(block: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The cumulative counters of a published ``runtime_diagnostics`` block, as attribute values
+    (the maps to merge are under ``merge``); None if the block has none. Lenient, as a restart
+    from an older or damaged file must still start: what does not parse is left out."""
+    if not isinstance(block, Mapping):
+        return None
+    counters, accounting = block.get("veto_counters"), block.get("accounting")
+    if not isinstance(counters, Mapping) or not isinstance(accounting, Mapping):
+        return None
+    values: dict[str, Any] = {}
+    by_reason = counters.get("by_reason")
+    if isinstance(by_reason, Mapping):
+        values["vetoes_by_reason"] = {
+            str(k): v for k, v in by_reason.items() if _is_count(v) and k in REASON_KEYS
+        }
+    for key, name in (("total_signals", "signals"), ("total_orders", "orders")):
+        if _is_count(counters.get(key)):
+            values[name] = counters[key]
+    if _is_count(counters.get("total_vetoes")):
+        values["vetoes"] = counters["total_vetoes"]
+    for key, name in (
+        ("last_signal_ts", "last_signal"),
+        ("last_order_ts", "last_order"),
+        ("last_veto_ts", "last_veto"),
+    ):
+        t = from_iso(counters.get(key))
+        if t is not None:
+            values[name] = t
+    merge: dict[str, dict[str, int]] = {}
+    for name in ("orders_by_kind", "order_failures_by_kind", "order_failures_by_error"):
+        if isinstance(accounting.get(name), Mapping):
+            merge[name] = {str(k): v for k, v in accounting[name].items() if _is_count(v)}
+    triggers = block.get("exit_triggers_by_kind")
+    if isinstance(triggers, Mapping):
+        merge["exit_triggers_by_kind"] = {str(k): v for k, v in triggers.items() if _is_count(v)}
+    values["merge"] = merge
+    return values
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0

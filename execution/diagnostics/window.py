@@ -1,0 +1,59 @@
+"""The outcome window: the last ``window_signals`` signal outcomes, read within ``window_seconds``."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from typing import Any
+
+# Outcome kinds: one per entry signal.
+VETO = "veto"
+ORDER = "order"
+FAILED = "failed"
+OUTCOME_KINDS = (VETO, ORDER, FAILED)
+
+# (kind, veto reason or None, engine time)
+Outcome = tuple[str, str | None, float]
+
+
+class OutcomeWindow:
+    """A bounded deque of outcomes; the age bound is applied when it is read (by the reader's
+    clock), so an idle engine's window empties without anyone recording."""
+
+    def __init__(self, max_signals: int, max_age_seconds: float) -> None:
+        self.max_signals = max_signals
+        self.max_age_seconds = max_age_seconds
+        self.outcomes: deque[Outcome] = deque(maxlen=max_signals)
+
+    def summary(self, now: float) -> dict[str, Any]:
+        """Aggregate the outcomes within both bounds (count and age)."""
+        cutoff = now - self.max_age_seconds
+        by_reason: dict[str, int] = {}
+        vetoes = orders = failures = 0
+        for kind, reason, ts in self.outcomes:
+            if ts < cutoff:
+                continue
+            if kind == VETO:
+                vetoes += 1
+                key = reason or "unknown"
+                by_reason[key] = by_reason.get(key, 0) + 1
+            elif kind == ORDER:
+                orders += 1
+            else:
+                failures += 1
+        return {
+            "window_signals": self.max_signals,
+            "window_seconds": self.max_age_seconds,
+            "signals": vetoes + orders + failures,
+            "vetoes": vetoes,
+            "orders": orders,
+            "order_failures": failures,
+            "by_reason": by_reason,
+        }
+
+    def export(self) -> list[list[Any]]:
+        return [[kind, reason, ts] for kind, reason, ts in self.outcomes]
+
+    def replace(self, outcomes: Iterable[Outcome]) -> None:
+        """Hold ``outcomes`` (oldest first; beyond max_signals the oldest fall out)."""
+        self.outcomes = deque(outcomes, maxlen=self.max_signals)

@@ -1,0 +1,1 @@
+"""Risk numerics shared by the veto checks and the published risk snapshot."""

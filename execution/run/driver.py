@@ -1,0 +1,122 @@
+"""Drive the executor over loops of bars: a replay at full speed, or paced bars in real time.
+
+The driver knows nothing of state files or the store: it steps the executor, calls back
+``on_check`` at check points (where the runner commits, publishes and reads the HALT switch),
+and returns how far it got.
+"""
+
+from __future__ import annotations
+
+import time
+from bisect import bisect_right
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from itertools import islice
+
+from tqdm import tqdm
+
+from execution.market.bars import MergedBars, SyntheticStream, merge_series
+from execution.signal_screener import BarTuple
+
+Loop = Sequence[BarTuple]
+
+
+@dataclass(frozen=True, slots=True)
+class DriveResult:
+    bars_done: int
+    completed: bool  # the data (or the --max-bars limit) was exhausted, not stopped early
+
+
+@dataclass(frozen=True, slots=True)
+class DriveHooks:
+    step: Callable[[Loop], None]
+    # Called with the bars done so far; returns the bar count at which to call it again.
+    on_check: Callable[[int], int]
+    should_stop: Callable[[], bool]
+    set_time: Callable[[float], None] | None = None  # a replay clock follows the bars
+
+
+def replay_loops(merged: MergedBars, start: int) -> Iterator[Loop]:
+    """The merged bars from bar ``start`` on, one list per time (one engine loop each).
+
+    A resume point inside a time's bars starts there.
+    """
+    ends = merged.loop_ends()
+    g = bisect_right(ends, start)
+    rows = merged.rows()
+    if start:
+        next(islice(rows, start, start), None)
+    i = start
+    next_row = rows.__next__
+    for j in islice(ends, g, None):
+        yield [next_row()] if j - i == 1 else list(islice(rows, j - i))
+        i = j
+
+
+def paced_loops(
+    stream: SyntheticStream, symbols: Sequence[str], skip: int, pace_seconds: float
+) -> Iterator[Loop]:
+    """Synthetic loops stamped with the wall clock, ``pace_seconds`` apart, without end.
+
+    The first ``skip`` bars are the ones a resumed run already did: the same price path goes on.
+    """
+    first = True
+    while True:
+        for group in _groups(merge_series(stream.next_chunk(), symbols)):
+            if skip > 0:
+                skip -= len(group)
+                continue
+            if not first:
+                time.sleep(pace_seconds)
+            first = False
+            now = time.time()
+            yield [(b[0], now, *b[2:]) for b in group]
+
+
+def drive(
+    loops: Iterator[Loop],
+    hooks: DriveHooks,
+    *,
+    start: int,
+    limit: int | None,
+    progress_total: int | None = None,
+) -> DriveResult:
+    """Step every loop until the loops or ``limit`` bars run out, or ``should_stop`` says so.
+
+    ``on_check`` runs after the loop that reaches the bar count it asked for last time (the
+    first time: after the first loop).
+    """
+    i = start
+    step, on_check, should_stop, set_time = hooks.step, hooks.on_check, hooks.should_stop, hooks.set_time
+    bar = tqdm(
+        total=progress_total, initial=i, unit="bar", unit_scale=True, delay=2.0,
+        mininterval=0.5, disable=progress_total is None, leave=False,
+    )  # fmt: skip
+    next_check = i + 1
+    exhausted = True
+    try:
+        for group in loops:
+            if should_stop() or (limit is not None and i >= limit):
+                exhausted = limit is not None and i >= limit
+                break
+            if set_time is not None:
+                set_time(group[0][1])
+            step(group)
+            i += len(group)
+            if i >= next_check:
+                next_check = on_check(i)
+                if progress_total is not None:
+                    bar.update(i - bar.n)
+    finally:
+        bar.close()
+    if limit is not None and i >= limit:
+        exhausted = True
+    return DriveResult(i, exhausted and not should_stop())
+
+
+def _groups(merged: MergedBars) -> Iterator[Loop]:
+    rows = merged.rows()
+    start = 0
+    for end in merged.loop_ends():
+        yield list(islice(rows, end - start))
+        start = end

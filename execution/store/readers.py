@@ -1,0 +1,141 @@
+"""Read-only access to a store: for the dashboard, the doctor and `v7 trades`.
+
+Readers open engine.db with ``mode=ro``: they never need the engine lock, never create a
+database and never write, so they are safe while an engine runs (WAL lets them read the last
+commit while the next one is being written).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from execution.store.errors import NoStore, StoreError
+from execution.store.files import db_path, regular_file_exists, sidecars
+from execution.store.memory import Memory
+from execution.store.schema import SCHEMA_VERSION, schema_version
+from execution.store.store import BUSY_TIMEOUT_S, failure, memory_from_rows, select_components
+
+_TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "orders": ("client_order_id", "venue_order_id", "symbol", "side", "kind", "exit_kind", "qty",
+               "price", "status", "ts", "tp", "sl"),
+    "fills": ("fill_id", "client_order_id", "symbol", "side", "kind", "qty", "price", "fee", "ts"),
+    "closed_trades": ("id", "symbol", "side", "entry_ts", "entry_price", "exit_ts", "exit_price",
+                      "qty", "tp", "sl", "exit_reason", "pnl", "fees", "net_pnl"),
+    "equity": ("ts", "nav", "balance", "unrealized", "drawdown_pct"),
+    "funding": ("ts", "symbol", "rate", "mark", "qty", "payment"),
+}  # fmt: skip
+
+
+def store_exists(state_dir: str | Path) -> bool:
+    """True when the state dir has an engine.db (StoreError when that is not a regular file)."""
+    return regular_file_exists(db_path(state_dir))
+
+
+def _connect_read_only(path: Path) -> sqlite3.Connection:
+    uri = path.resolve().as_uri() + "?mode=ro"
+    conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+    try:
+        schema_version(conn, path)  # the first read is where SQLite opens the WAL index
+        return conn
+    except BaseException as err:
+        conn.close()
+        if not isinstance(err, sqlite3.OperationalError) or sidecars(path)[0].exists():
+            raise
+    # A WAL database needs a writable place for its -shm file. On a read-only file system with
+    # no -wal file there is no writer and nothing pending, so the file is read as immutable.
+    return sqlite3.connect(
+        uri + "&immutable=1", uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None
+    )
+
+
+@contextlib.contextmanager
+def read_only(state_dir: str | Path) -> Iterator[sqlite3.Connection]:
+    """A read-only connection to the store; NoStore when there is none, StoreError when unusable."""
+    path = db_path(state_dir)
+    if not regular_file_exists(path):
+        raise NoStore(path, "no store in this state dir (has an engine with a store run here?)")
+    for side in sidecars(path):
+        regular_file_exists(side)
+    try:
+        conn = _connect_read_only(path)
+    except sqlite3.Error as err:
+        raise _as_read_error(path, err) from err
+    try:
+        version = schema_version(conn, path)
+        if version == 0:
+            raise StoreError(path, "no v7 schema (an empty or foreign file): not ours")
+        if version != SCHEMA_VERSION:
+            raise StoreError(path, f"schema version {version}, this v7 reads {SCHEMA_VERSION}"
+                                   " (the engine migrates it when it opens the store)")  # fmt: skip
+        yield conn
+    except sqlite3.Error as err:
+        raise _as_read_error(path, err) from err
+    finally:
+        conn.close()
+
+
+def _as_read_error(path: Path, err: sqlite3.Error) -> StoreError:
+    mapped = failure(path, err)
+    return mapped if isinstance(mapped, StoreError) else StoreError(path, str(err))
+
+
+def read_memory(state_dir: str | Path) -> Memory | None:
+    """The last committed memory (None when nothing was committed yet)."""
+    with read_only(state_dir) as conn:
+        return memory_from_rows(db_path(state_dir), select_components(conn))
+
+
+def _rows(
+    state_dir: str | Path, table: str, symbol: str | None, limit: int | None
+) -> list[dict[str, Any]]:
+    columns = _TABLE_COLUMNS[table]
+    sql = f"SELECT {', '.join(columns)} FROM {table}"
+    params: list[Any] = []
+    if symbol is not None:
+        sql += " WHERE symbol = ?"
+        params.append(symbol)
+    # Newest first to apply the limit, then reversed: callers get newest last.
+    sql += " ORDER BY rowid DESC"
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(max(int(limit), 0))
+    with read_only(state_dir) as conn:
+        rows = conn.execute(sql, params).fetchall()
+    return [dict(zip(columns, row, strict=True)) for row in reversed(rows)]
+
+
+def read_closed_trades(
+    state_dir: str | Path, symbol: str | None = None, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """Closed trades in the order they closed (newest last); ``limit`` keeps the newest ones."""
+    return _rows(state_dir, "closed_trades", symbol, limit)
+
+
+def read_orders(
+    state_dir: str | Path, symbol: str | None = None, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """Orders in the order they were first seen, each with its latest status (newest last)."""
+    return _rows(state_dir, "orders", symbol, limit)
+
+
+def read_fills(
+    state_dir: str | Path, symbol: str | None = None, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """Fills in the order they were recorded (newest last)."""
+    return _rows(state_dir, "fills", symbol, limit)
+
+
+def read_equity(state_dir: str | Path, limit: int | None = None) -> list[dict[str, Any]]:
+    """Equity samples in time order (newest last)."""
+    return _rows(state_dir, "equity", None, limit)
+
+
+def read_funding(
+    state_dir: str | Path, symbol: str | None = None, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """Funding payments in time order (newest last)."""
+    return _rows(state_dir, "funding", symbol, limit)

@@ -1,0 +1,104 @@
+"""The store's schema and its forward migrations.
+
+``MIGRATIONS[n]`` takes a database from version ``n`` to ``n + 1`` (version 0 is an empty
+file), each step in its own transaction together with the version it reaches, so a kill during
+a migration leaves the previous version intact. A database newer than this code is refused:
+an older engine must not write rows it does not understand into it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from execution.store.errors import StoreError
+
+Migration = Callable[[sqlite3.Connection], None]
+
+_V1_TABLES = (
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE memory (component TEXT PRIMARY KEY, data TEXT NOT NULL)",
+    """CREATE TABLE orders (
+        client_order_id TEXT PRIMARY KEY, venue_order_id TEXT, symbol TEXT NOT NULL,
+        side TEXT NOT NULL, kind TEXT NOT NULL CHECK (kind IN ('entry', 'exit')),
+        exit_kind TEXT, qty REAL NOT NULL, price REAL, status TEXT NOT NULL, ts REAL NOT NULL,
+        tp REAL, sl REAL)""",
+    """CREATE TABLE fills (
+        fill_id TEXT PRIMARY KEY, client_order_id TEXT NOT NULL, symbol TEXT NOT NULL,
+        side TEXT NOT NULL, kind TEXT NOT NULL CHECK (kind IN ('entry', 'exit')),
+        qty REAL NOT NULL, price REAL NOT NULL, fee REAL NOT NULL, ts REAL NOT NULL)""",
+    """CREATE TABLE closed_trades (
+        id INTEGER PRIMARY KEY, symbol TEXT NOT NULL, side TEXT NOT NULL,
+        entry_ts REAL NOT NULL, entry_price REAL NOT NULL, exit_ts REAL NOT NULL,
+        exit_price REAL NOT NULL, qty REAL NOT NULL, tp REAL, sl REAL,
+        exit_reason TEXT NOT NULL, pnl REAL NOT NULL, fees REAL NOT NULL, net_pnl REAL NOT NULL)""",
+    """CREATE TABLE equity (
+        ts REAL NOT NULL, nav REAL NOT NULL, balance REAL NOT NULL, unrealized REAL NOT NULL,
+        drawdown_pct REAL NOT NULL)""",
+    """CREATE TABLE funding (
+        ts REAL NOT NULL, symbol TEXT NOT NULL, rate REAL NOT NULL, mark REAL NOT NULL,
+        qty REAL NOT NULL, payment REAL NOT NULL)""",
+    # `v7 trades --symbol` and the per-symbol readers filter on these.
+    "CREATE INDEX orders_by_symbol ON orders (symbol)",
+    "CREATE INDEX fills_by_symbol ON fills (symbol)",
+    "CREATE INDEX closed_trades_by_symbol ON closed_trades (symbol)",
+)
+
+
+def create_v1(conn: sqlite3.Connection) -> None:
+    """Version 0 -> 1: the memory components and the journal."""
+    for statement in _V1_TABLES:
+        conn.execute(statement)
+
+
+MIGRATIONS: tuple[Migration, ...] = (create_v1,)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def schema_version(conn: sqlite3.Connection, path: Path) -> int:
+    """Return the database's schema version; 0 for a database without any table."""
+    has_meta = conn.execute(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+    ).fetchone()[0]
+    if not has_meta:
+        tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        if tables:
+            raise StoreError(path, "an SQLite database without a v7 schema version: not ours")
+        return 0
+    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    try:
+        return int(row[0])
+    except (TypeError, ValueError):
+        raise StoreError(path, f"unreadable schema version {row!r}") from None
+
+
+def migrate(
+    conn: sqlite3.Connection, path: Path, migrations: Sequence[Migration] = MIGRATIONS
+) -> int:
+    """Bring the database up to ``len(migrations)``; return the version it was at.
+
+    ``conn`` must be in autocommit mode (``isolation_level=None``): each step opens its own
+    transaction.
+    """
+    found = schema_version(conn, path)
+    target = len(migrations)
+    if found > target:
+        raise StoreError(
+            path, f"schema version {found} is newer than this v7 understands ({target}): upgrade v7"
+        )
+    for version in range(found, target):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            migrations[version](conn)
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (str(version + 1),),
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+    return found

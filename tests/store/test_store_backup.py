@@ -1,0 +1,68 @@
+"""`--fresh` moves the memory aside into a dated backup dir: nothing deleted, nothing
+overwritten, the HALT switch stays, and never under a running engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from execution.state_v7 import CHECKPOINT_FILE, PAPER_EXCHANGE_FILE, STATE_FILES
+from execution.store import (
+    EngineLock,
+    LockHeld,
+    Store,
+    move_memory_aside,
+    read_memory,
+)
+
+from .helpers import T0, lock_held_by_another_process, loop_batch, memory_at
+
+JSON_FILES = (*STATE_FILES, PAPER_EXCHANGE_FILE, CHECKPOINT_FILE)
+
+
+def _full_state_dir(state_dir: Path) -> dict[str, bytes]:
+    with Store.open(state_dir, durable=True) as store:
+        store.commit(memory_at(4), loop_batch(4))
+    for name in JSON_FILES:
+        (state_dir / name).write_text(f'{{"file": "{name}"}}')
+    (state_dir / "HALT").write_text("stop")
+    return {p.name: p.read_bytes() for p in state_dir.iterdir() if p.is_file() and p.name != "HALT"}
+
+
+def test_the_memory_moves_into_a_dated_backup_and_the_halt_file_stays(tmp_path: Path) -> None:
+    before = _full_state_dir(tmp_path)
+    with EngineLock(tmp_path) as lock:
+        backup = move_memory_aside(tmp_path, lock=lock, now=T0)
+    assert backup == tmp_path / "backup-20240101T000000Z"
+    assert {p.name: p.read_bytes() for p in backup.iterdir()} == before
+    assert read_memory(backup) == memory_at(4), "the backup is a readable store"
+    left = {p.name for p in tmp_path.iterdir()}
+    assert left == {"HALT", "engine.lock", backup.name}
+
+
+def test_a_second_backup_in_the_same_second_never_overwrites_the_first(tmp_path: Path) -> None:
+    _full_state_dir(tmp_path)
+    first = move_memory_aside(tmp_path, now=T0)
+    _full_state_dir(tmp_path)
+    second = move_memory_aside(tmp_path, now=T0)
+    assert first is not None and second is not None and first != second
+    assert second.name == "backup-20240101T000000Z-1"
+    assert read_memory(first) == read_memory(second) == memory_at(4)
+
+
+def test_nothing_to_move_makes_no_backup_dir(tmp_path: Path) -> None:
+    (tmp_path / "HALT").write_text("")
+    assert move_memory_aside(tmp_path, now=T0) is None
+    assert [p.name for p in tmp_path.iterdir()] == ["HALT"]
+
+
+def test_the_memory_of_a_running_engine_is_never_moved(tmp_path: Path) -> None:
+    before = _full_state_dir(tmp_path)
+    with lock_held_by_another_process(tmp_path) as other:
+        with pytest.raises(LockHeld, match=f"pid {other.pid}"):
+            move_memory_aside(tmp_path, now=T0)
+        with pytest.raises(ValueError, match="not held"):
+            move_memory_aside(tmp_path, lock=EngineLock(tmp_path), now=T0)
+    after = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.name not in ("HALT",)}
+    assert {k: v for k, v in after.items() if k != "engine.lock"} == before
