@@ -12,8 +12,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-# setup.py compiles execution/diagnostics_hot.py (mypyc): an edit of it reinstalls.
-$(STAMP): pyproject.toml setup.py execution/diagnostics_hot.py | $(BIN)/python
+$(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)
 
@@ -53,4 +52,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.run_all
 
 clean:
-	rm -rf $(VENV) logs build *.egg-info execution/*.so
+	rm -rf $(VENV) logs build *.egg-info

@@ -31,6 +31,7 @@ BENCHMARKS: tuple[tuple[str, str], ...] = (
     ("diagnostics", "bench.bench_diagnostics"),
     ("check_order", "bench.bench_check_order"),
     ("dashboard_render", "bench.bench_dashboard"),
+    ("store", "bench.bench_store"),
 )
 
 

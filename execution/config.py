@@ -77,7 +77,8 @@ class RiskConfig(_Frozen):
     var_confidence: float = Field(default=0.95, gt=0.5, lt=1)
     var_limit_nav_pct: float = Field(default=0.03, gt=0)
     cvar_limit_nav_pct: float = Field(default=0.045, gt=0)
-    lookback_bars: int = Field(default=500, ge=10)
+    # VaR's history window per symbol; the bound keeps a typo from asking for gigabytes.
+    lookback_bars: int = Field(default=500, ge=10, le=100_000)
     min_returns: int = Field(default=50, ge=2)
     stale_mark_seconds: float = Field(default=300.0, gt=0)
     cooldown_seconds_after_sl: float = Field(default=900.0, ge=0)

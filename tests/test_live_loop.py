@@ -22,9 +22,9 @@ from ccxt_canned import (
 
 from execution import diagnostics_metrics as diag
 from execution.cli.live import run_live
-from execution.run.live import LiveLoop
 from execution.clock import WallClock
 from execution.config import EngineConfig, load_config
+from execution.run.live import LiveLoop
 from execution.run.runner import EngineRunner, RunOptions
 from execution.venues.ccxt_venue import CcxtExchange
 

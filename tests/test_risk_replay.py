@@ -110,11 +110,11 @@ BTC, ETH = 0, 1  # indexes in the default universe
 
 
 class Engine:
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self) -> None:
         self.cfg: EngineConfig = load_config(BASE_CONFIG)
         self.clock = ReplayClock(T0)
         self.exchange = PaperExchange.from_config(self.cfg, self.clock)
-        self.ex = Executor(self.cfg, self.exchange, self.clock, state_dir, strict=True)
+        self.ex = Executor(self.cfg, self.exchange, self.clock, strict=True)
         self.t = T0
 
     def bar(self, btc: tuple[float, float, float, float], eth: float = 3_000.0) -> None:
@@ -141,9 +141,9 @@ class Engine:
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Engine:
+def engine() -> Engine:
     diag.reset_diagnostics()
-    return Engine(tmp_path)
+    return Engine()
 
 
 def test_stop_loss_fills_in_drawdown_panic_while_new_entries_are_halted(engine: Engine) -> None:
@@ -162,8 +162,10 @@ def test_stop_loss_fills_in_drawdown_panic_while_new_entries_are_halted(engine: 
     engine.bar((59_800.0, 59_850.0, 58_000.0, 58_200.0))  # the low crosses the stop
     assert engine.ex.ledger.positions == {}
     assert engine.exchange.positions() == {}
-    assert engine.ex.stats.exits_by_kind == {"sl": 1}
-    assert engine.ex.stats.entries_filled == 1  # the vetoed ETH entry never reached the venue
+    snap = diag.build_runtime_diagnostics_snapshot()
+    assert snap.exit_triggers_by_kind == {"sl": 1}
+    # The vetoed ETH entry never reached the venue: one entry order, BTC's.
+    assert snap.accounting["orders_by_kind"].get("entry") == 1
 
 
 def test_a_reversal_closes_the_position_under_the_dd_circuit_but_the_new_entry_is_vetoed(
@@ -176,7 +178,7 @@ def test_a_reversal_closes_the_position_under_the_dd_circuit_but_the_new_entry_i
     engine.ex.handle_intent(engine.intent("BTCUSDT", Side.SHORT, 60_050.0, 57_000.0, 61_000.0))
     snap = diag.build_runtime_diagnostics_snapshot()
     assert snap.veto_counters.by_reason == {"portfolio_dd_circuit": 1}
-    assert engine.ex.stats.exits_by_kind == {"signal": 1}
+    assert snap.exit_triggers_by_kind == {"signal": 1}
 
     engine.bar((60_040.0, 60_060.0, 60_000.0, 60_020.0))  # the reduce-only close fills
     assert engine.ex.ledger.positions == {}

@@ -26,6 +26,7 @@ from execution.venues.ccxt_venue import CcxtExchange, MissingKeysError
 
 log = logging.getLogger(__name__)
 
+
 def _confirm(
     exchange: CcxtExchange, cfg: EngineConfig, testnet: bool, ask: Callable[[str], str]
 ) -> bool:

@@ -24,9 +24,16 @@ from execution.market.bars import (
 from execution.run.metrics_exporter import PortInUse, metrics_endpoint
 from execution.run.runner import EngineRunner, RunOptions, RunRefused
 from execution.run.summary import format_summary
-from execution.state_v7 import STATE_DIR_ENV
 from execution.signal_screener import build_strategy
-from execution.store import StoreError, read_memory
+from execution.state_v7 import STATE_DIR_ENV
+from execution.store import (
+    EngineLock,
+    LockHeld,
+    PersistError,
+    StoreError,
+    read_memory,
+    store_exists,
+)
 from execution.types import RejectCounts
 from execution.venues.paper import PaperExchange
 
@@ -87,11 +94,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     except (DataError, UsageError) as err:
         print(f"input error: {err}", file=sys.stderr)
         return 2
-    except RunRefused as err:
+    except (RunRefused, PortInUse) as err:
         print(f"v7 run: {err}", file=sys.stderr)
         return 2
-    except PortInUse as err:
-        print(f"v7 run: {err}", file=sys.stderr)
+    except MemoryError:
+        print("v7 run: the config asks for more memory than this machine has (risk.lookback_bars"
+              " x symbols?); nothing was written", file=sys.stderr)  # fmt: skip
         return 2
 
 
@@ -119,13 +127,29 @@ def universe_for_data(cfg: EngineConfig, data_symbols: list[str]) -> EngineConfi
     return cfg.model_copy(update={"universe": universe})
 
 
+def store_exists_quietly(state_dir: Path) -> bool:
+    try:
+        return store_exists(state_dir)
+    except StoreError:
+        return False
+
+
 def with_held_symbols(cfg: EngineConfig, state_dir: Path) -> EngineConfig:
     """The config plus, as exit-only, the symbols the memory holds a position in but the
     universe no longer lists: a universe edit never strands a position without its exits."""
-    try:
-        components = read_memory(state_dir)
-    except StoreError:  # none yet (NoStore), or damaged: the runner refuses it with the reason
+    if not store_exists_quietly(state_dir):
         return cfg
+    lock = EngineLock(state_dir)
+    try:
+        lock.acquire()
+    except (LockHeld, PersistError):  # the runner refuses this state dir with the reason
+        return cfg
+    try:
+        components = read_memory(state_dir, lock_held=True)
+    except StoreError:  # damaged: the runner refuses it with the reason
+        return cfg
+    finally:
+        lock.release()
     ledger = components.ledger if components is not None else None
     positions = ledger.get("positions") if isinstance(ledger, dict) else None
     if not isinstance(positions, dict):
@@ -170,7 +194,7 @@ def _build_runner(
 ) -> EngineRunner:
     try:
         strategy = build_strategy(cfg.strategy, len(cfg.symbols))
-    except Exception as err:  # a plug-in that does not import or start: the user's input
+    except (Exception, SystemExit) as err:  # a plug-in that does not import or start (or exits)
         raise UsageError(f"strategy {cfg.strategy.name!r} cannot start: {err!r}") from err
     return EngineRunner(
         cfg, opts, state_dir, clock, paper_exchange_factory(cfg, clock), rejects,

@@ -18,6 +18,7 @@ from execution.store import NoStore, StoreError, read_closed_trades
 COLUMNS = ("symbol", "side", "entry_ts", "entry_price", "exit_ts", "exit_price", "qty", "tp",
            "sl", "exit_reason", "pnl", "fees")  # fmt: skip
 _TIMES = ("entry_ts", "exit_ts")
+_WORDS = frozenset({"symbol", "side", "exit_reason", *_TIMES})
 
 
 def trade_records(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -48,14 +49,24 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def _aligned(row: Sequence[str], widths: Sequence[int]) -> str:
+    # Numbers right-aligned so their digits line up, words left-aligned.
+    cells = (
+        v.ljust(w) if c in _WORDS else v.rjust(w)
+        for c, v, w in zip(COLUMNS, row, widths, strict=True)
+    )
+    return "  ".join(cells).rstrip()
+
+
 def render_table(records: Sequence[dict[str, Any]]) -> str:
     """Aligned columns for people, with a count and the summed net PnL."""
     if not records:
         return "no closed trades\n"
     cells = [[_cell(r[c]) for c in COLUMNS] for r in records]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(COLUMNS)]
-    lines = ["  ".join(c.upper().ljust(w) for c, w in zip(COLUMNS, widths, strict=True))]
-    lines += ["  ".join(v.rjust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
+    lines = [_aligned([c.upper() for c in COLUMNS], widths)]
+    for row in cells:
+        lines.append(_aligned(row, widths))
     net = sum(float(r["pnl"]) - float(r["fees"]) for r in records)
     lines.append(f"{len(records)} closed trades, net PnL {net:,.2f}")
     return "\n".join(lines) + "\n"

@@ -87,7 +87,12 @@ def drive(
     first time: after the first loop).
     """
     i = start
-    step, on_check, should_stop, set_time = hooks.step, hooks.on_check, hooks.should_stop, hooks.set_time
+    step, on_check, should_stop, set_time = (
+        hooks.step,
+        hooks.on_check,
+        hooks.should_stop,
+        hooks.set_time,
+    )
     bar = tqdm(
         total=progress_total, initial=i, unit="bar", unit_scale=True, delay=2.0,
         mininterval=0.5, disable=progress_total is None, leave=False,

@@ -34,6 +34,7 @@ from execution.state_v7 import load_risk_snapshot
 
 log = logging.getLogger(__name__)
 
+
 class PortInUse(Exception):
     """The metrics port cannot be opened: the run does not start (exit code 2)."""
 

@@ -135,7 +135,9 @@ class EngineRunner:
 
     # --- start: resume or begin, never lose --------------------------------------------------
 
-    def _start(self, exchange_factory: Callable[[dict[str, Any] | None], Any], strategy: Strategy) -> None:
+    def _start(
+        self, exchange_factory: Callable[[dict[str, Any] | None], Any], strategy: Strategy
+    ) -> None:
         components = self._memory_to_resume()
         diag.configure(diagnostics_settings(self.cfg), self.clock.now)
         self.batch = JournalBatch()
@@ -178,7 +180,7 @@ class EngineRunner:
             self._move_aside("--fresh")
             return None
         try:
-            memory = read_memory(self.state_dir)
+            memory = read_memory(self.state_dir, lock_held=True)
         except NoStore:
             return None
         except StoreError as err:
@@ -314,15 +316,20 @@ class EngineRunner:
         return True
 
     def publish(self, running: bool = True) -> None:
-        """Commit (a replay commits here), then write the JSON views for dashboard and doctor."""
-        if self.opts.mode == "replay" or not running:
-            self.commit()
+        """Write the JSON views for dashboard and doctor, then commit (a replay commits here).
+
+        The views go first so that the commit holds the publish's own liveness mark: a resumed
+        run then carries on exactly as an uninterrupted one. A kill between the two leaves the
+        views one publish ahead of the memory, which the next publish rewrites.
+        """
         self.executor.prune_pending()
         try:
             self.last_risk = publish_views(self, running)
         except OSError as err:
             diag.record_stage_error("state_publish", err)
             log.error("state publish failed: %s", err)
+        if self.opts.mode == "replay" or not running:
+            self.commit()
         self.throttle.mark(self.bars_done)
 
     def _equity_boundary(self, ts: float) -> float:

@@ -14,7 +14,7 @@ from typing import Any
 
 from execution.store.errors import StoreError
 
-# A paced-paper memory of 10 symbols is ~120 KB; a component this large was not written by us,
+# A paced-paper memory of 10 symbols is ~130 KB; a component this large was not written by us,
 # and reading it would only exhaust memory.
 MAX_COMPONENT_BYTES = 64 * 1024 * 1024
 

@@ -35,8 +35,15 @@ def store_exists(state_dir: str | Path) -> bool:
     return regular_file_exists(db_path(state_dir))
 
 
-def _connect_read_only(path: Path) -> sqlite3.Connection:
+def _connect_read_only(path: Path, lock_held: bool = False) -> sqlite3.Connection:
     uri = path.resolve().as_uri() + "?mode=ro"
+    if lock_held and not sidecars(path)[0].exists():
+        # The caller holds the engine lock, so no writer exists, and without a -wal file nothing
+        # is pending: read the file as immutable, which creates no -wal/-shm beside it (a start
+        # that refuses leaves the state dir byte-identical).
+        return sqlite3.connect(
+            uri + "&immutable=1", uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None
+        )
     conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None)
     try:
         schema_version(conn, path)  # the first read is where SQLite opens the WAL index
@@ -53,15 +60,18 @@ def _connect_read_only(path: Path) -> sqlite3.Connection:
 
 
 @contextlib.contextmanager
-def read_only(state_dir: str | Path) -> Iterator[sqlite3.Connection]:
-    """A read-only connection to the store; NoStore when there is none, StoreError when unusable."""
+def read_only(state_dir: str | Path, lock_held: bool = False) -> Iterator[sqlite3.Connection]:
+    """A read-only connection to the store; NoStore when there is none, StoreError when unusable.
+
+    ``lock_held``: the caller holds the state dir's engine lock (the engine at start-up).
+    """
     path = db_path(state_dir)
     if not regular_file_exists(path):
         raise NoStore(path, "no store in this state dir (has an engine with a store run here?)")
     for side in sidecars(path):
         regular_file_exists(side)
     try:
-        conn = _connect_read_only(path)
+        conn = _connect_read_only(path, lock_held)
     except sqlite3.Error as err:
         raise _as_read_error(path, err) from err
     try:
@@ -83,9 +93,9 @@ def _as_read_error(path: Path, err: sqlite3.Error) -> StoreError:
     return mapped if isinstance(mapped, StoreError) else StoreError(path, str(err))
 
 
-def read_memory(state_dir: str | Path) -> Memory | None:
+def read_memory(state_dir: str | Path, *, lock_held: bool = False) -> Memory | None:
     """The last committed memory (None when nothing was committed yet)."""
-    with read_only(state_dir) as conn:
+    with read_only(state_dir, lock_held) as conn:
         return memory_from_rows(db_path(state_dir), select_components(conn))
 
 

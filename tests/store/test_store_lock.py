@@ -3,6 +3,7 @@ outlives its process, and readers need none of it."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from execution.store import (
     EngineLock,
     LockHeld,
     Store,
+    StoreError,
     lock_holder,
     read_equity,
     read_memory,
@@ -101,3 +103,13 @@ def test_readers_read_whole_commits_while_an_engine_holds_the_lock_and_writes(
         assert memory is not None
         n = int(memory.progress["bars_processed"])
         store.commit(memory_at(n + 1), loop_batch(n + 1))
+
+
+def test_a_fifo_in_place_of_the_lock_file_is_refused_without_a_hang(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / LOCK_FILE)
+    start = time.monotonic()
+    with pytest.raises(StoreError, match="engine.lock"):
+        lock_holder(tmp_path)
+    with pytest.raises(StoreError, match="engine.lock"):
+        EngineLock(tmp_path).acquire()
+    assert time.monotonic() - start < 2.0
