@@ -17,6 +17,7 @@ from typing import Any
 
 from doctor.model import as_dict, dig, num
 from execution.clock import to_iso
+from execution.position_tp_sl_registry import has_valid_levels
 from execution.state_io import SCHEMA_VERSION, JsonRead, write_json_atomic
 from execution.state_v7 import (
     INTEL_FILE,
@@ -100,7 +101,7 @@ def _plan(
     for symbol, raw in sorted(as_dict(ledger.get("positions")).items()):
         pos = as_dict(raw)
         side, entry = pos.get("side"), num(pos.get("entry_price"))
-        if symbol in entries:
+        if has_valid_levels(entries.get(symbol)):  # a NaN or 'n/a' entry is repaired too
             present.append(symbol)
         elif side not in ("long", "short"):
             skipped.append({"symbol": symbol, "reason": f"side is {side!r}, not long/short"})

@@ -22,7 +22,6 @@ from execution.clock import from_iso
 from execution.diagnostics_metrics import STAGES
 from execution.run.summary import summary_text
 from execution.state_v7 import (
-    CHECKPOINT_FILE,
     INTEL_FILE,
     PAPER_EXCHANGE_FILE,
     POSITIONS_LEDGER_FILE,
@@ -30,6 +29,7 @@ from execution.state_v7 import (
     RISK_SNAPSHOT_FILE,
     TP_SL_REGISTRY_FILE,
 )
+from execution.store import COMPONENTS, read_closed_trades, read_memory, read_orders
 
 ROOT = Path(__file__).resolve().parents[1]
 REPO_CONFIG = ROOT / "config" / "strategy_config.json"
@@ -252,10 +252,13 @@ def test_diagnostics_on_and_off_take_identical_trading_decisions(
     assert (ex_on["fill_seq"], ex_on["balance"]) == (ex_off["fill_seq"], ex_off["balance"])
     for name in TRADING_FILES:  # every other file the engine writes, byte for byte
         assert (on.state_dir / name).read_bytes() == (off.state_dir / name).read_bytes(), name
-    checkpoint_on, checkpoint_off = on.read(CHECKPOINT_FILE), off.read(CHECKPOINT_FILE)
-    checkpoint_on.pop("diagnostics", None)  # the counters published with it
-    checkpoint_off.pop("diagnostics", None)
-    assert checkpoint_on == checkpoint_off
+    memory_on, memory_off = read_memory(on.state_dir), read_memory(off.state_dir)
+    assert memory_on is not None and memory_off is not None
+    for name in COMPONENTS:  # the whole memory but the counters themselves
+        if name != "diagnostics":
+            assert getattr(memory_on, name) == getattr(memory_off, name), name
+    assert read_closed_trades(on.state_dir) == read_closed_trades(off.state_dir)
+    assert read_orders(on.state_dir) == read_orders(off.state_dir)
     keys = ("bars", "open_positions", "realized_pnl", "fees_paid", "nav", "pnl")
     assert {k: on.summary[k] for k in keys} == {k: off.summary[k] for k in keys}
 

@@ -15,6 +15,7 @@ from execution import diagnostics_metrics as diag
 from execution import memory_errors as memory
 from execution.book import Book
 from execution.config import EngineConfig
+from execution.diagnostics.state import parse_state
 from execution.executor_live import Restored
 from execution.memory_errors import MemoryCorrupt
 from execution.position_ledger import PositionLedger
@@ -203,13 +204,17 @@ def restore_memory(
     book_state = book_from_memory(
         memory.mapping("book", "", components.get("book")), symbols, fresh_book
     )
-    diagnostics = components.get("diagnostics")
+    diagnostics = dict(memory.mapping("diagnostics", "", components.get("diagnostics")))
+    try:
+        parse_state(diagnostics)
+    except ValueError as err:
+        raise MemoryCorrupt("diagnostics", "", str(err)) from err
     paper = components.get("paper_account")
     outside = tuple(s for s in ledger.positions if s not in symbols)
     return RestoredRun(
         executor=Restored(ledger, registry, pending, strategy_state, book_state),
         paper_account=dict(memory.mapping("paper_account", "", paper)) if paper else None,
         bars_processed=bars,
-        diagnostics=dict(memory.mapping("diagnostics", "", diagnostics)),
+        diagnostics=diagnostics,
         held_outside_universe=outside,
     )

@@ -30,7 +30,9 @@ from execution.run.memory import RunIdentity, capture_memory, restore_memory
 from execution.run.reconcile import reconcile
 from execution.run.views import publish_views
 from execution.signal_screener import Strategy, build_strategy
+from execution.state_io import remove_stale_temp_files
 from execution.state_publish import PublishThrottle
+from execution.state_v7 import PAPER_EXCHANGE_FILE, STATE_FILES
 from execution.store import (
     COMPONENTS,
     EngineLock,
@@ -132,6 +134,10 @@ class EngineRunner:
         except BaseException:
             self.lock.release()
             raise
+        # Temp files of view writes a kill interrupted: never read, but they would pile up. Only
+        # the lock holder may remove them, and only once the start stands (a refusal changes
+        # nothing).
+        remove_stale_temp_files(self.state_dir, (*STATE_FILES, PAPER_EXCHANGE_FILE))
 
     # --- start: resume or begin, never lose --------------------------------------------------
 

@@ -1,7 +1,7 @@
 """Shared pieces of the fault suite: the engine as a subprocess, state-dir invariants, figures.
 
-Every check here reads the state dir the way a restart would: through the defensive loaders,
-then the checkpoint's embedded ledger / registry / paper account.
+Every check here reads the state dir the way a restart would: the store's committed memory
+(ledger, registry, paper account, counters), and the JSON views through the defensive loaders.
 """
 
 from __future__ import annotations
@@ -17,25 +17,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from execution.clock import ReplayClock
+from execution import diagnostics_metrics as diag
+from execution.clock import ReplayClock, to_iso
 from execution.config import load_config
+from execution.diagnostics.testing import capture_diagnostics
 from execution.position_ledger import PositionLedger
 from execution.position_tp_sl_registry import TpSlRegistry
 from execution.run.reconcile import reconcile
 from execution.state_io import read_json_defensive
+from execution.state_publish import write_runtime_diagnostics_state
 from execution.state_v7 import (
-    CHECKPOINT_FILE,
     INTEL_FILE,
     PAPER_EXCHANGE_FILE,
     POSITIONS_LEDGER_FILE,
     STATE_FILES,
     TP_SL_REGISTRY_FILE,
 )
+from execution.store import Memory, NoStore, read_closed_trades, read_fills, read_memory
 from execution.venues.paper import PaperExchange
 
 REPO = Path(__file__).resolve().parents[2]
 BASE_CONFIG = REPO / "config" / "strategy_config.json"
-ENGINE_FILES = (*STATE_FILES, PAPER_EXCHANGE_FILE, CHECKPOINT_FILE)
+ENGINE_FILES = (*STATE_FILES, PAPER_EXCHANGE_FILE)  # the JSON views; the memory is engine.db
 
 # Figures for docs/reliability.md, summed over the session (printed by conftest.py).
 FIGURES: Counter[str] = Counter()
@@ -186,66 +189,84 @@ def assert_identity(block: Mapping[str, Any], what: str) -> None:
 class KillSnapshot:
     """What one kill left behind, as the restart will find it."""
 
-    bars: int  # the checkpoint's bars_processed (0: none yet)
+    bars: int  # the memory's bars_processed (0: nothing committed yet)
     completed: bool
     counters: dict[str, Any]
     orders: dict[str, str]  # client order id -> exchange order id
     temp_files: list[str]  # a write was cut (the runner removes them at start-up)
-    ahead_of_checkpoint: bool  # some published file is newer than the checkpoint
+    ahead_of_memory: bool  # some published view is newer than the last commit
+
+
+def committed_memory(state_dir: Path) -> Memory | None:
+    """The memory a restart resumes (None: nothing committed yet)."""
+    try:
+        return read_memory(state_dir)
+    except NoStore:
+        return None
 
 
 def inspect_after_kill(state_dir: Path) -> KillSnapshot:
     """Check everything a kill must leave intact; return what the next checks compare."""
     temps = assert_every_file_parses(state_dir)
-    cp_read = read_json_defensive(state_dir / CHECKPOINT_FILE)
-    if not cp_read.ok:
+    memory = committed_memory(state_dir)
+    if memory is None or not memory.progress:
         return KillSnapshot(0, False, {}, {}, temps, False)
-    cp = cp_read.data
-    assert_books_agree(cp["ledger"], cp["registry"], cp["exchange"])
-    assert_orders_unique(cp["exchange"])
-    block = cp.get("diagnostics") or {}
-    assert_identity(block, "checkpoint")
+    assert_books_agree(memory.ledger, memory.registry, memory.paper_account)
+    assert_orders_unique(memory.paper_account)
+    committed = counters_of_memory(memory)
     intel = read_json_defensive(state_dir / INTEL_FILE).data
-    if intel:  # published at or after the checkpoint: never behind it
+    if intel:  # the views are published just before each commit: never behind it
         assert_identity(intel.get("runtime_diagnostics") or {}, "intel.json")
-        assert_not_behind(
-            counters(intel.get("runtime_diagnostics") or {}), counters(block), "intel.json"
-        )
+        assert_not_behind(counters(intel.get("runtime_diagnostics") or {}), committed, "intel")
     ledger_ts = read_json_defensive(state_dir / POSITIONS_LEDGER_FILE).data.get("updated_ts")
     registry_ts = read_json_defensive(state_dir / TP_SL_REGISTRY_FILE).data.get("updated_ts")
-    newer = {ledger_ts, registry_ts, intel.get("updated_ts")} - {cp["updated_ts"], None}
-    orders = {c: o["exchange_order_id"] for c, o in (cp["exchange"].get("orders") or {}).items()}
+    newer = {ledger_ts, registry_ts, intel.get("updated_ts")} - {
+        to_iso(memory.progress["last_ts"]),
+        None,
+    }
+    account_orders = memory.paper_account.get("orders") or {}
+    orders = {c: o["exchange_order_id"] for c, o in account_orders.items()}
     return KillSnapshot(
-        int(cp["bars_processed"]),
-        bool(cp["completed"]),
-        counters(block),
+        int(memory.progress["bars_processed"]),
+        bool(memory.progress["completed"]),
+        committed,
         orders,
         temps,
         bool(newer),
     )
 
 
+def counters_of_memory(memory: Memory) -> dict[str, Any]:
+    """The cumulative counters the memory holds (the published block's shape)."""
+    block: dict[str, Any] = {}
+    with capture_diagnostics():
+        diag.restore_state(memory.diagnostics)
+        write_runtime_diagnostics_state(block)
+    return counters(block["runtime_diagnostics"])
+
+
 def final_outcome(state_dir: Path) -> dict[str, Any]:
     """Everything a finished replay leaves that must not depend on how often it was killed."""
-    cp = load(state_dir / CHECKPOINT_FILE)
-    assert cp["completed"] is True
+    memory = committed_memory(state_dir)
+    assert memory is not None and memory.progress["completed"] is True
     ledger = load(state_dir / POSITIONS_LEDGER_FILE)
     registry = load(state_dir / TP_SL_REGISTRY_FILE)
     account = load(state_dir / PAPER_EXCHANGE_FILE)
     intel = load(state_dir / INTEL_FILE)
     assert_books_agree(ledger, registry, account)
     assert_orders_unique(account)
-    diag = intel["runtime_diagnostics"]
-    assert_identity(diag, "final intel.json")
+    block = intel["runtime_diagnostics"]
+    assert_identity(block, "final intel.json")
     strip = ("updated_ts",)
     return {
-        "bars": cp["bars_processed"],
+        "bars": memory.progress["bars_processed"],
         "ledger": {k: v for k, v in ledger.items() if k not in strip},
         "registry": {k: v for k, v in registry.items() if k not in strip},
         "account": {k: v for k, v in account.items() if k not in strip},
-        "counters": counters(diag),
-        "book": cp["book"],
-        "strategy": cp["strategy"],
+        "counters": counters(block),
+        "book": memory.book,
+        "strategy": memory.strategy,
+        "journal": {"trades": read_closed_trades(state_dir), "fills": read_fills(state_dir)},
     }
 
 

@@ -1,9 +1,10 @@
 """Run ``v7`` and SIGKILL it at one exact point of its state writes.
 
-``V7_KILL_AT_REPLACE=N`` counts the ``os.replace`` calls of atomic writes (each publish is seven:
-paper account, ledger, registry, positions, risk, intel, checkpoint). ``V7_KILL_MODE=mid`` kills
-in place of the N-th replace (the temp file is written and synced, the target still the old
-copy); ``after`` kills just after it. The name of the file is written to stderr first.
+``V7_KILL_AT_REPLACE=N`` counts the writes of a publish (seven: the ``os.replace`` of each
+atomic JSON view - paper account, ledger, registry, positions, risk, intel - then the store's
+commit). ``V7_KILL_MODE=mid`` kills in place of the N-th write (a view's temp file is written
+and synced, the target still the old copy; the commit has not started); ``after`` kills just
+after it. The name of the file is written to stderr first.
 """
 
 from __future__ import annotations
@@ -33,6 +34,22 @@ def main() -> int:
 
     os.replace = replace  # type: ignore[assignment]
     from execution.cli import main as v7
+    from execution.store.store import Store
+
+    real_commit = Store.commit
+
+    def commit(self: Store, *args: Any, **kwargs: Any) -> None:
+        nonlocal seen
+        seen += 1
+        if seen == target:
+            os.write(2, f"killpoint: {mode} engine.db\n".encode())
+            if mode == "mid":
+                os.kill(os.getpid(), signal.SIGKILL)
+        real_commit(self, *args, **kwargs)
+        if seen == target:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    Store.commit = commit  # type: ignore[method-assign]
 
     return v7(sys.argv[1:])
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 import shutil
 import socket
@@ -27,11 +26,11 @@ from execution.config import load_config
 from execution.run.runner import EngineRunner, RunOptions
 from execution.state_io import MAX_STATE_FILE_BYTES
 from execution.state_v7 import (
-    CHECKPOINT_FILE,
     POSITIONS_LEDGER_FILE,
     STATE_FILES,
     TP_SL_REGISTRY_FILE,
 )
+from execution.store import DB_FILE, JournalBatch, Store, read_memory
 from execution.venues.paper import PaperExchange
 
 from .helpers import (
@@ -264,7 +263,7 @@ def test_hostile_state_file_is_refused_quickly_and_the_doctor_and_dashboard_name
 
 
 def test_damaged_files_while_down_do_not_change_how_a_replay_resumes(tmp_path: Path) -> None:
-    """The checkpoint is the resume point: wrecked published files are simply republished."""
+    """The store is the resume point: wrecked published views are simply republished."""
     cfg = frequent_publish_config(tmp_path / "config.json")
     ref = run_v7(run_args(cfg, tmp_path / "ref", 7_000))
     assert ref.returncode == 0, ref.stderr
@@ -303,22 +302,27 @@ def _interrupted(cfg: Path, d: Path, max_bars: int) -> None:
     runner.executor.step = stop_at_a_third  # type: ignore[method-assign]
     runner.run_replay(merged)
     runner.finish()
-    assert load(d / CHECKPOINT_FILE)["completed"] is False
+    memory = read_memory(d)
+    assert memory is not None and memory.progress["completed"] is False
 
 
 @pytest.mark.parametrize("damage", ["truncated", "empty", "garbage_bytes", "json_array"])
-def test_unreadable_checkpoint_is_kept_aside_and_the_replay_starts_over(
+def test_a_damaged_store_refuses_the_resume_and_fresh_starts_the_replay_over(
     damage: str, tmp_path: Path
 ) -> None:
     cfg = frequent_publish_config(tmp_path / "config.json")
     d = tmp_path / "state"
     _interrupted(cfg, d, 7_000)
-    UNREADABLE[damage][0](d / CHECKPOINT_FILE)
-    wrecked = (d / CHECKPOINT_FILE).read_bytes()
+    UNREADABLE[damage][0](d / DB_FILE)
+    wrecked = (d / DB_FILE).read_bytes()
     out = run_v7(run_args(cfg, d, 7_000))
+    assert out.returncode == 2 and DB_FILE in out.stderr and "--fresh" in out.stderr
+    assert (d / DB_FILE).read_bytes() == wrecked  # refused, untouched
+    out = run_v7(run_args(cfg, d, 7_000, "--fresh"))
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["resumed"] is False
-    assert (d / (CHECKPOINT_FILE + ".corrupt")).read_bytes() == wrecked
+    (backup,) = d.glob("backup-*")
+    assert (backup / DB_FILE).read_bytes() == wrecked  # kept aside, never deleted
     ref = run_v7(run_args(cfg, tmp_path / "ref", 7_000))
     assert ref.returncode == 0
     assert diff_keys(final_outcome(d), final_outcome(tmp_path / "ref")) == []
@@ -326,39 +330,37 @@ def test_unreadable_checkpoint_is_kept_aside_and_the_replay_starts_over(
 
 
 @pytest.mark.parametrize("damaged", [POSITIONS_LEDGER_FILE, TP_SL_REGISTRY_FILE])
-def test_live_restart_with_an_unreadable_memory_file_uses_the_last_checkpoint_copy(
-    damaged: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+def test_live_restart_with_an_unreadable_view_resumes_from_the_store(
+    damaged: str, tmp_path: Path
 ) -> None:
-    """After a clean live stop the ledger and registry files are the engine's memory."""
+    """The ledger and registry files are views: a live restart takes its memory from the store."""
     cfg_path = frequent_publish_config(tmp_path / "config.json")
     d = tmp_path / "state"
     _interrupted(cfg_path, d, 7_000)
-    cp = load(d / CHECKPOINT_FILE)
-    held = set(cp["ledger"]["positions"])
+    with Store.open(d, durable=True) as store:
+        memory = store.load()
+        assert memory is not None
+        memory.identity = {"mode": "live", "source": "live:test", "account": "paper"}
+        store.commit(memory, JournalBatch())  # make it the memory of a live run
+    held = set(memory.ledger["positions"])
     assert held, "the cut should leave positions open"
-    # Make it the checkpoint of a live run that stopped cleanly.
-    cp.update(mode="live", source="live:test", completed=True)
-    (d / CHECKPOINT_FILE).write_text(json.dumps(cp))
     UNREADABLE["truncated"][0](d / damaged)
-    wrecked = (d / damaged).read_bytes()
     config = load_config(BASE_CONFIG)
-    clock = ReplayClock(cp["last_ts"])
+    clock = ReplayClock(memory.progress["last_ts"])
 
     def venue(saved: dict[str, Any] | None) -> PaperExchange:
+        assert saved is not None
         fresh = PaperExchange.from_config(config, clock)
         rules = {s: fresh.market_rules(s) for s in config.symbols}
         ex = config.exchange
-        return PaperExchange.restore(cp["exchange"], rules, ex.starting_balance,
-                                     ex.taker_fee_bps, ex.slippage_bps, clock)  # fmt: skip
+        return PaperExchange.restore(saved, rules, ex.starting_balance, ex.taker_fee_bps,
+                                     ex.slippage_bps, clock)  # fmt: skip
 
-    with caplog.at_level(logging.WARNING):
-        runner = EngineRunner(config, RunOptions("live", "live:test"), d, clock, venue)
+    runner = EngineRunner(config, RunOptions("live", "live:test"), d, clock, venue)
     ex = runner.executor
     assert set(ex.ledger.positions) == held
     assert not any(p.adopted for p in ex.ledger.positions.values()), "memory lost: adopted"
-    assert set(ex.registry.entries) == set(cp["registry"]["entries"])
-    assert (d / (damaged + ".corrupt")).read_bytes() == wrecked
-    assert any("using the copy in the last checkpoint" in r.message for r in caplog.records)
-    runner.publish()
-    assert set(load(d / POSITIONS_LEDGER_FILE)["positions"]) == held
+    assert set(ex.registry.entries) == set(memory.registry["entries"])
+    runner.finish()
+    assert set(load(d / POSITIONS_LEDGER_FILE)["positions"]) == held  # the view, republished
     FIGURES["inputs.state_files"] += 1
