@@ -29,8 +29,8 @@ class ReturnsBuffer:
 
     def __init__(self, n_symbols: int, lookback: int) -> None:
         self.lookback = lookback
-        # The values live in a C array (a store is a plain C assignment, several times cheaper
-        # than a numpy scalar store); _buf is a numpy view of the same memory, no copy.
+        # The values live in a C array (a store is a plain C assignment, cheaper than a numpy
+        # scalar store); _buf is a numpy view of the same memory, no copy.
         self._flat = array("d", [math.nan]) * (n_symbols * 2 * lookback)
         self._buf = np.frombuffer(self._flat, dtype=np.float64).reshape(n_symbols, 2 * lookback)
         self._pos = [0] * n_symbols
@@ -54,10 +54,10 @@ class ReturnsBuffer:
         return self._buf[idx, end - n : end]
 
     def to_dict(self) -> dict[str, Any]:
-        """Each window as base64 of its little-endian float64 bytes (bit-exact).
+        """Return each window as base64 of its little-endian float64 bytes (bit-exact).
 
-        A JSON list of floats made the checkpoint of a 200-symbol book 2.5 MB of numbers that
-        every publish formatted one by one; the bytes are ~20x cheaper to write and to read.
+        Bytes, not a JSON list of floats: every publish writes the checkpoint, and formatting
+        every float of a large book one by one would dominate it.
         """
         return {
             "lookback": self.lookback,
@@ -66,13 +66,17 @@ class ReturnsBuffer:
         }
 
     def load(self, data: dict[str, Any]) -> None:
-        """Restore windows written by :meth:`to_dict` (base64, or the older list of floats)."""
+        """Restore windows written by :meth:`to_dict`; another lookback or encoding is ignored."""
         windows = data.get("windows")
-        if data.get("lookback") != self.lookback or not isinstance(windows, list):
+        if (
+            data.get("lookback") != self.lookback
+            or data.get("encoding") != WINDOW_ENCODING
+            or not isinstance(windows, list)
+        ):
             return
-        for idx, raw in enumerate(windows[: len(self._pos)]):
-            for v in _decode_window(raw)[-self.lookback :]:
-                self.push(idx, v)
+        for idx, encoded in enumerate(windows[: len(self._pos)]):
+            for value in _decode_window(encoded)[-self.lookback :]:
+                self.push(idx, value)
 
 
 WINDOW_ENCODING = "float64-le-base64"
@@ -82,19 +86,17 @@ def _encode_window(values: np.ndarray) -> str:
     return base64.b64encode(np.ascontiguousarray(values, dtype="<f8").tobytes()).decode("ascii")
 
 
-def _decode_window(raw: object) -> list[float]:
+def _decode_window(encoded: object) -> list[float]:
     """Values of one saved window; an unreadable one restores as empty (the book refills it)."""
-    if isinstance(raw, str):
-        try:
-            decoded: list[float] = np.frombuffer(
-                base64.b64decode(raw, validate=True), "<f8"
-            ).tolist()
-        except ValueError:  # bad base64 (binascii.Error) or a length not a multiple of 8
-            return []
-        return decoded
-    if isinstance(raw, list):
-        return [float(v) if v is not None else float("nan") for v in raw]
-    return []
+    if not isinstance(encoded, str):
+        return []
+    try:
+        decoded: list[float] = np.frombuffer(
+            base64.b64decode(encoded, validate=True), "<f8"
+        ).tolist()
+    except ValueError:  # bad base64 (binascii.Error) or a length not a multiple of 8
+        return []
+    return decoded
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,8 +155,8 @@ class MarkTimesView(_BookView):
     __slots__ = ()
 
     def _value(self, symbol: str) -> float | None:
-        i = self._book.index.get(symbol)
-        return None if i is None else self._book.mark_ts[i]
+        idx = self._book.index.get(symbol)
+        return None if idx is None else self._book.mark_ts[idx]
 
 
 class Book:
@@ -177,18 +179,18 @@ class Book:
     def on_closes(self, bars: Iterable[_Bar]) -> None:
         """:meth:`on_close` for each ``(idx, ts, open, high, low, close, volume)`` bar of a loop."""
         last, marks, mark_ts, push = self.last_close, self.marks, self.mark_ts, self.returns.push
-        for b in bars:
-            idx, close = b[0], b[5]
-            prev = last[idx]
-            if prev > 0.0:
-                push(idx, close / prev - 1.0)
+        for bar in bars:
+            idx, close = bar[0], bar[5]
+            prev_close = last[idx]
+            if prev_close > 0.0:
+                push(idx, close / prev_close - 1.0)
             last[idx] = marks[idx] = close
-            mark_ts[idx] = b[1]
+            mark_ts[idx] = bar[1]
 
     def push_closes(self, bars: Iterable[_Bar]) -> None:
         """:meth:`push_close` for each bar of a loop (live: marks come from elsewhere)."""
-        for b in bars:
-            self.push_close(b[0], b[5])
+        for bar in bars:
+            self.push_close(bar[0], bar[5])
 
     def on_close(self, idx: int, ts: float, close: float) -> None:
         """A closed bar in a replay: its close is both the return base and the mark."""
@@ -198,9 +200,9 @@ class Book:
 
     def push_close(self, idx: int, close: float) -> None:
         """Record a closed bar's return without touching the (live) mark."""
-        prev = self.last_close[idx]
-        if prev > 0.0:
-            self.returns.push(idx, close / prev - 1.0)
+        prev_close = self.last_close[idx]
+        if prev_close > 0.0:
+            self.returns.push(idx, close / prev_close - 1.0)
         self.last_close[idx] = close
 
     def set_mark(self, idx: int, ts: float, mark: float) -> None:
@@ -209,10 +211,10 @@ class Book:
         self.mark_ts[idx] = ts
 
     def mark(self, symbol: str) -> float | None:
-        i = self.index.get(symbol)
-        if i is None or self.marks[i] <= 0.0:
+        idx = self.index.get(symbol)
+        if idx is None or self.marks[idx] <= 0.0:
             return None
-        return self.marks[i]
+        return self.marks[idx]
 
     def marks_by_symbol(self) -> dict[str, float]:
         return {s: m for s, m in zip(self.symbols, self.marks, strict=True) if m > 0.0}
@@ -220,39 +222,43 @@ class Book:
     def update_nav(self, balance: float, positions: Iterable[LedgerPosition]) -> float:
         unrealized = 0.0
         index, marks = self.index, self.marks
-        for p in positions:
-            i = index.get(p.symbol)
-            if i is not None and (mark := marks[i]) > 0.0:
-                unrealized += p.unrealized_pnl(mark)
+        for position in positions:
+            idx = index.get(position.symbol)
+            if idx is not None and (mark := marks[idx]) > 0.0:
+                unrealized += position.unrealized_pnl(mark)
         self.nav = balance + unrealized
         if self.nav > self.peak_nav:
             self.peak_nav = self.nav
         return self.nav
 
     def drawdown(self) -> DrawdownState:
-        dd = max(0.0, 1.0 - self.nav / self.peak_nav) if self.peak_nav > 0 else 0.0
-        r = self.risk
-        state = "panic" if dd >= r.dd_panic_pct else "warn" if dd >= r.dd_warn_pct else "normal"
+        dd_pct = max(0.0, 1.0 - self.nav / self.peak_nav) if self.peak_nav > 0 else 0.0
+        risk = self.risk
+        state = (
+            "panic" if dd_pct >= risk.dd_panic_pct
+            else "warn" if dd_pct >= risk.dd_warn_pct
+            else "normal"
+        )  # fmt: skip
         mode = "OK" if state == "normal" else "DEFENSIVE"
-        return DrawdownState(self.nav, self.peak_nav, dd, state, mode)
+        return DrawdownState(self.nav, self.peak_nav, dd_pct, state, mode)
 
     def returns_of(self, symbol: str) -> np.ndarray | None:
-        i = self.index.get(symbol)
-        return None if i is None else self.returns.window(i)
+        idx = self.index.get(symbol)
+        return None if idx is None else self.returns.window(idx)
 
     def view(
         self, positions: Iterable[LedgerPosition], now: float, exclude: frozenset[str] = frozenset()
     ) -> PortfolioView:
         """Freeze what risk needs; ``exclude`` drops positions already being closed."""
         book = {}
-        for p in positions:
-            if p.symbol in exclude:
+        for position in positions:
+            if position.symbol in exclude:
                 continue
-            mark = self.mark(p.symbol) or p.entry_price
-            book[p.symbol] = p.signed_notional(mark)
+            mark = self.mark(position.symbol) or position.entry_price
+            book[position.symbol] = position.signed_notional(mark)
         dd = self.drawdown()
         # Marks and their times are live read-only views: risk decides before anything moves
-        # them, and copying every symbol's per intent cost more than the decision.
+        # them, and copying every symbol's per intent would cost more than the decision.
         return PortfolioView(
             now=now,
             nav=self.nav,

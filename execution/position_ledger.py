@@ -209,6 +209,5 @@ def _position(symbol: str, raw: object, *, strict: bool) -> LedgerPosition:
         return LedgerPosition(symbol, side, qty, entry, ts, adopted, fees)
     fields.same_symbol(symbol)
     ts = fields.timestamp("entry_ts") or 0.0
-    # A ledger saved before entry fees were kept has none: its entries' fees read as 0.
-    fees = fields.number("entry_fees", default=0.0)
+    fees = fields.number("entry_fees")
     return LedgerPosition(symbol, side, qty, entry, ts, fields.flag("adopted", False), fees)

@@ -158,8 +158,11 @@ def test_a_symbol_removed_from_the_universe_keeps_its_position_managed_for_exits
     for _ in range(600):  # the same synthetic path from the start: the test only needs prices
         next(more)
     _drive(again, clock2, more, 1500)
-    new_entries = [o for o in read_orders(tmp_path)
-                   if o["symbol"] == gone and o["kind"] == "entry" and o["ts"] > resumed_at]
+    new_entries = [
+        o
+        for o in read_orders(tmp_path)
+        if o["symbol"] == gone and o["kind"] == "entry" and o["ts"] > resumed_at
+    ]
     assert new_entries == [], "an exit-only symbol opened a new position"
     assert _vetoes_of(gone) == vetoed  # its bars never reach the screener: no signal at all
     again.close()

@@ -151,6 +151,7 @@ class RestoredRun:
     executor: Restored
     paper_account: dict[str, Any] | None
     bars_processed: int
+    last_ts: float  # the engine clock at the commit: the last loop's time
     diagnostics: dict[str, Any]
     held_outside_universe: tuple[str, ...]
 
@@ -215,6 +216,7 @@ def restore_memory(
         executor=Restored(ledger, registry, pending, strategy_state, book_state),
         paper_account=dict(memory.mapping("paper_account", "", paper)) if paper else None,
         bars_processed=bars,
+        last_ts=memory.finite("progress", "last_ts", progress.get("last_ts")),
         diagnostics=diagnostics,
         held_outside_universe=outside,
     )

@@ -172,7 +172,8 @@ class EngineRunner:
         if self.resumed or report.changed:
             log.info("resumed at bar %d (%s)", self.bars_done, report)
         self.started_ts = self.clock.now()
-        self._next_equity_ts = self._equity_boundary(self.clock.now())
+        last = restored.last_ts if restored else self.clock.now()
+        self._next_equity_ts = self._equity_boundary(last)
         try:
             self.store = Store.open(self.state_dir, durable=self.opts.mode != "replay")
         except StoreError as err:
