@@ -14,13 +14,30 @@ Run alone: ``.venv/bin/python -m bench.bench_store``.
 
 from __future__ import annotations
 
+import statistics
 import tempfile
 import time
+from itertools import islice
 from typing import Any
 
 import numpy as np
 
-from bench.common import ROOT, headline, write_result
+from bench.common import (
+    ROOT,
+    PreparedReplay,
+    default_config_dict,
+    headline,
+    prepare_replay,
+    run_prepared,
+    temp_dir,
+    write_result,
+)
+from execution.cli.run import paper_exchange_factory
+from execution.clock import ReplayClock
+from execution.config import parse_config
+from execution.market.bars import merge_series, synthetic_series
+from execution.run.driver import replay_loops
+from execution.run.runner import EngineRunner, RunOptions
 from execution.store import (
     ClosedTradeRow,
     EquityRow,
@@ -116,17 +133,104 @@ def time_commits(durable: bool, commits: int) -> dict[str, Any]:
             "reopen_and_load_ms": round(reopen_ms, 3)}  # fmt: skip
 
 
+# --- the store inside the engine --------------------------------------------------------------
+
+
+def _replay_cpu(prep: PreparedReplay, with_store: bool) -> float:
+    """CPU seconds of one replay; without the store, commits and journal rows are skipped."""
+
+    def strip(runner: EngineRunner) -> None:
+        if not with_store:
+            runner.commit = lambda: True  # type: ignore[method-assign]
+            runner.executor.journal = None
+            runner._next_equity_ts = float("inf")
+
+    with temp_dir("v7-bench-store-") as d:
+        return run_prepared(prep, d, on_runner=strip).cpu_s
+
+
+def store_cost_in_replay(pairs: int, bars_per_symbol: int) -> dict[str, Any]:
+    """The replay with the store (commits, journal, equity samples) against without, paired.
+
+    Commits follow the shipped publish throttle (one per wall second) plus the final one.
+    """
+    prep = prepare_replay(default_config_dict(), bars_per_symbol * 7)
+    _replay_cpu(prep, True)  # warm up imports and caches
+    ratios = []
+    for i in range(pairs):
+        order = (True, False) if i % 2 == 0 else (False, True)
+        cpu = {mode: _replay_cpu(prep, mode) for mode in order}
+        ratios.append(cpu[True] / cpu[False])
+    q = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else [ratios[0]] * 3
+    return {
+        "pairs": pairs,
+        "bars": len(prep.merged.ts),
+        "overhead_paired_cpu_pct": round((statistics.median(ratios) - 1) * 100, 2),
+        "overhead_mean_pct": round((statistics.fmean(ratios) - 1) * 100, 2),
+        "overhead_iqr_pct": [round((q[0] - 1) * 100, 2), round((q[2] - 1) * 100, 2)],
+        "target_pct": 5.0,
+    }
+
+
+def paced_loop_commits(loops: int) -> dict[str, Any]:
+    """Per-loop commit latency of the paced paper engine (durable), its real memory and journal."""
+    cfg = parse_config(default_config_dict())
+    series = synthetic_series(cfg.universe, loops + 2, cfg.data.synthetic, 60)
+    groups = replay_loops(merge_series(series, cfg.symbols), 0)
+    ms: list[float] = []
+    with temp_dir("v7-bench-store-") as d:
+        first = next(groups)
+        clock = ReplayClock(first[0][1])
+        opts = RunOptions("realtime", "bench:paced", None, False)
+        runner = EngineRunner(cfg, opts, d, clock, paper_exchange_factory(cfg, clock))
+        commit = runner.commit
+
+        def timed() -> bool:
+            start = time.perf_counter()
+            ok = commit()
+            ms.append((time.perf_counter() - start) * 1e3)
+            return ok
+
+        runner.commit = timed  # type: ignore[method-assign]
+        runner.throttle.mark(0)
+        bars = 0
+        for group in islice(groups, loops):
+            clock.set(group[0][1])
+            runner.step(group)
+            bars += len(group)
+            runner.check_point(bars)
+        runner.close()
+    return _percentiles(ms[len(ms) // 10 :])  # past the first stretch: a steady engine
+
+
 def run(small: bool = False) -> dict[str, Any]:
-    """Commit latencies, durable (paced paper / live) and not (replay)."""
+    """Commit latencies, durable (paced paper / live) and not (replay); the engine-level cost."""
     commits = 20 if small else COMMITS
     paced = time_commits(True, commits)
     replay = time_commits(False, commits)
+    cost = store_cost_in_replay(2 if small else 12, 2_000 if small else 30_000)
+    loop = paced_loop_commits(50 if small else 600)
     return {
         "benchmark": NAME,
         "symbols": len(SYMBOLS),
         "paced_durable": paced,
         "replay": replay,
+        "replay_store_cost": cost,
+        "paced_engine_loop_commit": loop,
         "headline": [
+            headline(
+                "store on vs off (replay, paired CPU)",
+                f"{cost['overhead_paired_cpu_pct']:+.2f} (IQR {cost['overhead_iqr_pct'][0]:+.1f}"
+                f"..{cost['overhead_iqr_pct'][1]:+.1f})",
+                "%",
+                "<= 5%",
+            ),
+            headline(
+                "paced engine commit per loop p50/p99",
+                f"{loop['p50_ms']:.2f} / {loop['p99_ms']:.2f}",
+                "ms",
+                "-",
+            ),
             headline(
                 f"store commit p50/p99, {len(SYMBOLS)} sym, durable",
                 f"{paced['p50_ms']:.2f} / {paced['p99_ms']:.2f}",
@@ -146,6 +250,13 @@ def run(small: bool = False) -> dict[str, Any]:
 def main() -> None:
     result = run()
     path = write_result(NAME, result)
+    cost = result["replay_store_cost"]
+    print(
+        f"store on vs off in a replay: {cost['overhead_paired_cpu_pct']:+.2f}% paired CPU "
+        f"(IQR {cost['overhead_iqr_pct']}, {cost['pairs']} pairs of {cost['bars']:,} bars)"
+    )
+    loop = result["paced_engine_loop_commit"]
+    print(f"paced engine, commit per loop: p50 {loop['p50_ms']} ms, p99 {loop['p99_ms']} ms")
     for key in ("paced_durable", "replay"):
         r = result[key]
         print(f"{key}: p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, max {r['max_ms']} ms over "

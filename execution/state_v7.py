@@ -25,7 +25,6 @@ POSITIONS_LEDGER_FILE = "positions_ledger.json"
 TP_SL_REGISTRY_FILE = "tp_sl_registry.json"
 RISK_SNAPSHOT_FILE = "risk_snapshot.json"
 PAPER_EXCHANGE_FILE = "paper_exchange.json"
-CHECKPOINT_FILE = "engine_checkpoint.json"
 
 STATE_FILES = (
     INTEL_FILE,

@@ -7,7 +7,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from execution.state_v7 import CHECKPOINT_FILE, PAPER_EXCHANGE_FILE, STATE_FILES
+from execution.state_v7 import PAPER_EXCHANGE_FILE, STATE_FILES
 from execution.store.errors import LockHeld, PersistError
 from execution.store.files import DB_FILE, LOCK_FILE, SHM_SUFFIX, WAL_SUFFIX
 from execution.store.lock import EngineLock, lock_holder
@@ -21,7 +21,6 @@ MEMORY_FILES: tuple[str, ...] = (
     DB_FILE + SHM_SUFFIX,
     *STATE_FILES,
     PAPER_EXCHANGE_FILE,
-    CHECKPOINT_FILE,
 )
 
 

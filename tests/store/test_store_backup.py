@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from execution.state_v7 import CHECKPOINT_FILE, PAPER_EXCHANGE_FILE, STATE_FILES
+from execution.state_v7 import PAPER_EXCHANGE_FILE, STATE_FILES
 from execution.store import (
     EngineLock,
     LockHeld,
@@ -18,7 +18,7 @@ from execution.store import (
 
 from .helpers import T0, lock_held_by_another_process, loop_batch, memory_at
 
-JSON_FILES = (*STATE_FILES, PAPER_EXCHANGE_FILE, CHECKPOINT_FILE)
+JSON_FILES = (*STATE_FILES, PAPER_EXCHANGE_FILE)
 
 
 def _full_state_dir(state_dir: Path) -> dict[str, bytes]:
