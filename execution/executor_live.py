@@ -135,9 +135,9 @@ class Executor:
     ) -> None:
         """One pass of the stages; ``prices`` None means "each bar's open/high/low/close".
 
-        Hot path (profiled, see docs/performance.md): a stage is a try/except, which costs
-        nothing until it raises, rather than a context manager entered four times a loop; the
-        bar prices are only gathered when a position is open (the scanner reads nothing else).
+        Hot path: a stage is a try/except, which costs nothing until it raises, rather than a
+        context manager entered once per stage; the bar prices are only gathered when a position
+        is open (the scanner reads nothing else).
         """
         now = self.clock.now()
         diag.record_loop_start(now)

@@ -47,7 +47,7 @@ class Bar(NamedTuple):
     """One OHLCV bar; ts is epoch seconds (UTC) of the bar's open.
 
     A NamedTuple rather than a frozen dataclass: the replay builds one per bar, and a tuple is
-    built about six times faster (profiled in docs/performance.md).
+    much cheaper to build.
     """
 
     symbol: str

@@ -50,19 +50,6 @@ def test_a_partly_filled_window_keeps_its_length() -> None:
     assert restored.window(0).tolist() == saved.window(0).tolist()
 
 
-def test_the_older_list_of_floats_form_still_loads() -> None:
-    saved = _filled(2, 20, 30)
-    old_form = {
-        "lookback": 20,
-        "windows": [
-            [None if math.isnan(v) else v for v in saved.window(i).tolist()] for i in (0, 1)
-        ],
-    }
-    restored = ReturnsBuffer(2, 20)
-    restored.load(old_form)
-    assert restored.window(1).tolist() == saved.window(1).tolist()
-
-
 def test_an_unreadable_window_restores_empty_and_the_others_load() -> None:
     saved = _filled(2, 20, 30).to_dict()
     saved["windows"][0] = "not base64!"

@@ -18,4 +18,5 @@ def test_a_small_store_benchmark_reports_latencies_for_both_modes() -> None:
         assert figures["commits"] == 20
         assert 0 < figures["p50_ms"] <= figures["p99_ms"] <= figures["max_ms"]
         assert figures["memory_json_bytes"] > 100_000, "a 10-symbol memory is ~130 KB of JSON"
-    assert [row["unit"] for row in result["headline"]] == ["ms", "ms"]
+    assert [row["unit"] for row in result["headline"]] == ["%", "ms", "ms", "ms"]
+    assert result["replay_store_cost"]["pairs"] == 2 and result["replay_store_cost"]["bars"] > 0
