@@ -41,6 +41,16 @@ def _loops(cfg: EngineConfig, bars_per_symbol: int) -> Iterator[Loop]:
     return replay_loops(merge_series(series, cfg.symbols), 0)
 
 
+def _started(
+    cfg: EngineConfig, state: Path, bars_per_symbol: int
+) -> tuple[EngineRunner, ReplayClock, Iterator[Loop]]:
+    """A paced-mode runner on synthetic bars; the loops it has not stepped yet."""
+    loops = _loops(cfg, bars_per_symbol)
+    first = next(loops)
+    runner, clock = _runner(cfg, state, first[0][1])
+    return runner, clock, loops
+
+
 def _runner(cfg: EngineConfig, state: Path, t0: float) -> tuple[EngineRunner, ReplayClock]:
     clock = ReplayClock(t0)
     opts = RunOptions("realtime", "test:paced", None, False)
@@ -64,9 +74,7 @@ def test_when_the_memory_cannot_be_written_entries_halt_exits_run_and_the_run_en
     tmp_path: Path,
 ) -> None:
     cfg = _cfg()
-    loops = _loops(cfg, 6000)
-    first = next(loops)
-    runner, clock = _runner(cfg, tmp_path, first[0][1])
+    runner, clock, loops = _started(cfg, tmp_path, 6000)
     disk = FullDisk()
     runner.store.close()
     runner.store = Store.open(tmp_path, durable=True, connection_factory=disk.connection_factory)
@@ -99,9 +107,7 @@ def test_the_halt_file_stops_entries_at_the_next_loop_without_waiting_for_a_publ
     tmp_path: Path,
 ) -> None:
     cfg = _cfg(publish=load_config(CONFIG).publish.model_copy(update={"min_interval_seconds": 1e9}))
-    loops = _loops(cfg, 3000)
-    first = next(loops)
-    runner, clock = _runner(cfg, tmp_path, first[0][1])
+    runner, clock, loops = _started(cfg, tmp_path, 3000)
     runner.throttle.mark(0)  # no publish in this test: the HALT file must act on its own
     _drive(runner, clock, loops, 300)
     (tmp_path / HALT_FILE).write_text("")
@@ -118,9 +124,7 @@ def test_the_halt_file_stops_entries_at_the_next_loop_without_waiting_for_a_publ
 
 def test_a_universe_edit_is_reconciled_by_symbol_not_by_index(tmp_path: Path) -> None:
     cfg = _cfg()
-    loops = _loops(cfg, 3000)
-    first = next(loops)
-    runner, clock = _runner(cfg, tmp_path, first[0][1])
+    runner, clock, loops = _started(cfg, tmp_path, 3000)
     _drive(runner, clock, loops, 800)
     runner.finish()
     before = key_by_symbol(runner.executor.strategy.state(), cfg.symbols)["per_symbol"]
@@ -138,9 +142,7 @@ def test_a_symbol_removed_from_the_universe_keeps_its_position_managed_for_exits
     tmp_path: Path,
 ) -> None:
     cfg = _cfg()
-    loops = _loops(cfg, 3000)
-    first = next(loops)
-    runner, clock = _runner(cfg, tmp_path, first[0][1])
+    runner, clock, loops = _started(cfg, tmp_path, 3000)
     _drive(runner, clock, loops, 600)
     runner.finish()
     held = sorted(runner.executor.ledger.positions)

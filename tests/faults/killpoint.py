@@ -12,25 +12,31 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from collections.abc import Callable
 from typing import Any
 
 
 def main() -> int:
     target = int(os.environ["V7_KILL_AT_REPLACE"])
     mode = os.environ.get("V7_KILL_MODE", "mid")
-    real_replace = os.replace
     seen = 0
 
-    def replace(src: Any, dst: Any, *args: Any, **kwargs: Any) -> None:
+    def at_write(name: str, write: Callable[[], None]) -> None:
+        """Count one write; on the target one, kill in place of it (mid) or just after it."""
         nonlocal seen
         seen += 1
         if seen == target:
-            os.write(2, f"killpoint: {mode} {os.path.basename(str(dst))}\n".encode())
+            os.write(2, f"killpoint: {mode} {name}\n".encode())
             if mode == "mid":
                 os.kill(os.getpid(), signal.SIGKILL)
-        real_replace(src, dst, *args, **kwargs)
+        write()
         if seen == target:
             os.kill(os.getpid(), signal.SIGKILL)
+
+    real_replace = os.replace
+
+    def replace(src: Any, dst: Any, *args: Any, **kwargs: Any) -> None:
+        at_write(os.path.basename(str(dst)), lambda: real_replace(src, dst, *args, **kwargs))
 
     os.replace = replace  # type: ignore[assignment]
     from execution.cli import main as v7
@@ -39,15 +45,7 @@ def main() -> int:
     real_commit = Store.commit
 
     def commit(self: Store, *args: Any, **kwargs: Any) -> None:
-        nonlocal seen
-        seen += 1
-        if seen == target:
-            os.write(2, f"killpoint: {mode} engine.db\n".encode())
-            if mode == "mid":
-                os.kill(os.getpid(), signal.SIGKILL)
-        real_commit(self, *args, **kwargs)
-        if seen == target:
-            os.kill(os.getpid(), signal.SIGKILL)
+        at_write("engine.db", lambda: real_commit(self, *args, **kwargs))
 
     Store.commit = commit  # type: ignore[method-assign]
 
