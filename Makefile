@@ -3,7 +3,10 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
-STATE  ?= logs/demo-state
+# `make demo` needs only the runtime dependencies: the dev tools are `make test`'s.
+RUN_STAMP := $(VENV)/.installed-run
+# The default state dir, so `v7 doctor` right after the demo reads the demo's state.
+STATE  ?= logs/state
 PORT   ?= 8501
 
 .PHONY: demo test lint typecheck unit chromium bench clean
@@ -14,12 +17,17 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[dev]'
-	touch $(STAMP)
+	touch $(STAMP) $(RUN_STAMP)
+
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $(RUN_STAMP)
 
 ## demo: paper engine on synthetic data (paced bars) + the dashboard on 127.0.0.1:$(PORT)
-demo: $(STAMP)
+demo: $(RUN_STAMP)
 	@mkdir -p $(STATE)
 	@echo "v7 demo: engine (paper, synthetic) -> $(STATE); dashboard -> http://127.0.0.1:$(PORT)"
+	@echo "v7 demo: in another terminal: $(BIN)/v7 doctor --state-dir $(STATE)"
 	@trap 'trap - INT TERM EXIT; kill 0' INT TERM EXIT; \
 	  $(BIN)/v7 run --state-dir $(STATE) & \
 	  $(BIN)/v7 dashboard --state-dir $(STATE) --port $(PORT) & \

@@ -49,6 +49,7 @@ def _limits(symbols: list[str]) -> RiskLimits:
 
 
 def _scenario(n_positions: int, seed: int) -> tuple[Intent, PortfolioView, RiskLimits]:
+    """Hold ``n_positions`` symbols and ask for one more, every window full of random returns."""
     rng = np.random.default_rng(seed)
     symbols = [f"S{i:03d}USDT" for i in range(n_positions + 1)]
     held, new = symbols[:-1], symbols[-1]
@@ -75,10 +76,10 @@ def _time_calls(intent: Intent, view: PortfolioView, limits: RiskLimits) -> np.n
     for _ in range(WARMUP):
         check_order(intent, view, limits)
     samples = np.empty(CALLS, dtype=np.int64)
-    for k in range(CALLS):
-        t0 = clock()
+    for call in range(CALLS):
+        started = clock()
         result = check_order(intent, view, limits)
-        samples[k] = clock() - t0
+        samples[call] = clock() - started
         if result.vetoed:
             raise RuntimeError(f"bench intent was vetoed: {result.describe()}")
     return samples / 1_000.0  # ns -> µs
@@ -97,14 +98,14 @@ def _cpu_model() -> str:
 def run() -> dict[str, Any]:
     """Time check_order per position count; return p50/p99/mean in microseconds."""
     cases: dict[str, dict[str, float | int]] = {}
-    for n in POSITION_COUNTS:
-        us = _time_calls(*_scenario(n, seed=n))
-        cases[str(n)] = {
-            "positions": n,
-            "calls": len(us),
-            "p50_us": round(float(np.percentile(us, 50)), 2),
-            "p99_us": round(float(np.percentile(us, 99)), 2),
-            "mean_us": round(float(us.mean()), 2),
+    for n_positions in POSITION_COUNTS:
+        latencies_us = _time_calls(*_scenario(n_positions, seed=n_positions))
+        cases[str(n_positions)] = {
+            "positions": n_positions,
+            "calls": len(latencies_us),
+            "p50_us": round(float(np.percentile(latencies_us, 50)), 2),
+            "p99_us": round(float(np.percentile(latencies_us, 99)), 2),
+            "mean_us": round(float(latencies_us.mean()), 2),
         }
     p99_at_20 = float(cases["20"]["p99_us"])
     return {
@@ -125,9 +126,9 @@ def main() -> None:
     result = run()
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    for n, case in result["cases"].items():
+    for n_positions, case in result["cases"].items():
         print(
-            f"check_order {n:>3} positions: p50 {case['p50_us']:8.2f} µs  p99 {case['p99_us']:8.2f} µs"
+            f"check_order {n_positions:>3} positions: p50 {case['p50_us']:8.2f} µs  p99 {case['p99_us']:8.2f} µs"
         )
     print(f"target p99 <= {TARGET_P99_US_AT_20} µs at 20 positions: {result['target_met']}")
 

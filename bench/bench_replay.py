@@ -36,10 +36,11 @@ TARGET_BARS_PER_S = 50_000.0
 
 def cli_bars_per_s(cfg: dict[str, Any], max_bars: int) -> float:
     """Run `v7 run --fast --json-summary` in a subprocess; return the bars/s it reports."""
-    with temp_dir("v7-bench-cli-") as d:
-        (d / "cfg.json").write_text(json.dumps(cfg), encoding="utf-8")
+    with temp_dir("v7-bench-cli-") as work_dir:
+        config_path, state_dir = work_dir / "cfg.json", work_dir / "s"
+        config_path.write_text(json.dumps(cfg), encoding="utf-8")
         cmd = [sys.executable, "-m", "execution.cli", "run", "--fast", "--json-summary"]
-        cmd += ["--no-progress", "--config", str(d / "cfg.json"), "--state-dir", str(d / "s")]
+        cmd += ["--no-progress", "--config", str(config_path), "--state-dir", str(state_dir)]
         cmd += ["--max-bars", str(max_bars)]
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return float(json.loads(out)["bars_per_s"])
@@ -53,9 +54,9 @@ def run(small: bool = False) -> dict[str, Any]:
     cfg = config_dict(SYMBOLS)
     prep = prepare_replay(cfg, total)
     results = replay_runs(prep, runs, total)
-    rates = [r.bars_per_s for r in results]
+    rates = [result.bars_per_s for result in results]
     figure = median(rates)
-    cpu_figure = median([r.bars_per_cpu_s for r in results])
+    cpu_figure = median([result.bars_per_cpu_s for result in results])
     cli = None if small else cli_bars_per_s(cfg, total)
     return {
         "benchmark": NAME,
@@ -68,7 +69,7 @@ def run(small: bool = False) -> dict[str, Any]:
         "publish_every_bars": prep.cfg.publish.replay_every_bars,
         "publish_min_interval_s": prep.cfg.publish.min_interval_seconds,
         "data_build_s": round(prep.prepare_s, 3),
-        "runs_bars_per_s": [round(r) for r in rates],
+        "runs_bars_per_s": [round(rate) for rate in rates],
         "bars_per_s": round(figure),
         "bars_per_cpu_s": round(cpu_figure),
         "cli_subprocess_bars_per_s": cli,

@@ -64,8 +64,8 @@ def _child(n_symbols: int, per_symbol: int, sample: bool) -> dict[str, Any]:
     thread = threading.Thread(target=sampler, daemon=True)
     if sample:
         thread.start()
-    with temp_dir("v7-scaling-") as d:
-        result = run_prepared(prep, d, total, on_runner=holder.append)
+    with temp_dir("v7-scaling-") as state_dir:
+        result = run_prepared(prep, state_dir, total, on_runner=holder.append)
     done.set()
     if sample:
         thread.join()
@@ -100,19 +100,20 @@ def _rss_at(samples: list[list[float]], fraction: float, total: int) -> float:
 def _quarter_rates(samples: list[list[float]], total: int) -> list[float]:
     """bars/s over each quarter of the run, from the (time, bars) samples."""
     rates: list[float] = []
-    prev_t, prev_b = 0.0, 0.0
-    for q in (0.25, 0.5, 0.75, 1.0):
-        hit = next((s for s in samples if s[1] >= q * total), samples[-1])
-        t, b = hit[0], hit[1]
-        rates.append((b - prev_b) / (t - prev_t) if t > prev_t else 0.0)
-        prev_t, prev_b = t, b
+    prev_seconds, prev_bars = 0.0, 0.0
+    for quarter_end in (0.25, 0.5, 0.75, 1.0):
+        hit = next((sample for sample in samples if sample[1] >= quarter_end * total), samples[-1])
+        seconds, bars = hit[0], hit[1]
+        elapsed = seconds - prev_seconds
+        rates.append((bars - prev_bars) / elapsed if seconds > prev_seconds else 0.0)
+        prev_seconds, prev_bars = seconds, bars
     return rates
 
 
 def memory_run(per_symbol: int) -> dict[str, Any]:
-    """The long run: RSS at 25% and 100% of the bars, growth, bars/s per quarter."""
-    r = _spawn(LONG_SYMBOLS, per_symbol, sample=True)
-    total, samples = r["bars"], r["samples"]
+    """Replay the long run; return RSS at 25% and 100% of the bars, growth, bars/s per quarter."""
+    child = _spawn(LONG_SYMBOLS, per_symbol, sample=True)
+    total, samples = child["bars"], child["samples"]
     if not samples:
         return {"bars": total, "note": "run too short to sample"}
     at25, at100 = _rss_at(samples, 0.25, total), samples[-1][2]
@@ -120,44 +121,45 @@ def memory_run(per_symbol: int) -> dict[str, Any]:
     return {
         "symbols": LONG_SYMBOLS,
         "bars": total,
-        "bars_per_s": round(r["bars_per_s"]),
-        "rss_after_data_mb": round(r["rss_after_data_mb"], 1),
+        "bars_per_s": round(child["bars_per_s"]),
+        "rss_after_data_mb": round(child["rss_after_data_mb"], 1),
         "rss_at_25pct_mb": round(at25, 1),
         "rss_at_100pct_mb": round(at100, 1),
         "growth_mb": round(growth, 1),
         "growth_pct": round(100.0 * growth / at25, 2) if at25 else None,
         "flat": growth <= FLAT_GROWTH_PCT / 100.0 * at25,
-        "peak_rss_mb": round(r["peak_rss_mb"], 1),
-        "bars_per_s_by_quarter": [round(x) for x in _quarter_rates(samples, total)],
+        "peak_rss_mb": round(child["peak_rss_mb"], 1),
+        "bars_per_s_by_quarter": [round(rate) for rate in _quarter_rates(samples, total)],
         "samples": len(samples),
     }
 
 
 def run(small: bool = False) -> dict[str, Any]:
-    """Scaling table and the memory run (``small``: tiny sizes, one run, for the smoke test)."""
+    """Measure the scaling table and the memory run (``small``: tiny sizes, one run)."""
     total = 20_000 if small else TOTAL_BARS
     runs = 1 if small else RUNS
     counts = (1, 10) if small else SYMBOL_COUNTS
     rows: list[dict[str, Any]] = []
-    for n in counts:
-        per_symbol = max(1, total // n)
-        results = [_spawn(n, per_symbol) for _ in range(runs)]
+    for n_symbols in counts:
+        per_symbol = max(1, total // n_symbols)
+        results = [_spawn(n_symbols, per_symbol) for _ in range(runs)]
         rows.append(
             {
-                "symbols": n,
+                "symbols": n_symbols,
                 "bars_per_symbol": per_symbol,
-                "bars": n * per_symbol,
-                "runs_bars_per_s": [round(r["bars_per_s"]) for r in results],
-                "bars_per_s": round(median([r["bars_per_s"] for r in results])),
-                "bars_per_cpu_s": round(median([r["bars_per_cpu_s"] for r in results])),
-                "peak_rss_mb": round(median([r["peak_rss_mb"] for r in results]), 1),
+                "bars": n_symbols * per_symbol,
+                "runs_bars_per_s": [round(child["bars_per_s"]) for child in results],
+                "bars_per_s": round(median([child["bars_per_s"] for child in results])),
+                "bars_per_cpu_s": round(median([child["bars_per_cpu_s"] for child in results])),
+                "peak_rss_mb": round(median([child["peak_rss_mb"] for child in results]), 1),
             }
         )
     memory = memory_run(2_000 if small else LONG_BARS_PER_SYMBOL)
     heads = [
-        headline(f"scaling {r['symbols']} sym", r["bars_per_s"], "bars/s", "-", None) for r in rows
+        headline(f"scaling {row['symbols']} sym", row["bars_per_s"], "bars/s", "-", None)
+        for row in rows
     ]
-    rss = " / ".join(f"{r['peak_rss_mb']:.0f}" for r in rows)
+    rss = " / ".join(f"{row['peak_rss_mb']:.0f}" for row in rows)
     heads.append(headline(f"peak RSS, {total // 1000}k bars, same sym counts", rss, "MiB", "-"))
     pct = memory.get("growth_pct")
     heads.append(
@@ -179,12 +181,12 @@ def run(small: bool = False) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description="v7 replay scaling benchmark")
-    p.add_argument("--child", nargs=2, type=int, metavar=("SYMBOLS", "BARS_PER_SYMBOL"))
-    p.add_argument("--sample", action="store_true")
-    a = p.parse_args(argv)
-    if a.child:
-        print(json.dumps(_child(a.child[0], a.child[1], a.sample)))
+    parser = argparse.ArgumentParser(description="v7 replay scaling benchmark")
+    parser.add_argument("--child", nargs=2, type=int, metavar=("SYMBOLS", "BARS_PER_SYMBOL"))
+    parser.add_argument("--sample", action="store_true")
+    args = parser.parse_args(argv)
+    if args.child:
+        print(json.dumps(_child(args.child[0], args.child[1], args.sample)))
         return
     result = run()
     path = write_result(NAME, result)

@@ -1,4 +1,8 @@
-"""Hand-made bars that show, one rule at a time, where v7 and backtesting.py fill alike or not.
+"""One strategy in v7 and in backtesting.py, and the hand-made bars that show their fill rules.
+
+The strategy is ``sma_cross_pct`` (execution/signal_screener.py) and its backtesting.py twin
+:class:`SmaCrossPctBT`, with the config and the runners both engines need; bench_vs_backtesting
+builds its benchmark on them (this module never imports it, so the dependency goes one way).
 
 Each case is a few 1m bars run through both engines with ``sma_cross_pct`` at fast=1, slow=2
 (a long signal when a close is above the previous one after one that was not, a short signal
@@ -8,13 +12,144 @@ smoke test holds the two together.
 
 from __future__ import annotations
 
+import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.bench_vs_backtesting import Params, bars_frame, run_backtesting, v7_replay
-from bench.common import temp_dir
-from bench.vs_trades import Trade, bt_trades
+import numpy as np
+import pandas as pd
+
+from bench.common import (
+    config_dict,
+    fill_recorder,
+    prepare_replay,
+    relaxed_risk,
+    run_prepared,
+    temp_dir,
+)
+from bench.vs_trades import Trade, bt_trades, v7_trades
+from execution.types import Fill
+
+
+@dataclass(frozen=True)
+class Params:
+    fast: int = 10
+    slow: int = 30
+    tp_pct: float = 0.004
+    sl_pct: float = 0.002
+
+
+DEFAULT = Params()
+
+
+# --- the strategy in backtesting.py ------------------------------------------------------------
+
+
+def _bt_strategy_class(opens: np.ndarray, anchor: bool, params: Params) -> type:
+    """Build the backtesting.py twin of v7's sma_cross_pct (imports backtesting lazily)."""
+    from backtesting import Strategy
+
+    def sma(values: np.ndarray, window: int) -> np.ndarray:
+        return np.asarray(pd.Series(values).rolling(window).mean())
+
+    class SmaCrossPctBT(Strategy):
+        """SMA cross, reversal, TP/SL at a fraction of the signal close from the fill price.
+
+        v7 places the levels at their distance from the actual fill (the next bar's open);
+        backtesting.py fixes them when the order is placed, so with ``anchor`` the strategy
+        passes the next open it will fill at (slippage is 0). Where backtesting.py refuses
+        such levels (a gap past a level: it requires SL < last close < TP), the order goes
+        without brackets and :meth:`next` attaches them after the fill, one bar late.
+        """
+
+        unanchored: list[int]
+
+        def init(self) -> None:
+            self.fast_sma = self.I(sma, self.data.Close, params.fast)
+            self.slow_sma = self.I(sma, self.data.Close, params.slow)
+            self.unanchored = []
+            self.late_levels: tuple[float, float] | None = None
+
+        def next(self) -> None:
+            if self.late_levels is not None and self.trades:
+                self.trades[-1].tp, self.trades[-1].sl = self.late_levels
+                self.late_levels = None
+            above = self.fast_sma[-1] > self.slow_sma[-1]
+            if above == (self.fast_sma[-2] > self.slow_sma[-2]):
+                return
+            signal_bar = len(self.data) - 1
+            close = float(self.data.Close[-1])
+            has_next = anchor and signal_bar + 1 < len(opens)
+            fill = float(opens[signal_bar + 1]) if has_next else close
+            sign = 1.0 if above else -1.0
+            tp = close * (1.0 + sign * params.tp_pct) + (fill - close)
+            sl = close * (1.0 - sign * params.sl_pct) + (fill - close)
+            order = self.buy if above else self.sell
+            try:
+                order(size=1, tp=tp, sl=sl)
+            except ValueError:
+                self.unanchored.append(signal_bar + 1)
+                self.late_levels = (tp, sl)
+                order(size=1)
+
+    return SmaCrossPctBT
+
+
+def run_backtesting(
+    df: pd.DataFrame, anchor: bool = True, params: Params = DEFAULT
+) -> tuple[Any, float, float, list[int]]:
+    """Run backtesting.py once; return its stats, wall and CPU seconds, unanchored entries."""
+    import backtesting.backtesting as bt_mod
+    from backtesting import Backtest
+
+    bt_mod._tqdm = lambda seq, **_: seq  # no progress bar
+    strategy_class = _bt_strategy_class(df["Open"].to_numpy(), anchor, params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        start, cpu = time.perf_counter(), time.process_time()
+        backtest = Backtest(df, strategy_class, cash=1e12, commission=0.0, exclusive_orders=True)
+        stats = backtest.run()
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return stats, elapsed, cpu, list(stats._strategy.unanchored)
+
+
+def bars_frame(data_dir: Path) -> pd.DataFrame:
+    """Read the one CSV of ``data_dir`` into backtesting.py's OHLCV frame (UTC index)."""
+    (csv,) = sorted(data_dir.glob("*.csv"))
+    # Strings first, then float(): correctly rounded like v7's own CSV reader.
+    raw = pd.read_csv(csv, dtype=str)
+    index = pd.to_datetime(raw["ts"].astype(float).astype("int64"), unit="ms")
+    cols = {"open": "Open", "high": "High", "low": "Low", "close": "Close", "volume": "Volume"}
+    frame = raw.rename(columns=cols).set_index(index)[list(cols.values())]
+    return frame.astype(float)
+
+
+# --- the strategy in v7 ------------------------------------------------------------------------
+
+
+def v7_config(params: Params = DEFAULT) -> dict[str, Any]:
+    """Return the shipped config with sma_cross_pct, zero costs and risk that vetoes nothing."""
+    strategy: dict[str, Any] = {"name": "sma_cross_pct", **asdict(params)}
+    strategy |= {"risk_per_trade_nav_pct": None, "reverse_on_opposite": True}
+    exchange = {"taker_fee_bps": 0.0, "slippage_bps": 0.0, "default_min_notional": 0.0}
+    exchange |= {"default_qty_step": 1e-6}
+    return config_dict(1, strategy=strategy, risk=relaxed_risk(), exchange=exchange)
+
+
+def v7_replay(data_dir: Path, params: Params = DEFAULT) -> tuple[list[Trade], int, dict[str, Any]]:
+    """Replay ``data_dir`` once in v7; return its round trips, how many stay open, its summary."""
+    fills: list[Fill] = []
+    with temp_dir("v7-vs-bt-") as state_dir:
+        result = run_prepared(
+            prepare_replay(v7_config(params), None, data_dir), state_dir, None, fill_recorder(fills)
+        )
+    trades, still_open = v7_trades(fills)
+    return trades, still_open, result.summary
+
+
+# --- the fill-rule cases -----------------------------------------------------------------------
 
 PARAMS = Params(fast=1, slow=2, tp_pct=0.02, sl_pct=0.01)
 T0_MS = 1_704_067_200_000  # 2024-01-01T00:00:00Z
@@ -92,7 +227,8 @@ def _write(directory: Path, bars: list[OHLC]) -> None:
 
 def _rows(trades: list[Trade]) -> list[dict[str, Any]]:
     return [
-        {**asdict(t), "entry_bar": _bar(t.entry_ts), "exit_bar": _bar(t.exit_ts)} for t in trades
+        {**asdict(trade), "entry_bar": _bar(trade.entry_ts), "exit_bar": _bar(trade.exit_ts)}
+        for trade in trades
     ]
 
 
@@ -100,39 +236,41 @@ def _bar(ts: float) -> int:
     return round((ts * 1000 - T0_MS) / 60_000)
 
 
-def _key(t: Trade) -> tuple[str, float, float, float, float]:
-    return (t.side, t.entry_ts, round(t.entry_price, 9), t.exit_ts, round(t.exit_price, 9))
+def _key(trade: Trade) -> tuple[str, float, float, float, float]:
+    entry_price, exit_price = round(trade.entry_price, 9), round(trade.exit_price, 9)
+    return (trade.side, trade.entry_ts, entry_price, trade.exit_ts, exit_price)
 
 
 def run_case(case: Case) -> dict[str, Any]:
-    """Both engines on the case's bars: their closed trades and whether they agree."""
-    with temp_dir("v7-fill-rule-") as d:
-        _write(d, case.bars)
-        v7, _, _ = v7_replay(d, PARAMS)
-        stats, _, _, _ = run_backtesting(bars_frame(d), case.anchor, PARAMS)
-    bt = bt_trades(stats)
-    same = [_key(t) for t in v7] == [_key(t) for t in bt]
+    """Run both engines on the case's bars; return their closed trades and whether they agree."""
+    with temp_dir("v7-fill-rule-") as data_dir:
+        _write(data_dir, case.bars)
+        v7, _, _ = v7_replay(data_dir, PARAMS)
+        stats, _, _, _ = run_backtesting(bars_frame(data_dir), case.anchor, PARAMS)
+    backtesting = bt_trades(stats)
+    same = [_key(trade) for trade in v7] == [_key(trade) for trade in backtesting]
     return {
         "shows": case.shows,
         "same": same,
         "expected_same": case.expect_same,
         "v7": _rows(v7),
-        "backtesting": _rows(bt),
+        "backtesting": _rows(backtesting),
     }
 
 
 def run_all_cases() -> dict[str, dict[str, Any]]:
-    """Every case (a second or two)."""
+    """Run every case (a second or two)."""
     return {name: run_case(case) for name, case in CASES.items()}
 
 
 if __name__ == "__main__":
-    for name, r in run_all_cases().items():
-        flag = "ok " if r["same"] == r["expected_same"] else "!! "
-        print(f"{flag}{name}: same={r['same']}")
+    for name, outcome in run_all_cases().items():
+        flag = "ok " if outcome["same"] == outcome["expected_same"] else "!! "
+        print(f"{flag}{name}: same={outcome['same']}")
         for who in ("v7", "backtesting"):
-            for t in r[who]:
+            for row in outcome[who]:
                 print(
-                    f"     {who:12s} {t['side']:5s} in bar {t['entry_bar']} @ {t['entry_price']:.3f}"
-                    f" out bar {t['exit_bar']} @ {t['exit_price']:.3f} ({t['exit_kind']})"
+                    f"     {who:12s} {row['side']:5s} in bar {row['entry_bar']}"
+                    f" @ {row['entry_price']:.3f} out bar {row['exit_bar']}"
+                    f" @ {row['exit_price']:.3f} ({row['exit_kind']})"
                 )

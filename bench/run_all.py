@@ -32,6 +32,7 @@ BENCHMARKS: tuple[tuple[str, str], ...] = (
     ("check_order", "bench.bench_check_order"),
     ("dashboard_render", "bench.bench_dashboard"),
     ("store", "bench.bench_store"),
+    ("report", "bench.bench_report"),
 )
 
 

@@ -35,12 +35,12 @@ def v7_trades(fills: Sequence[Fill]) -> tuple[list[Trade], int]:
     """Pair entry and exit fills into round trips; return them and how many stay open."""
     trades: list[Trade] = []
     opened: tuple[str, float, float] | None = None
-    for f in fills:
-        if f.kind is OrderKind.ENTRY:
-            opened = ("long" if f.side == "buy" else "short", f.ts, f.price)
+    for fill in fills:
+        if fill.kind is OrderKind.ENTRY:
+            opened = ("long" if fill.side == "buy" else "short", fill.ts, fill.price)
         elif opened is not None:
-            kind = f.exit_kind.value if f.exit_kind else "exit"
-            trades.append(Trade(opened[0], opened[1], opened[2], f.ts, f.price, kind))
+            kind = fill.exit_kind.value if fill.exit_kind else "exit"
+            trades.append(Trade(opened[0], opened[1], opened[2], fill.ts, fill.price, kind))
             opened = None
     return trades, int(opened is not None)
 
@@ -50,6 +50,7 @@ def bt_trades(stats: Any) -> list[Trade]:
     out = []
     for row in stats._trades.itertuples():
         kind = "signal"
+        # A level the trade never had is NaN, which equals nothing, itself included.
         if row.SL == row.SL and _same(row.ExitPrice, row.SL):
             kind = "sl"
         elif row.TP == row.TP and _same(row.ExitPrice, row.TP):
@@ -67,16 +68,17 @@ def bt_trades(stats: Any) -> list[Trade]:
     return out
 
 
-def _same(a: float, b: float) -> bool:
-    return abs(a - b) <= PRICE_TOL * max(abs(a), abs(b), 1.0)
+def _same(price: float, other: float) -> bool:
+    return abs(price - other) <= PRICE_TOL * max(abs(price), abs(other), 1.0)
 
 
-def _cause(v: Trade, b: Trade, df: pd.DataFrame, late: set[float], late_cause: str) -> str:
+def _cause(ours: Trade, theirs: Trade, df: pd.DataFrame, late: set[float], late_cause: str) -> str:
     """Name the fill rule behind one differing trade (see docs/performance.md)."""
-    bar = df.loc[pd.Timestamp(v.exit_ts, unit="s")] if v.exit_ts == b.exit_ts else None
-    if v.entry_ts in late:
+    same_exit_bar = ours.exit_ts == theirs.exit_ts
+    bar = df.loc[pd.Timestamp(ours.exit_ts, unit="s")] if same_exit_bar else None
+    if ours.entry_ts in late:
         return late_cause
-    if bar is not None and v.exit_kind == "tp" and _same(v.exit_price, float(bar.Open)):
+    if bar is not None and ours.exit_kind == "tp" and _same(ours.exit_price, float(bar.Open)):
         return "gap_past_tp_and_sl_in_one_bar"
     return "other"
 
@@ -93,35 +95,35 @@ def compare_trades(
     ``late``: entry times whose backtesting.py levels differ from v7's by construction
     (attached a bar late, or fixed from the signal close), reported as ``late_cause``.
     """
-    by_key = {(t.entry_ts, t.side): t for t in bt}
+    by_key = {(trade.entry_ts, trade.side): trade for trade in bt}
     matched, causes = 0, Counter[str]()
     examples: list[dict[str, Any]] = []
-    for v in v7:
-        b = by_key.pop((v.entry_ts, v.side), None)
-        if b is None:
+    for ours in v7:
+        theirs = by_key.pop((ours.entry_ts, ours.side), None)
+        if theirs is None:
             causes["only_in_v7"] += 1
             continue
         if (
-            _same(v.entry_price, b.entry_price)
-            and v.exit_ts == b.exit_ts
-            and _same(v.exit_price, b.exit_price)
+            _same(ours.entry_price, theirs.entry_price)
+            and ours.exit_ts == theirs.exit_ts
+            and _same(ours.exit_price, theirs.exit_price)
         ):
             matched += 1
             continue
-        cause = _cause(v, b, df, set(late), late_cause)
+        cause = _cause(ours, theirs, df, set(late), late_cause)
         causes[cause] += 1
         if len(examples) < 6:
-            examples.append({"cause": cause, "v7": asdict(v), "backtesting": asdict(b)})
+            examples.append({"cause": cause, "v7": asdict(ours), "backtesting": asdict(theirs)})
     causes["only_in_backtesting"] += len(by_key)
     return {
         "v7_trades": len(v7),
         "backtesting_trades": len(bt),
         "matched": matched,
         "mismatched": sum(causes.values()),
-        "mismatch_causes": {k: n for k, n in causes.items() if n},
+        "mismatch_causes": {cause: n for cause, n in causes.items() if n},
         "examples": examples,
-        "v7_exits_by_kind": dict(Counter(t.exit_kind for t in v7)),
-        "backtesting_exits_by_kind": dict(Counter(t.exit_kind for t in bt)),
+        "v7_exits_by_kind": dict(Counter(trade.exit_kind for trade in v7)),
+        "backtesting_exits_by_kind": dict(Counter(trade.exit_kind for trade in bt)),
     }
 
 

@@ -7,7 +7,7 @@ is a DataFrame, an Altair chart or a small dataclass, so every function is unit-
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import altair as alt
 import pandas as pd
@@ -24,6 +24,8 @@ VETO_TABLE_COLUMNS = [REASON, COUNT, SHARE]
 DEFAULT_TOP_SYMBOLS = 40
 PORTFOLIO_KEY = "_portfolio"
 PORTFOLIO_LABEL = "(portfolio)"
+# The time heatmap never shows more columns than this: buckets merge as the run grows.
+MAX_TIME_COLUMNS = 48
 
 
 @dataclass(frozen=True)
@@ -128,15 +130,37 @@ def _reason_axis(frame: pd.DataFrame) -> alt.Y:
 
 
 def _color() -> alt.Color:
+    # A log scale: a cell of 3 stays visible beside a cell of 3,000 (cells hold counts >= 1).
     return alt.Color(
-        "count:Q", title="Vetoes", scale=alt.Scale(scheme="orangered", type="sqrt", zero=True)
+        "count:Q", title="Vetoes", scale=alt.Scale(scheme="orangered", type="log"), legend=None
     )
 
 
-def symbol_heatmap_chart(frame: pd.DataFrame) -> alt.Chart:
-    """Altair mark_rect heatmap: reasons (rows) x symbols (columns), busiest first."""
-    return (
-        alt.Chart(frame, title="Vetoes by reason x symbol")
+def _cell_text() -> alt.Text:
+    return alt.Text("count:Q", format=",d")
+
+
+def _with_counts(rect: alt.Chart) -> alt.LayerChart:
+    """The rects with their count written in each cell (dark cells get light text)."""
+    text = rect.mark_text(fontSize=10).encode(
+        text=_cell_text(),
+        color=alt.condition(
+            "datum.count >= datum.max_count / 8", alt.value("white"), alt.value("black")
+        ),
+    )
+    return cast(alt.LayerChart, alt.layer(rect, text))
+
+
+def _max_count(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.assign(max_count=int(frame["count"].max()) if len(frame) else 0)
+
+
+def symbol_heatmap_chart(
+    frame: pd.DataFrame, title: str = "Vetoes by reason x symbol"
+) -> alt.LayerChart:
+    """Altair mark_rect heatmap with counts: reasons (rows) x symbols (columns), busiest first."""
+    rect = (
+        alt.Chart(_max_count(frame), title=title)
         .mark_rect()
         .encode(
             x=alt.X(
@@ -153,25 +177,96 @@ def symbol_heatmap_chart(frame: pd.DataFrame) -> alt.Chart:
                 alt.Tooltip("count:Q", title="Vetoes"),
             ],
         )
-        .properties(height=alt.Step(22))
+    )
+    return cast(alt.LayerChart, _with_counts(rect).properties(height=alt.Step(22)))
+
+
+def merge_time_buckets(frame: pd.DataFrame, max_columns: int = MAX_TIME_COLUMNS) -> pd.DataFrame:
+    """Merge neighbouring buckets so the frame spans at most ``max_columns`` columns.
+
+    The merged width is a whole number of the engine's buckets, aligned on the epoch, so
+    the same vetoes always land in the same column whatever the refresh.
+    """
+    if frame.empty:
+        return frame
+    width = (frame["bucket_end"] - frame["bucket"]).iloc[0]
+    start, end = frame["bucket"].min(), frame["bucket_end"].max()
+    factor = max(1, -(-int((end - start) / width) // max_columns))
+    if factor == 1:
+        return frame
+    merged_width = width * factor
+    epoch = pd.Timestamp(0, tz="UTC")
+    merged = frame.assign(bucket=epoch + ((frame["bucket"] - epoch) // merged_width) * merged_width)
+    merged = merged.groupby(["reason", "bucket"], as_index=False)["count"].sum()
+    merged["bucket_end"] = merged["bucket"] + merged_width
+    return merged[["reason", "bucket", "bucket_end", "count"]].sort_values(
+        ["bucket", "reason"], ignore_index=True
     )
 
 
-def time_heatmap_chart(frame: pd.DataFrame) -> alt.Chart:
-    """Altair mark_rect heatmap: reasons (rows) x time buckets (UTC), one rect per bucket."""
-    return (
+def time_heatmap_chart(
+    frame: pd.DataFrame,
+    domain: tuple[float, float] | None = None,
+    stopped_at: float | None = None,
+) -> alt.LayerChart:
+    """Altair mark_rect heatmap: reasons x time (UTC), with counts and the stop marked.
+
+    ``domain`` (epoch seconds) fixes the axis to the whole run; ``stopped_at`` draws a rule
+    where trading stopped (the verdict's ``since``). Ticks are never closer than one column,
+    so no label repeats.
+    """
+    frame = _max_count(frame)
+    width_s = (
+        (frame["bucket_end"] - frame["bucket"]).iloc[0].total_seconds() if len(frame) else 60.0
+    )
+    scale = alt.Scale(domain=[v * 1000 for v in domain]) if domain else alt.Undefined
+    axis = alt.Axis(format="%m-%d %H:%M", tickMinStep=max(60.0, width_s) * 1000, labelOverlap=True)
+    rect = (
         alt.Chart(frame, title="Vetoes by reason x time (UTC)")
         .mark_rect()
         .encode(
-            x=alt.X("bucket:T", title="Time bucket (UTC)", axis=alt.Axis(format="%m-%d %H:%M")),
+            x=alt.X("bucket:T", title="Time (UTC)", axis=axis, scale=scale),
             x2="bucket_end:T",
             y=_reason_axis(frame),
             color=_color(),
             tooltip=[
                 alt.Tooltip("reason:N", title="Reason"),
-                alt.Tooltip("bucket:T", title="Bucket start", format="%Y-%m-%d %H:%M"),
+                alt.Tooltip("bucket:T", title="From", format="%Y-%m-%d %H:%M"),
+                alt.Tooltip("bucket_end:T", title="To", format="%Y-%m-%d %H:%M"),
                 alt.Tooltip("count:Q", title="Vetoes"),
             ],
         )
-        .properties(height=alt.Step(22))
     )
+    layers: list[Any] = [rect, _time_text(frame, _reason_axis(frame), scale)]
+    if stopped_at is not None:
+        layers.append(_stop_rule(stopped_at))
+    return cast(alt.LayerChart, alt.layer(*layers).properties(height=alt.Step(22)))
+
+
+def _time_text(frame: pd.DataFrame, y: alt.Y, x_scale: Any) -> alt.Chart:
+    """Counts at each cell's centre (the rect spans bucket..bucket_end)."""
+    mid = frame["bucket"] + (frame["bucket_end"] - frame["bucket"]) / 2
+    return (
+        alt.Chart(frame.assign(mid=mid))
+        .mark_text(fontSize=10)
+        .encode(
+            x=alt.X("mid:T", scale=x_scale),
+            y=y,
+            text=_cell_text(),
+            color=alt.condition(
+                "datum.count >= datum.max_count / 8", alt.value("white"), alt.value("black")
+            ),
+        )
+    )
+
+
+def _stop_rule(stopped_at: float) -> alt.LayerChart:
+    stop = pd.DataFrame(
+        {"t": [pd.Timestamp(stopped_at, unit="s", tz="UTC")], "label": ["trading stopped"]}
+    )
+    base = alt.Chart(stop)
+    rule = base.mark_rule(color="black", strokeDash=[4, 3], strokeWidth=2).encode(x="t:T")
+    label = base.mark_text(align="left", dx=4, dy=-6, fontWeight="bold").encode(
+        x="t:T", y=alt.value(0), text="label:N"
+    )
+    return cast(alt.LayerChart, alt.layer(rule, label))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable, Sequence
+
 DASH = "—"
 
 
@@ -38,3 +41,29 @@ def format_price(value: float | None) -> str:
 def format_count(value: int | None) -> str:
     """Format a counter with thousands separators."""
     return DASH if value is None else f"{value:,}"
+
+
+def price_decimals(values: Iterable[float | None], significant: int = 4) -> int:
+    """Decimals that show ``significant`` digits of the column's smallest non-zero price.
+
+    One count for the whole column keeps the decimal points aligned: 0.00003123 needs 8
+    (Streamlit's default shows it as 0.00003), 60500 needs 2.
+    """
+    sizes = [abs(v) for v in values if v is not None and math.isfinite(v) and v != 0]
+    if not sizes:
+        return 2
+    leading = math.floor(math.log10(min(sizes)))  # 0.00003123 -> -5
+    return min(max(2, significant - 1 - leading), 12)
+
+
+def format_prices(values: Sequence[float | None]) -> list[str]:
+    """Format a price column with one precision for all rows; missing prices show as "—"."""
+    decimals = price_decimals(values)
+    return [
+        DASH if v is None or not math.isfinite(v) else f"{v:,.{decimals}f}" for v in values
+    ]  # fmt: skip
+
+
+def price_column_format(values: Iterable[float | None]) -> str:
+    """A printf format for ``st.column_config.NumberColumn`` that shows cheap prices whole."""
+    return f"%.{price_decimals(values)}f"

@@ -53,7 +53,12 @@ def _render_file_notices(state: DashboardState) -> None:
 def _render_engine_notices(state: DashboardState) -> None:
     running = state.engine.get("running")
     if running is False:
-        st.info("The engine has stopped: this is its final publish.")
+        protection = state.verdict.protection if state.verdict is not None else None
+        if protection is not None and protection.severity == "critical":
+            # The same severity as the verdict and the doctor: positions nobody watches.
+            st.error(f"The engine has stopped: this is its final publish. {protection.detail}")
+        else:
+            st.info("The engine has stopped: this is its final publish.")
         return
     age = publish_age(state.intel, state.now)
     stale = state.settings.exit_scan_stale_seconds

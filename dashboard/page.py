@@ -9,7 +9,15 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard import files_panel, intel_panel, overview_panel, positions_panel, risk_panel
+from dashboard import (
+    files_panel,
+    intel_panel,
+    overview_panel,
+    positions_panel,
+    risk_panel,
+    trades_panel,
+    verdict_panel,
+)
 from dashboard.state import DashboardState, load_dashboard_state, refresh_interval
 from dashboard.widgets import guarded
 
@@ -50,11 +58,13 @@ def parse_script_args(argv: Sequence[str]) -> ScriptArgs:
 
 def render_page(state: DashboardState) -> None:
     """Draw every panel from one state snapshot; a failing panel never hides the others."""
+    guarded("verdict", verdict_panel.render, state)
     overview_panel.render(state)
     guarded("Risk Diagnostics", risk_panel.render, state)
     positions_tab, intel_tab, files_tab = st.tabs(list(TABS))
     with positions_tab:
         guarded("positions", positions_panel.render, state)
+        guarded("trades", trades_panel.render, state)
     with intel_tab:
         guarded("intel", intel_panel.render, state)
     with files_tab:

@@ -11,11 +11,12 @@ from typing import Any
 import streamlit as st
 
 from dashboard import charts
-from dashboard.coerce import as_count, as_dict, as_float
+from dashboard.coerce import as_count, as_dict, as_float, as_str, parse_ts
 from dashboard.formatting import format_age, format_count, format_pct
-from dashboard.health import exit_counts, exit_health, unprotected_symbols
+from dashboard.health import ICONS, ExitHealth, exit_counts, exit_health, unprotected_symbols
 from dashboard.state import DashboardState, load_dashboard_state
 from dashboard.tables import gating_summary
+from dashboard.verdict_panel import level_of
 from dashboard.widgets import diagnostics_or_notice, section, show_level
 from execution.state_v7 import POSITIONS_LEDGER_FILE, TP_SL_REGISTRY_FILE
 
@@ -40,7 +41,8 @@ def render_exit_pipeline_status(state: DashboardState | None = None) -> None:
     health = exit_health(
         diag.get("exit_pipeline"), state.reference_time, settings.exit_scan_stale_seconds
     )
-    show_level(health.level, health.headline(), health.icon)
+    level, headline = exit_banner(state, health)
+    show_level(level, headline, ICONS.get(level))
     if health.level == "unknown":
         return
     counts = exit_counts(diag.get("exit_pipeline"))
@@ -56,6 +58,20 @@ def render_exit_pipeline_status(state: DashboardState | None = None) -> None:
         f"with positions open; underwater means PnL ≤ {format_pct(settings.underwater_threshold_pct, 1)}."
     )
     _render_unprotected(state)
+
+
+def exit_banner(state: DashboardState, health: ExitHealth) -> tuple[str, str]:
+    """The exit-health callout: coloured by the verdict's protection answer (cross-checked on
+    the files), so it never reads green above a row that says "no TP/SL"."""
+    protection = state.verdict.protection if state.verdict is not None else None
+    if protection is None:
+        return health.level, health.headline()
+    level = level_of(protection.severity)
+    if protection.status == "protected":
+        return level, f"Exit pipeline healthy: {protection.detail}"
+    engine_says = "; ".join(r for r in health.reasons if r not in protection.detail)
+    extra = f" (engine counts: {engine_says})" if engine_says else ""
+    return level, f"Exit pipeline needs attention: {protection.detail}{extra}"
 
 
 def _ago(seconds: float | None) -> str:
@@ -86,7 +102,7 @@ def render_veto_heatmap(state: DashboardState | None = None) -> None:
     st.markdown(gating_summary(gating).sentence())
     heatmap = section(diag, "heatmap", "veto heatmap")
     if heatmap is not None:
-        _render_heatmaps(heatmap)
+        _render_heatmaps(state, diag, heatmap)
     _render_tables(diag)
 
 
@@ -99,24 +115,75 @@ def _render_totals(diag: dict[str, Any]) -> None:
     cols[3].metric("Veto rate", format_pct(totals.veto_rate, 1), help="vetoes / signals")
     top = charts.dominant_reason(as_dict(diag.get("veto_counters")).get("by_reason"))
     if top is not None:
-        st.markdown(f"Dominant veto since start: **{top[0]}** ({top[1]:.0%} of vetoes).")
+        st.markdown(
+            f"Most frequent first-failing veto since start: **{top[0]}** ({top[1]:.0%} of "
+            "vetoes); the root cause is in the verdict at the top of the page."
+        )
 
 
-def _render_heatmaps(heatmap: dict[str, Any]) -> None:
-    by_symbol = charts.symbol_heatmap_frame(heatmap.get("by_reason_symbol"))
+FIRST_FAILING = "first failing (the decision)"
+ALL_FAILING = "every failing check"
+
+
+def _symbol_matrix(diag: dict[str, Any], heatmap: dict[str, Any]) -> tuple[Any, str]:
+    """The reason x symbol counts the operator chose: first failing, or every failing check."""
+    all_failing = as_dict(as_dict(diag.get("veto_causes")).get("all_failing"))
+    if not all_failing:
+        return heatmap.get("by_reason_symbol"), "Vetoes by reason x symbol (first failing check)"
+    choice = st.radio("Count a vetoed signal under", (FIRST_FAILING, ALL_FAILING), horizontal=True)
+    if choice == ALL_FAILING:
+        return all_failing, "Vetoed signals by every failing check x symbol"
+    return heatmap.get("by_reason_symbol"), "Vetoes by reason x symbol (first failing check)"
+
+
+def _render_heatmaps(state: DashboardState, diag: dict[str, Any], heatmap: dict[str, Any]) -> None:
+    matrix, title = _symbol_matrix(diag, heatmap)
+    by_symbol = charts.symbol_heatmap_frame(matrix)
     if by_symbol.empty:
         st.info("No vetoes recorded yet: the heatmap is empty.")
         return
-    st.altair_chart(charts.symbol_heatmap_chart(by_symbol), width="stretch")
+    st.altair_chart(charts.symbol_heatmap_chart(by_symbol, title), width="stretch")
     bucket = as_float(heatmap.get("bucket_seconds")) or 3600.0
-    by_time = charts.time_heatmap_frame(heatmap.get("by_reason_time"), bucket)
+    by_time = charts.merge_time_buckets(
+        charts.time_heatmap_frame(heatmap.get("by_reason_time"), bucket)
+    )
     if by_time.empty:
         st.info("No time buckets published yet.")
-    else:
-        st.altair_chart(charts.time_heatmap_chart(by_time), width="stretch")
-    st.caption(
-        f"Heatmap buckets of {format_age(bucket)}, at most {heatmap.get('max_buckets', '?')}."
+        return
+    stopped = stopped_at(state)
+    first, last = by_time["bucket"].min().timestamp(), by_time["bucket_end"].max().timestamp()
+    # The axis spans what the engine kept (readable cells); the stop is marked when it falls
+    # inside it, and named in the caption when it is older than the kept buckets.
+    span = (
+        (min(first, stopped), last) if stopped is not None and stopped >= first - 3 * 3600 else None
     )
+    st.altair_chart(
+        charts.time_heatmap_chart(by_time, span, stopped if span else None), width="stretch"
+    )
+    kept = format_age(bucket * as_count(heatmap.get("max_buckets")))
+    shown = by_time["bucket_end"].iloc[0] - by_time["bucket"].iloc[0]
+    stop_note = ""
+    if stopped is not None:
+        when = as_str(state.verdict.trading.since) if state.verdict else None
+        stop_note = (
+            " The dashed line marks when trading stopped."
+            if span
+            else f" Trading stopped at {when}, before the buckets the engine keeps."
+        )
+    st.caption(
+        f"The engine keeps the last {kept} of buckets ({format_age(bucket)} each), shown in "
+        f"columns of {format_age(shown.total_seconds())} (at most {charts.MAX_TIME_COLUMNS}); "
+        "earlier vetoes are in the totals above. Counts are written in the cells (log colour "
+        "scale)." + stop_note
+    )
+
+
+def stopped_at(state: DashboardState) -> float | None:
+    """When trading stopped, from the verdict (None while it trades)."""
+    verdict = state.verdict
+    if verdict is None or verdict.trading.status != "not_trading":
+        return None
+    return parse_ts(verdict.trading.since)
 
 
 def _render_tables(diag: dict[str, Any]) -> None:

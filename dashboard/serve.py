@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -54,7 +55,22 @@ def child_env(base: dict[str, str] | None = None) -> dict[str, str]:
     paths = [str(REPO_ROOT), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
     env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
     env["STREAMLIT_BROWSER_GATHER_USAGE_STATS"] = "false"
+    # `python -m` would put the current directory first on sys.path: started from a directory
+    # holding another checkout, the app would import that checkout's `dashboard` package.
+    env["PYTHONSAFEPATH"] = "1"
     return env
+
+
+def port_free(host: str, port: int) -> bool:
+    """True when ``port`` can be bound on ``host`` now (Streamlit binds it a moment later)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # As the server does: a port left in TIME_WAIT by a dashboard just stopped is free.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def url(host: str, port: int) -> str:
@@ -98,7 +114,15 @@ def serve(
     host: str = DEFAULT_HOST,
     refresh: float | None = None,
 ) -> int:
-    """Run the dashboard until it exits or Ctrl-C; return its exit code (0 after Ctrl-C)."""
+    """Run the dashboard until it exits or Ctrl-C; return its exit code (0 after Ctrl-C).
+
+    A port already in use is exit 2 before anything starts: the URL would show the other server.
+    """
+    if not port_free(host, port):
+        print(f"v7 dashboard: port {port} on {host} is already in use (another dashboard?); "
+              f"pick another with --port, e.g. --port {port + 1 if port < 65535 else 8502}",
+              file=sys.stderr)  # fmt: skip
+        return 2
     print(f"v7 dashboard: {url(host, port)}  (state dir: {state_dir or 'default'})", flush=True)
     proc = start(state_dir, port, host, refresh)
     in_main = threading.current_thread() is threading.main_thread()

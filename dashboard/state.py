@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from dashboard.coerce import as_dict, as_float, as_str, parse_ts
+from doctor.cli import resolve_settings
+from doctor.verdict import HALT_FILE, Verdict, decide_verdict
 from execution.state_io import SCHEMA_VERSION
 from execution.state_v7 import (
     INTEL_FILE,
@@ -85,6 +87,8 @@ class DashboardState:
     now: float
     files: Mapping[str, FileStatus]
     data: Mapping[str, dict[str, Any]] = field(default_factory=dict)
+    # The one answer to both questions (doctor.verdict), decided from the same read.
+    verdict: Verdict | None = None
 
     def get(self, name: str) -> dict[str, Any]:
         return self.data.get(name, {})
@@ -178,7 +182,15 @@ def load_dashboard_state(
                 status, error = "partial", "; ".join(problems)
         files[name] = FileStatus(name, read.path, status, error)
         data[name] = read.data
-    return DashboardState(str(directory), clock(), files, data)
+    now = clock()
+    intel = reads[INTEL_FILE].data
+    verdict = decide_verdict(
+        reads,
+        reference_time(intel, now),
+        resolve_settings(intel, None),
+        halt_file=(directory / HALT_FILE).exists(),
+    )
+    return DashboardState(str(directory), now, files, data, verdict)
 
 
 def reference_time(intel: Mapping[str, Any], wall_now: float) -> float:

@@ -26,6 +26,7 @@ from doctor.model import (
     pct,
     skipped,
 )
+from doctor.verdict_causes import exact_pcts, root_cause, veto_sample
 from execution.state_io import JsonRead
 from execution.state_v7 import INTEL_FILE, POSITIONS_LEDGER_FILE, RISK_SNAPSHOT_FILE, STATE_FILES
 
@@ -113,9 +114,10 @@ def check_engine(files: Files, now: float, cfg: DoctorSettings) -> Finding:
         len(as_dict(file_data(files, POSITIONS_LEDGER_FILE).get("positions"))),
     )
     if mode != "replay" and running is False and n_open > 0:
+        # Critical on every surface: the verdict's protection answer says the same.
         return Finding(
             "engine",
-            WARN,
+            CRITICAL,
             f"engine stopped (last publish {fmt_age(age)} ago): nothing is watching "
             f"{n_open} open position(s)",
             evidence,
@@ -138,31 +140,34 @@ def _veto_sample(diag: Mapping[str, Any]) -> tuple[str, int, int, dict[str, int]
 
 
 def check_dominant_veto(files: Files, now: float, cfg: DoctorSettings) -> Finding:
-    """One veto reason blocks at least ``dominant_veto_share`` of recent signals."""
+    """Vetoes block at least ``dominant_veto_share`` of signals; names the root cause.
+
+    Measured like the verdict: on the window when it holds ``min_signals`` signals, else since
+    start; the root cause is the reason that blocks most signals on its own.
+    """
     if (off := diagnostics_off("dominant_veto", files)) is not None:
         return off
-    source, signals, orders, reasons = _veto_sample(diagnostics(files))
-    vetoes = sum(reasons.values())
-    if not vetoes:
-        return Finding(
-            "dominant_veto", OK, f"no vetoes ({source}: {signals} signals, {orders} orders)"
-        )
-    reason, n = max(reasons.items(), key=lambda kv: kv[1])
-    share_signals = n / signals if signals else 1.0
+    sample = veto_sample(diagnostics(files), cfg.min_signals)
+    reason = root_cause(sample)
+    counts = f"{sample.signals} signals, {sample.orders} entry orders"
+    if reason is None:
+        return Finding("dominant_veto", OK, f"no vetoes ({sample.source}: {counts})")
+    share = sample.vetoes / sample.signals if sample.signals else 1.0
     evidence = {
-        "source": f"intel.json runtime_diagnostics.{'window' if source == 'window' else 'veto_counters'}.by_reason",
+        "source": sample.source,
         "reason": reason,
-        "count": n,
-        "share_of_vetoes": round(n / vetoes, 4),
-        "share_of_signals": round(share_signals, 4),
-        "signals": signals,
-        "vetoes": vetoes,
-        "orders": orders,
+        "first_failing": sample.first_failing.get(reason, 0),
+        "sole": sample.sole.get(reason) if sample.has_causes else None,
+        "all_failing": sample.all_failing.get(reason) if sample.has_causes else None,
+        "share_vetoed": round(share, 4),
+        "signals": sample.signals,
+        "vetoes": sample.vetoes,
+        "orders": sample.orders,
         "threshold": cfg.dominant_veto_share,
-        "by_reason": dict(sorted(reasons.items(), key=lambda kv: -kv[1])),
+        "by_reason": dict(sorted(sample.first_failing.items(), key=lambda kv: -kv[1])),
     }
-    summary = f"{reason}: {n} of {signals} {source} signals ({pct(share_signals)})"
-    if signals >= cfg.min_signals and share_signals >= cfg.dominant_veto_share:
+    summary = f"{reason}: {sample.vetoes} of {sample.signals} {sample.source} signals vetoed ({pct(share)})"
+    if sample.signals >= cfg.min_signals and share >= cfg.dominant_veto_share:
         hint = VETO_HINTS.get(reason, f"read the documentation of the {reason} veto")
         return Finding("dominant_veto", WARN, "dominant veto " + summary, evidence, hint)
     return Finding("dominant_veto", OK, "top veto " + summary, evidence)
@@ -293,7 +298,7 @@ def check_risk_mode(files: Files, now: float, cfg: DoctorSettings) -> Finding:
         "risk_snapshot.json trading_halted": halted,
         "limits": {k: v for k, v in as_dict(risk.get("limits")).items() if k.startswith("dd_")},
     }
-    summary = f"risk_mode={mode} dd_state={dd_state} drawdown={pct(dd) if dd is not None else '?'}"
+    summary = f"risk_mode={mode} dd_state={dd_state} " + _drawdown_text(risk)
     malformed = _malformed_risk_fields(risk)
     if malformed:
         return Finding(
@@ -304,16 +309,36 @@ def check_risk_mode(files: Files, now: float, cfg: DoctorSettings) -> Finding:
             "the engine writes these fields itself: a different value means another writer or an "
             "engine of another version; restart the engine so it publishes a fresh snapshot",
         )
-    hint = (
-        "entries are blocked by portfolio_dd_circuit while in drawdown; exits still run. Review the "
-        "losing positions and risk.dd_* before resuming"
-    )
-    if dd_state == "panic":
-        return Finding("risk_mode", CRITICAL, summary, evidence, hint)
+    circuit = num(as_dict(risk.get("limits")).get("dd_circuit_pct"))
+    tripped = dd is not None and circuit is not None and dd >= circuit
+    hint = CIRCUIT_HINTS[tripped]
+    if dd_state == "panic" or tripped:
+        return Finding(
+            "risk_mode", CRITICAL, summary + " circuit tripped" * tripped, evidence, hint
+        )
     if mode == "DEFENSIVE" or dd_state == "warn" or halted is True:
         halt = " trading_halted" if halted is True else ""
         return Finding("risk_mode", WARN, summary + halt, evidence, hint)
     return Finding("risk_mode", OK, summary, evidence)
+
+
+CIRCUIT_HINTS = {
+    True: "entries are blocked by portfolio_dd_circuit (a hard stop while the book is flat); "
+    "exits still run. Review the losses, then start a new run or raise risk.dd_circuit_pct",
+    False: "entries are still checked as usual; the circuit trips at limits.dd_circuit_pct",
+}
+
+
+def _drawdown_text(risk: dict[str, Any]) -> str:
+    """drawdown against the circuit with exact figures (7.97% under 8.00%, never "8.0%")."""
+    dd = num(risk.get("drawdown_pct"))
+    circuit = num(as_dict(risk.get("limits")).get("dd_circuit_pct"))
+    if dd is None:
+        return "drawdown=?"
+    if circuit is None:
+        return f"drawdown={pct(dd)}"
+    a, b = exact_pcts(dd, circuit)
+    return f"drawdown={a} ({'≥' if dd >= circuit else '<'} circuit {b})"
 
 
 _RISK_ENUMS = {"risk_mode": ("OK", "DEFENSIVE"), "dd_state": ("normal", "warn", "panic")}

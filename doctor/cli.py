@@ -49,6 +49,7 @@ from doctor.positions import (
     check_underwater_without_tp_sl,
 )
 from doctor.sync import sync_registry
+from doctor.verdict import HALT_FILE, decide_verdict, severity_rank
 from execution.clock import to_iso
 from execution.config import ConfigError, load_config
 from execution.state_io import JsonRead
@@ -158,9 +159,12 @@ def run_doctor(
         findings = [no_state_finding(directory)]
     else:
         findings = diagnose(files, now, cfg)
-    status = worst_status(findings)
+    verdict = decide_verdict(files, now, cfg, halt_file=(directory / HALT_FILE).exists())
+    # The verdict is the answer; the findings are its evidence: the exit code covers both.
+    status = max(worst_status(findings), verdict.severity, key=severity_rank)
     code = exit_code_for(status)
     report = {
+        "verdict": verdict.to_dict(),
         "status": status,
         "exit_code": code,
         "state_dir": str(directory),
@@ -178,12 +182,27 @@ def _evidence_text(value: object) -> str:
     return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
 
 
+def verdict_lines(verdict: Mapping[str, Any]) -> list[str]:
+    """The two answers first: status, root cause, since when, what clears it."""
+    lines = []
+    for question in ("trading", "protection"):
+        answer = verdict[question]
+        why = f" ({answer['reason']})" if answer.get("reason") else ""
+        since = f" since {answer['since']}" if answer.get("since") else ""
+        head = f"{answer['severity'].upper():<10}{question}: {answer['status']}{why}{since}"
+        lines += [head, f"{'':<10}{answer['detail']}"]
+        if answer["hint"]:
+            lines.append(f"{'':<10}-> {answer['hint']}")
+    return lines
+
+
 def render_table(report: Mapping[str, Any]) -> str:
     """The report for people: one row per check, then evidence and hint of what is not ok."""
     findings = report["findings"]
     width = max((len(f["check"]) for f in findings), default=5) + 2
     lines = [
         f"v7 doctor  state: {report['state_dir']}  now: {report['now']} from {report['now_source']}",
+        *verdict_lines(report["verdict"]),
         "",
         f"{'STATUS':<10}{'CHECK':<{width}}SUMMARY",
     ]
@@ -198,8 +217,9 @@ def render_table(report: Mapping[str, Any]) -> str:
     counts = report["counts"]
     lines += [
         "",
-        f"{report['status'].upper()}: {counts[OK]} ok, {counts[WARN]} warn, "
-        f"{counts[CRITICAL]} critical (exit {report['exit_code']})",
+        f"{report['status'].upper()}: verdict {report['verdict']['severity']}; findings "
+        f"{counts[OK]} ok, {counts[WARN]} warn, {counts[CRITICAL]} critical "
+        f"(exit {report['exit_code']})",
     ]
     return "\n".join(lines)
 

@@ -65,9 +65,21 @@ def exit_code_for(status: str) -> int:
     return _RANK.get(status, 2)
 
 
+# Times the doctor can reason about and print (1970 .. 2200): a state file claiming year 1 or
+# 9999 is damaged, and measuring ages against it would end in "year 0 is out of range".
+PLAUSIBLE_EPOCH = (0.0, 7_258_118_400.0)
+
+
 def reference_now(intel: Mapping[str, Any], wall: float) -> tuple[float, str]:
-    """Return the "now" ages are measured against and where it comes from (state_v7's rule)."""
-    return age_reference(intel, wall)
+    """Return the "now" ages are measured against and where it comes from (state_v7's rule);
+    the wall clock when intel.json's updated_ts is not a plausible time."""
+    try:
+        now, source = age_reference(intel, wall)
+    except (ValueError, OverflowError):
+        now, source = float("nan"), ""
+    if not PLAUSIBLE_EPOCH[0] <= now < PLAUSIBLE_EPOCH[1]:
+        return wall, "wall clock (intel.json updated_ts is not a plausible time)"
+    return now, source
 
 
 # --- defensive accessors ----------------------------------------------------------------------
@@ -114,7 +126,10 @@ def count(value: object) -> int:
 
 def age_seconds(ts: object, now: float) -> float | None:
     """Seconds from an ISO timestamp to now (None when the timestamp is absent or garbage)."""
-    t = from_iso(ts) if isinstance(ts, str) else None
+    try:
+        t = from_iso(ts) if isinstance(ts, str) else None
+    except (ValueError, OverflowError):  # an offset that moves year 1 to year 0
+        return None
     return None if t is None else round(now - t, 3)
 
 

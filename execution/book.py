@@ -17,8 +17,7 @@ import numpy as np
 from execution.config import RiskConfig
 from execution.position_ledger import LedgerPosition
 from execution.risk_limits import PortfolioView
-
-_Bar = tuple[int, float, float, float, float, float, float]  # the executor's BarTuple
+from execution.types import BarTuple
 
 
 class ReturnsBuffer:
@@ -37,6 +36,7 @@ class ReturnsBuffer:
         self._count = [0] * n_symbols
 
     def push(self, idx: int, value: float) -> None:
+        """Append one return to symbol ``idx``'s window, dropping the oldest when it is full."""
         if value - value != 0.0:  # NaN or inf (validated bars give neither): windows stay finite
             return
         pos = self._pos[idx]
@@ -49,15 +49,16 @@ class ReturnsBuffer:
             self._count[idx] += 1
 
     def window(self, idx: int) -> np.ndarray:
-        n = self._count[idx]
+        """Return symbol ``idx``'s returns, oldest first: a view, valid until the next push."""
+        count = self._count[idx]
         end = self._pos[idx] + self.lookback
-        return self._buf[idx, end - n : end]
+        return self._buf[idx, end - count : end]
 
     def to_dict(self) -> dict[str, Any]:
         """Return each window as base64 of its little-endian float64 bytes (bit-exact).
 
-        Bytes, not a JSON list of floats: every publish writes the checkpoint, and formatting
-        every float of a large book one by one would dominate it.
+        Bytes, not a JSON list of floats: every commit writes the book into the memory, and
+        formatting every float of a large book one by one would dominate the commit.
         """
         return {
             "lookback": self.lookback,
@@ -101,6 +102,8 @@ def _decode_window(encoded: object) -> list[float]:
 
 @dataclass(frozen=True, slots=True)
 class DrawdownState:
+    """NAV against its peak, and the state and risk mode the drawdown puts the engine in."""
+
     nav: float
     peak_nav: float
     drawdown_pct: float
@@ -160,15 +163,17 @@ class MarkTimesView(_BookView):
 
 
 class Book:
+    """Marks, bar closes, return windows, NAV and its peak, cooldowns, the HALT flag."""
+
     def __init__(self, symbols: Sequence[str], risk: RiskConfig, starting_nav: float) -> None:
         self.symbols = list(symbols)
         self.index = {s: i for i, s in enumerate(self.symbols)}
         self.risk = risk
-        n = len(self.symbols)
-        self.marks = [0.0] * n
-        self.mark_ts: list[float | None] = [None] * n
-        self.last_close = [0.0] * n  # return base: bar closes only, never intra-bar marks
-        self.returns = ReturnsBuffer(n, risk.lookback_bars)
+        n_symbols = len(self.symbols)
+        self.marks = [0.0] * n_symbols
+        self.mark_ts: list[float | None] = [None] * n_symbols
+        self.last_close = [0.0] * n_symbols  # return base: bar closes only, never intra-bar marks
+        self.returns = ReturnsBuffer(n_symbols, risk.lookback_bars)
         self.nav = starting_nav
         self.peak_nav = starting_nav
         self.cooldown_until: dict[str, float] = {}
@@ -176,7 +181,7 @@ class Book:
         self.marks_view = MarksView(self)
         self.mark_ts_view = MarkTimesView(self)
 
-    def on_closes(self, bars: Iterable[_Bar]) -> None:
+    def on_closes(self, bars: Iterable[BarTuple]) -> None:
         """:meth:`on_close` for each ``(idx, ts, open, high, low, close, volume)`` bar of a loop."""
         last, marks, mark_ts, push = self.last_close, self.marks, self.mark_ts, self.returns.push
         for bar in bars:
@@ -187,13 +192,13 @@ class Book:
             last[idx] = marks[idx] = close
             mark_ts[idx] = bar[1]
 
-    def push_closes(self, bars: Iterable[_Bar]) -> None:
+    def push_closes(self, bars: Iterable[BarTuple]) -> None:
         """:meth:`push_close` for each bar of a loop (live: marks come from elsewhere)."""
         for bar in bars:
             self.push_close(bar[0], bar[5])
 
     def on_close(self, idx: int, ts: float, close: float) -> None:
-        """A closed bar in a replay: its close is both the return base and the mark."""
+        """Take a closed bar in a replay: its close is both the return base and the mark."""
         self.push_close(idx, close)
         self.marks[idx] = close
         self.mark_ts[idx] = ts
@@ -211,15 +216,19 @@ class Book:
         self.mark_ts[idx] = ts
 
     def mark(self, symbol: str) -> float | None:
+        """Return the symbol's mark, or None if it has none yet or is not in the universe."""
         idx = self.index.get(symbol)
         if idx is None or self.marks[idx] <= 0.0:
             return None
         return self.marks[idx]
 
     def marks_by_symbol(self) -> dict[str, float]:
-        return {s: m for s, m in zip(self.symbols, self.marks, strict=True) if m > 0.0}
+        """Return a copy of every known mark by symbol."""
+        pairs = zip(self.symbols, self.marks, strict=True)
+        return {symbol: mark for symbol, mark in pairs if mark > 0.0}
 
     def update_nav(self, balance: float, positions: Iterable[LedgerPosition]) -> float:
+        """Value the positions at their marks, raise the peak if passed; return the NAV."""
         unrealized = 0.0
         index, marks = self.index, self.marks
         for position in positions:
@@ -232,6 +241,7 @@ class Book:
         return self.nav
 
     def drawdown(self) -> DrawdownState:
+        """Return the drawdown from the peak NAV and the state it puts the engine in."""
         dd_pct = max(0.0, 1.0 - self.nav / self.peak_nav) if self.peak_nav > 0 else 0.0
         risk = self.risk
         state = (
@@ -243,6 +253,7 @@ class Book:
         return DrawdownState(self.nav, self.peak_nav, dd_pct, state, mode)
 
     def returns_of(self, symbol: str) -> np.ndarray | None:
+        """Return the symbol's return window (None if it is not in the universe)."""
         idx = self.index.get(symbol)
         return None if idx is None else self.returns.window(idx)
 
@@ -250,12 +261,12 @@ class Book:
         self, positions: Iterable[LedgerPosition], now: float, exclude: frozenset[str] = frozenset()
     ) -> PortfolioView:
         """Freeze what risk needs; ``exclude`` drops positions already being closed."""
-        book = {}
+        notionals = {}
         for position in positions:
             if position.symbol in exclude:
                 continue
             mark = self.mark(position.symbol) or position.entry_price
-            book[position.symbol] = position.signed_notional(mark)
+            notionals[position.symbol] = position.signed_notional(mark)
         dd = self.drawdown()
         # Marks and their times are live read-only views: risk decides before anything moves
         # them, and copying every symbol's per intent would cost more than the decision.
@@ -263,7 +274,7 @@ class Book:
             now=now,
             nav=self.nav,
             peak_nav=self.peak_nav,
-            positions=book,
+            positions=notionals,
             last_mark_ts=self.mark_ts_view,
             marks=self.marks_view,
             cooldown_until=dict(self.cooldown_until),
@@ -273,6 +284,7 @@ class Book:
         )
 
     def to_dict(self) -> dict[str, Any]:
+        """Return the book as JSON-ready values (the memory's ``book`` component)."""
         return {
             "marks": list(self.marks),
             "last_close": list(self.last_close),
@@ -284,22 +296,23 @@ class Book:
         }
 
     def load(self, data: dict[str, Any]) -> None:
-        n = len(self.symbols)
+        """Restore what :meth:`to_dict` wrote; a list of another length is left as it is."""
+        n_symbols = len(self.symbols)
         marks, mark_ts = data.get("marks"), data.get("mark_ts")
-        if isinstance(marks, list) and len(marks) == n:
-            self.marks = [float(m) for m in marks]
+        if isinstance(marks, list) and len(marks) == n_symbols:
+            self.marks = [float(mark) for mark in marks]
         closes = data.get("last_close")
-        if isinstance(closes, list) and len(closes) == n:
-            self.last_close = [float(m) for m in closes]
-        if isinstance(mark_ts, list) and len(mark_ts) == n:
-            self.mark_ts = [None if t is None else float(t) for t in mark_ts]
+        if isinstance(closes, list) and len(closes) == n_symbols:
+            self.last_close = [float(close) for close in closes]
+        if isinstance(mark_ts, list) and len(mark_ts) == n_symbols:
+            self.mark_ts = [None if ts is None else float(ts) for ts in mark_ts]
         for key in ("peak_nav", "nav"):
             value = data.get(key)
             if isinstance(value, int | float):
                 setattr(self, key, float(value))
         cooldowns = data.get("cooldown_until")
         if isinstance(cooldowns, dict):
-            self.cooldown_until = {str(k): float(v) for k, v in cooldowns.items()}
+            self.cooldown_until = {str(sym): float(until) for sym, until in cooldowns.items()}
         returns = data.get("returns")
         if isinstance(returns, dict):
             self.returns.load(returns)

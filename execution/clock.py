@@ -8,13 +8,18 @@ from typing import Protocol
 
 
 class Clock(Protocol):
+    """Where the engine reads the time: every timestamp it writes comes from one of these."""
+
     def now(self) -> float:
         """Return epoch seconds (UTC)."""
         ...
 
 
 class WallClock:
+    """The live engine's clock: the system's wall clock."""
+
     def now(self) -> float:
+        """Return epoch seconds (UTC)."""
         return time.time()
 
 
@@ -22,16 +27,19 @@ class ReplayClock:
     """Set by the engine to each bar's timestamp; tests drive it by hand."""
 
     def __init__(self, start: float = 0.0) -> None:
-        self._t = start
+        self._now = start
 
     def now(self) -> float:
-        return self._t
+        """Return the time last set (epoch seconds, UTC)."""
+        return self._now
 
-    def set(self, t: float) -> None:
-        self._t = t
+    def set(self, ts: float) -> None:
+        """Move the clock to ``ts`` (epoch seconds), forward or back."""
+        self._now = ts
 
     def advance(self, seconds: float) -> None:
-        self._t += seconds
+        """Move the clock ``seconds`` forward."""
+        self._now += seconds
 
 
 def to_iso(ts: float | None) -> str | None:

@@ -6,13 +6,38 @@ exit code 2 before anything is written to the state directory.
 
 from __future__ import annotations
 
+import difflib
 import json
+import re
+from collections.abc import Iterable
+from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 DEFAULT_CONFIG_PATH = Path("config/strategy_config.json")
+# Used when no --config is given and ./config/strategy_config.json does not exist (an installed
+# v7 started outside a checkout); `v7 init` writes an editable copy of it.
+PACKAGED_CONFIG = "<packaged default config>"
+
+
+def default_config_text() -> str:
+    """Return the text of the default config shipped inside the package."""
+    return resources.files("execution.defaults").joinpath("strategy_config.json").read_text("utf-8")
+
+
+def default_config_source() -> str:
+    """Where `load_config()` without a path reads: ./config/strategy_config.json, else the
+    packaged default."""
+    return str(DEFAULT_CONFIG_PATH) if DEFAULT_CONFIG_PATH.is_file() else PACKAGED_CONFIG
 
 
 class ConfigError(Exception):
@@ -34,15 +59,24 @@ class SymbolSpec(_Frozen):
     # Manage this symbol's open position to its exit but open nothing new. The engine sets it
     # for a symbol that left the universe while it still held a position.
     exit_only: bool = False
+    leverage: float | None = Field(default=None, gt=0, le=125)  # None: perps.leverage
+
+
+# The strategies execution.signal_screener builds by name (a test keeps the two in step).
+BUILT_IN_STRATEGIES = ("ema_cross_atr", "sma_cross_pct")
+_PLUGIN_NAME = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+
+
+def suggest(word: str, choices: Iterable[str]) -> str:
+    """Return " (did you mean 'x'?)" for the closest choice (difflib), or "" if none is close."""
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 class StrategyConfig(_Frozen):
     # "ema_cross_atr" / "sma_cross_pct" (built in) or a plug-in "package.module:Class"
     # (see docs/configuration.md)
-    name: str = Field(
-        default="ema_cross_atr",
-        pattern=r"^(ema_cross_atr|sma_cross_pct|[A-Za-z_][\w.]*:[A-Za-z_]\w*)$",
-    )
+    name: str = "ema_cross_atr"
     fast: int = Field(default=12, ge=1)
     slow: int = Field(default=48, ge=2)
     atr_period: int = Field(default=14, ge=1)
@@ -56,6 +90,17 @@ class StrategyConfig(_Frozen):
     risk_per_trade_nav_pct: float | None = Field(default=None, gt=0, le=0.5)
     reverse_on_opposite: bool = True
     params: dict[str, float] = Field(default_factory=dict)  # free parameters for plug-ins
+
+    @field_validator("name")
+    @classmethod
+    def name_is_known(cls, name: str) -> str:
+        if name in BUILT_IN_STRATEGIES or _PLUGIN_NAME.match(name):
+            return name
+        hint = suggest(name, BUILT_IN_STRATEGIES)
+        raise ValueError(
+            f"unknown strategy{hint}; built in: {', '.join(BUILT_IN_STRATEGIES)}, "
+            "or a plug-in as 'package.module:Class' (docs/strategies.md)"
+        )
 
     @model_validator(mode="after")
     def fast_below_slow(self) -> StrategyConfig:
@@ -101,18 +146,37 @@ class RiskConfig(_Frozen):
         return self
 
 
+_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,63}$")
+
+
 class ExchangeConfig(_Frozen):
     name: Literal["paper", "binanceusdm"] = "paper"
-    starting_balance: float = Field(default=10_000.0, gt=0)
+    # Bounded so NAV, PnL and sizing stay far from float overflow (1e308 is not a balance).
+    starting_balance: float = Field(default=10_000.0, gt=0, le=1e12)
     taker_fee_bps: float = Field(default=4.0, ge=0, le=100)
     slippage_bps: float = Field(default=1.0, ge=0, le=500)
     default_qty_step: float = Field(default=0.001, gt=0)
     default_min_notional: float = Field(default=5.0, ge=0)
     default_price_tick: float = Field(default=0.01, gt=0)
+    # The NAMES of the environment variables holding the keys, never the keys themselves.
     api_key_env: str = "V7_API_KEY"
     api_secret_env: str = "V7_API_SECRET"
     reconcile_every_loops: int = Field(default=20, ge=1)
     max_retries: int = Field(default=3, ge=0, le=10)
+
+    @field_validator("api_key_env", "api_secret_env")
+    @classmethod
+    def an_environment_variable_name(cls, name: str) -> str:
+        # The message never repeats the value: it may be a key pasted in the wrong place.
+        if not _ENV_NAME.match(name):
+            raise ValueError(
+                "must be the NAME of an environment variable (A-Z, 0-9, _; e.g. V7_API_KEY), "
+                "not the key itself (value not shown)"
+            )
+        return name
+
+
+_LATEST_START = 7_258_118_400.0  # 2200-01-01T00:00:00Z
 
 
 class SyntheticConfig(_Frozen):
@@ -121,13 +185,23 @@ class SyntheticConfig(_Frozen):
     correlation: float = Field(default=0.6, ge=-0.99, le=0.99)
     base_vol: float = Field(default=0.0015, gt=0, lt=0.5)  # per-bar return stdev, calm regime
     jump_prob: float = Field(default=0.002, ge=0, le=0.5)
+    # A funding series (00/08/16 UTC) and a mark near last; off keeps replays of old configs
+    # identical (funding moves NAV, and NAV sizes the orders).
+    funding: bool = False
 
     @model_validator(mode="after")
     def start_is_a_time(self) -> SyntheticConfig:
         from execution.clock import from_iso
 
-        if from_iso(self.start) is None:
+        try:
+            ts = from_iso(self.start)
+        except (ValueError, OverflowError):
+            ts = None
+        if ts is None:
             raise ValueError(f"start: not an ISO-8601 time ({self.start!r})")
+        # Bars are stamped start + i x timeframe: a start near year 9999 would end a run mid-way.
+        if not 0 <= ts < _LATEST_START:
+            raise ValueError(f"start: must be between 1970 and 2200 (got {self.start!r})")
         return self
 
 
@@ -177,6 +251,18 @@ class DoctorConfig(_Frozen):
     default_sl_pct: float = Field(default=0.02, gt=0, lt=1)
 
 
+class PerpsConfig(_Frozen):
+    """Perpetual futures: leverage, margin, liquidation and funding (docs/perpetuals.md)."""
+
+    leverage: float = Field(default=10.0, gt=0, le=125)  # capped by the symbol's bracket
+    margin_mode: Literal["isolated", "cross"] = "isolated"
+    liquidation: bool = True  # the paper venue liquidates when the mark crosses the price
+    liquidation_fee_bps: float = Field(default=50.0, ge=0, le=500)
+    # Settle on the 00/08/16 UTC schedule at this rate when the data has no funding series.
+    default_funding_rate: float | None = Field(default=None, ge=-0.05, le=0.05)
+    set_on_start: bool = True  # live: set leverage and margin mode on the exchange at start
+
+
 class EngineConfig(_Frozen):
     schema_version: int = 1
     universe: tuple[SymbolSpec, ...] = Field(min_length=1)
@@ -191,6 +277,7 @@ class EngineConfig(_Frozen):
     diagnostics: DiagnosticsConfig = DiagnosticsConfig()
     dashboard: DashboardConfig = DashboardConfig()
     doctor: DoctorConfig = DoctorConfig()
+    perps: PerpsConfig = PerpsConfig()
 
     @model_validator(mode="after")
     def symbols_unique(self) -> EngineConfig:
@@ -215,20 +302,38 @@ class EngineConfig(_Frozen):
 def _format_validation_error(err: ValidationError) -> str:
     first = err.errors()[0]
     path = ".".join(str(p) for p in first.get("loc", ())) or "<root>"
-    msg = first.get("msg", "invalid")
+    msg = first.get("msg", "invalid").removeprefix("Value error, ")
+    loc = tuple(first.get("loc", ()))
     if first.get("type") == "extra_forbidden":
-        msg = "unknown key"
+        msg = "unknown key" + suggest(str(loc[-1]), _keys_at(loc[:-1]))
     elif first.get("type") == "missing":
         msg = "required key missing"
     value = first.get("input")
     shown = (
         ""
-        if first.get("type") in ("missing", "extra_forbidden") or isinstance(value, dict)
+        if first.get("type") in ("missing", "extra_forbidden")
+        or isinstance(value, dict)
+        or str(loc[-1] if loc else "").endswith("_env")  # maybe a secret: never echoed
         else f" (got {json.dumps(value) if _jsonable(value) else repr(value)})"
     )
     more = len(err.errors()) - 1
     tail = f" [+{more} more]" if more > 0 else ""
     return f"{path}: {msg}{shown}{tail}"
+
+
+def _keys_at(loc: tuple[Any, ...]) -> list[str]:
+    """The keys the config accepts at ``loc`` (list indices skipped), for "did you mean"."""
+    model: Any = EngineConfig
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(str(part)) if hasattr(model, "model_fields") else None
+        if field is None:
+            return []
+        model = field.annotation
+        if getattr(model, "__origin__", None) is tuple:  # universe: tuple[SymbolSpec, ...]
+            model = model.__args__[0]
+    return list(model.model_fields) if hasattr(model, "model_fields") else []
 
 
 def _jsonable(v: object) -> bool:
@@ -252,15 +357,25 @@ def parse_config(data: object) -> EngineConfig:
         raise ConfigError(_format_validation_error(err)) from None
 
 
-def load_config(path: str | Path = DEFAULT_CONFIG_PATH) -> EngineConfig:
-    """Read, decode and validate the config file; raise ConfigError with one clear line."""
-    p = Path(path)
+def load_config(path: str | Path | None = None) -> EngineConfig:
+    """Read, decode and validate the config file; raise ConfigError with one clear line.
+
+    Without a path: ./config/strategy_config.json when it exists, else the packaged default.
+    """
+    if path is None and default_config_source() == PACKAGED_CONFIG:
+        return parse_config_text(default_config_text(), PACKAGED_CONFIG)
+    p = Path(path if path is not None else DEFAULT_CONFIG_PATH)
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{p}: config file not found") from None
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(f"{p}: cannot read config ({err})") from None
+    return parse_config_text(text, str(p))
+
+
+def parse_config_text(text: str, p: str) -> EngineConfig:
+    """Decode and validate the text of config file ``p``; raise ConfigError naming the key."""
     if not text.strip():
         raise ConfigError(f"{p}: config file is empty")
     try:

@@ -33,12 +33,14 @@ update_exit_pipeline_status = _diagnostics.update_exit_pipeline_status
 # The engine's: the accounting identity's other outcomes, the loop and its stages.
 record_risk_passed = _diagnostics.record_risk_passed
 record_order_failed = _diagnostics.record_order_failed
+record_loop = _diagnostics.record_loop  # the executor's one per-loop call
 record_loop_start = _diagnostics.record_loop_start
 record_loop_end = _diagnostics.record_loop_end
 record_stage_success = _diagnostics.record_stage_success
 record_stages_success = _diagnostics.record_stages_success
 record_stage_error = _diagnostics.record_stage_error
 set_gating_flags = _diagnostics.set_gating_flags
+set_liquidation_before_stop = _diagnostics.set_liquidation_before_stop
 
 
 def configure(

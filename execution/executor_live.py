@@ -18,8 +18,9 @@ from execution import diagnostics_metrics as diag
 from execution.book import Book
 from execution.clock import Clock
 from execution.config import EngineConfig
-from execution.exit_scanner import PriceObs, scan_tp_sl_exits
+from execution.exit_scanner import ExitPipelineCounts, PriceObs, find_exits
 from execution.order_router import OrderRouter, RouteResult, client_order_id
+from execution.perps.funding import FundingPayment
 from execution.position_ledger import ClosedTrade, PositionLedger
 from execution.position_tp_sl_registry import TpSlEntry, TpSlRegistry
 from execution.risk_limits import RiskLimits, evaluate_intent, gating_flags
@@ -55,6 +56,8 @@ class JournalSink(Protocol):
 
     def closed_trade(self, trade: ClosedTrade, entry: TpSlEntry | None) -> None: ...
 
+    def funding(self, payment: FundingPayment) -> None: ...
+
 
 class Executor:
     def __init__(
@@ -88,6 +91,8 @@ class Executor:
             cfg.strategy.notional_nav_pct,
             lambda: self.book.nav,
             cfg.strategy.risk_per_trade_nav_pct,
+            position_of=lambda symbol: self.ledger.get(symbol),  # the strategy's position view
+            open_count=lambda: len(self.ledger.positions),
         )
         rules = {s: exchange.market_rules(s) for s in self.symbols}
         tiers = {s.symbol: s.tier for s in cfg.universe}
@@ -99,8 +104,15 @@ class Executor:
         ep = cfg.diagnostics.exit_pipeline
         self._underwater = ep.tp_sl_underwater_threshold_pct
         self._canary = ep.tp_sl_canary_enabled
+        # The exit counts last reported to diagnostics: reported again only when they change
+        # (equal counts are the same object), so a loop makes one diagnostics call.
+        self._reported_counts: ExitPipelineCounts | None = None
         # A venue that takes a loop's bars in one call (the paper exchange) is fed that way;
         # any other gets them one Bar at a time.
+        # A perpetuals venue that settles funding itself reports each payment (paper).
+        self._poll_funding: Callable[[], Sequence[FundingPayment]] | None = getattr(
+            exchange, "poll_funding", None
+        )
         self._on_bars: Callable[[Sequence[str], Sequence[BarTuple]], None] = getattr(
             exchange, "on_bars", None
         ) or partial(feed_bars, exchange.on_bar)
@@ -140,7 +152,7 @@ class Executor:
         is open (the scanner reads nothing else).
         """
         now = self.clock.now()
-        diag.record_loop_start(now)
+        diag.record_loop(now)  # also the exit scan's run: the scan below is in every loop
         positions = self.ledger.positions
         try:
             self.apply_fills()
@@ -181,6 +193,12 @@ class Executor:
     # --- fills -> ledger / registry -------------------------------------------------------------
 
     def apply_fills(self) -> None:
+        # Funding first: it was settled on the positions held before this loop's fills.
+        if self._poll_funding is not None:
+            for payment in self._poll_funding():
+                self.ledger.apply_funding(payment.symbol, payment.payment)
+                if self.journal is not None:
+                    self.journal.funding(payment)
         for fill in self.exchange.poll_fills():
             self.apply_fill(fill)
 
@@ -196,9 +214,11 @@ class Executor:
             intent = self.pending_intents.pop(fill.intent_id or "", None)
             if symbol in self.ledger.positions:
                 self._register_levels(fill, intent)
+        if fill.exit_kind is ExitKind.LIQUIDATION:  # the venue's own exit: no trigger counted it
+            diag.record_exit_trigger(ExitKind.LIQUIDATION.value, symbol)
         if symbol not in self.ledger.positions:
             self.registry.remove(symbol)
-            if fill.exit_kind is ExitKind.SL:
+            if fill.exit_kind is ExitKind.SL or fill.exit_kind is ExitKind.LIQUIDATION:
                 cooldown = self.cfg.risk.cooldown_seconds_after_sl
                 self.book.cooldown_until[symbol] = fill.ts + cooldown
 
@@ -226,11 +246,21 @@ class Executor:
     # --- exits ----------------------------------------------------------------------------------
 
     def scan_exits(self, prices: Mapping[str, PriceObs], now: float | None = None) -> None:
+        """Route the exits this loop's prices trigger; report the exit pipeline's counts."""
         marks = self.book.marks_view if self.ledger.positions else _NO_PRICES
-        result = scan_tp_sl_exits(
+        result = find_exits(
             self.ledger, self.registry, prices, marks, self.clock.now() if now is None else now,
             self._underwater, self._canary,
         )  # fmt: skip
+        counts = result.counts
+        if counts is not self._reported_counts:
+            diag.update_exit_pipeline_status(
+                counts.open_positions_count, counts.tp_sl_registered_count,
+                counts.tp_sl_missing_count, counts.underwater_without_tp_sl_count,
+            )  # fmt: skip
+            self._reported_counts = counts
+        for exit_intent in result.exit_intents:
+            diag.record_exit_trigger(exit_intent.kind.value, exit_intent.symbol)
         for exit_intent in result.exit_intents:
             self.route_exit(exit_intent)
         if result.exit_intents:

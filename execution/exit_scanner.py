@@ -130,17 +130,38 @@ def scan_tp_sl_exits(
 
     ``prices`` holds this loop's price path per symbol (a bar, or the mark four times);
     symbols without a new price are not tested. ``marks`` are the latest marks for the
-    under-water canary.
+    under-water canary. The spec's diagnostics: the scan, each trigger, the counts.
     """
     record_exit_scan_run()
+    result = find_exits(ledger, registry, prices, marks, now, underwater_threshold, canary_enabled)
+    for intent in result.exit_intents:
+        record_exit_trigger(intent.kind.value, intent.symbol)
+    counts = result.counts
+    update_exit_pipeline_status(
+        open_positions_count=counts.open_positions_count,
+        tp_sl_registered_count=counts.tp_sl_registered_count,
+        tp_sl_missing_count=counts.tp_sl_missing_count,
+        underwater_without_tp_sl_count=counts.underwater_without_tp_sl_count,
+    )
+    return result
+
+
+def find_exits(
+    ledger: _Ledger,
+    registry: _Registry,
+    prices: Mapping[str, PriceObs],
+    marks: Mapping[str, float],
+    now: float,
+    underwater_threshold: float = -0.02,
+    canary_enabled: bool = True,
+) -> ExitScanResult:
+    """The scan of :func:`scan_tp_sl_exits` without its diagnostics: pure.
+
+    The executor records the scan with its loop (one diagnostics call per loop) and reports the
+    counts only when they change: equal counts come back as the same object.
+    """
     open_positions = ledger.get_open_positions()
     if not open_positions:  # the common case: nothing to test, every count is zero
-        update_exit_pipeline_status(
-            open_positions_count=0,
-            tp_sl_registered_count=0,
-            tp_sl_missing_count=0,
-            underwater_without_tp_sl_count=0,
-        )
         return _NOTHING_OPEN
     # The registry's own dict when it has one (TpSlRegistry), else built from the accessor.
     entries: Mapping[str, Any] | None = getattr(registry, "entries", None)
@@ -163,7 +184,6 @@ def scan_tp_sl_exits(
         kind, price = decision
         level = entry.sl_price if kind is ExitKind.SL else entry.tp_price
         intents.append(ExitIntent(symbol, pos.side, pos.qty, price, kind, now, level))
-        record_exit_trigger(kind.value, symbol)
     if missing:
         counts = pipeline_counts(
             open_positions, set(entries), marks, underwater_threshold, canary_enabled
@@ -171,12 +191,6 @@ def scan_tp_sl_exits(
     else:  # every position has its levels: what pipeline_counts returns, without the sets
         n = len(open_positions)
         counts = _fully_covered(n, n if n == 1 else len({p.symbol for p in open_positions}))
-    update_exit_pipeline_status(
-        open_positions_count=counts.open_positions_count,
-        tp_sl_registered_count=counts.tp_sl_registered_count,
-        tp_sl_missing_count=counts.tp_sl_missing_count,
-        underwater_without_tp_sl_count=counts.underwater_without_tp_sl_count,
-    )
     return ExitScanResult(intents, counts, missing)
 
 

@@ -111,6 +111,7 @@ class Fields:
         self.doc = mapping(component, key, raw)
 
     def name(self, field_name: str) -> str:
+        """Return the field's name as an error names it (``key.field``)."""
         return _join(self.key, field_name)
 
     def value(self, field_name: str, default: object = _ABSENT) -> Any:
@@ -122,32 +123,37 @@ class Fields:
         return default
 
     def price(self, field_name: str) -> float:
+        """Return the field as a finite positive price."""
         return price(self.component, self.name(field_name), self.value(field_name))
 
     def number(self, field_name: str, *, positive: bool = False, default: Any = _ABSENT) -> float:
-        """The field as a finite float; ``default`` (returned as is) when it is absent."""
+        """Return the field as a finite float; ``default`` (as a float) when it is absent."""
         if field_name not in self.doc and default is not _ABSENT:
             return float(default)
         raw = self.value(field_name)
         return finite(self.component, self.name(field_name), raw, positive=positive)
 
     def count(self, field_name: str, default: int | None = None) -> int:
-        """The field as a non-negative int; ``default`` when it is absent and one is given."""
+        """Return the field as a non-negative int; ``default`` when it is absent and given."""
         if field_name not in self.doc and default is not None:
             return default
         return count(self.component, self.name(field_name), self.value(field_name))
 
     def side(self, field_name: str = "side") -> Side:
+        """Return the field as a :class:`Side`."""
         return side(self.component, self.name(field_name), self.value(field_name))
 
     def text(self, field_name: str, default: object = _ABSENT) -> str:
+        """Return the field as a string (``default`` when it is absent and given)."""
         return text(self.component, self.name(field_name), self.value(field_name, default))
 
     def timestamp(self, field_name: str, *, optional: bool = False) -> float | None:
+        """Return the field's ISO-8601 time as epoch seconds (None allowed if ``optional``)."""
         raw = self.value(field_name)
         return timestamp(self.component, self.name(field_name), raw, optional=optional)
 
     def flag(self, field_name: str, default: bool) -> bool:
+        """Return the field as a bool (``default`` when it is absent)."""
         raw = self.value(field_name, default)
         if not isinstance(raw, bool):
             raise MemoryCorrupt(

@@ -65,9 +65,9 @@ def client_order_id(intent_id: str, kind: OrderKind, attempt_group: str = "") ->
 
 def classify_rejection(message: str) -> str:
     """Map a rejection message to a bounded error category for metrics."""
-    low = message.lower()
+    lowered = message.lower()
     for needle, category in _REJECTION_KEYWORDS:
-        if needle in low:
+        if needle in lowered:
             return category
     return "rejected"
 
@@ -84,6 +84,7 @@ class RouteResult:
 
     @property
     def placed(self) -> bool:
+        """Return whether the exchange has the order."""
         return self.status == "placed"
 
 

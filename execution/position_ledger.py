@@ -7,6 +7,7 @@ it with the exchange's positions (execution.run.reconcile).
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -70,6 +71,10 @@ class PositionLedger:
         self.realized_pnl = 0.0
         self.fees_paid = 0.0
         self.last_fill_ts: float | None = None
+        # Funding received (negative: paid), apart from trading PnL: in total and per open
+        # position since it opened.
+        self.funding_pnl = 0.0
+        self.open_funding: dict[str, float] = {}
 
     def get_open_positions(self) -> list[LedgerPosition]:
         """Return the open positions (the spec's ledger accessor)."""
@@ -113,6 +118,7 @@ class PositionLedger:
         )  # fmt: skip
         if pos.qty <= _QTY_EPS * max(1.0, closed_qty):
             del self.positions[pos.symbol]
+            self.open_funding.pop(pos.symbol, None)
             self.closed_count += 1
             if remainder > _QTY_EPS:
                 self.positions[pos.symbol] = LedgerPosition(
@@ -121,6 +127,12 @@ class PositionLedger:
                 )  # fmt: skip
         return trade
 
+    def apply_funding(self, symbol: str, payment: float) -> None:
+        """Book a funding payment (cash to the account) on the symbol's open position."""
+        self.funding_pnl += payment
+        if symbol in self.positions:
+            self.open_funding[symbol] = self.open_funding.get(symbol, 0.0) + payment
+
     def adopt(self, symbol: str, side: Side, qty: float, entry_price: float, ts: float) -> None:
         """Take over a position found on the exchange that the engine did not open."""
         self.positions[symbol] = LedgerPosition(symbol, side, qty, entry_price, ts, adopted=True)
@@ -128,6 +140,7 @@ class PositionLedger:
     def close_external(self, symbol: str) -> LedgerPosition | None:
         """Drop a position that is gone from the exchange (closed outside the engine)."""
         pos = self.positions.pop(symbol, None)
+        self.open_funding.pop(symbol, None)
         if pos is not None:
             self.closed_count += 1
         return pos
@@ -135,6 +148,14 @@ class PositionLedger:
     # --- persistence -------------------------------------------------------------------------
 
     def to_dict(self, now: float) -> dict[str, Any]:
+        doc = self._doc(now)
+        # Written once funding has happened: a run without any keeps the file it always had.
+        if self.funding_pnl or self.open_funding:
+            doc["funding_pnl"] = self.funding_pnl
+            doc["open_funding"] = dict(self.open_funding)
+        return doc
+
+    def _doc(self, now: float) -> dict[str, Any]:
         return {
             "schema_version": SCHEMA_VERSION,
             "updated_ts": to_iso(now),
@@ -167,6 +188,8 @@ class PositionLedger:
         ledger.realized_pnl = _lenient(lambda: doc.number("realized_pnl", default=0.0), 0.0)
         ledger.fees_paid = _lenient(lambda: doc.number("fees_paid", default=0.0), 0.0)
         ledger.last_fill_ts = from_iso(doc.doc.get("last_fill_ts"))
+        ledger.funding_pnl = _lenient(lambda: doc.number("funding_pnl", default=0.0), 0.0)
+        ledger.open_funding = _funding_by_symbol(doc.doc.get("open_funding"), ledger.positions)
         return ledger
 
     @classmethod
@@ -180,6 +203,8 @@ class PositionLedger:
         ledger.realized_pnl = doc.number("realized_pnl")
         ledger.fees_paid = doc.number("fees_paid")
         ledger.last_fill_ts = doc.timestamp("last_fill_ts", optional=True)
+        ledger.funding_pnl = doc.number("funding_pnl", default=0.0)
+        ledger.open_funding = _funding_by_symbol(doc.doc.get("open_funding"), ledger.positions)
         return ledger
 
     def save(self, path: str | Path, now: float) -> None:
@@ -188,6 +213,17 @@ class PositionLedger:
     @classmethod
     def load(cls, path: str | Path) -> PositionLedger:
         return cls.from_dict(read_json_defensive(path).data)
+
+
+def _funding_by_symbol(raw: object, positions: dict[str, LedgerPosition]) -> dict[str, float]:
+    """Return the finite funding amounts of open positions in ``raw`` (others left out)."""
+    if not isinstance(raw, dict):
+        return {}
+    out: dict[str, float] = {}
+    for sym, v in raw.items():
+        if sym in positions and isinstance(v, int | float) and math.isfinite(v):
+            out[sym] = float(v)
+    return out
 
 
 def _lenient(read: Callable[[], Any], default: Any) -> Any:

@@ -1,6 +1,7 @@
 """TP/SL registry: symbol -> take-profit and stop-loss levels (the one owner of exit levels).
 
-Persisted atomically as tp_sl_registry.json and reloaded on restart.
+The engine's memory (the store) carries it across restarts (:meth:`TpSlRegistry.from_memory`);
+tp_sl_registry.json is a view of it, written atomically for the dashboard and the doctor.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ _COMPONENT = "registry"
 
 @dataclass(frozen=True, slots=True)
 class TpSlEntry:
+    """One position's exit levels; ``created_ts`` is epoch seconds."""
+
     symbol: str
     side: Side
     tp_price: float
@@ -42,6 +45,8 @@ class TpSlEntry:
 
 
 class TpSlRegistry:
+    """Symbol -> its TP/SL entry; the executor registers and removes, everyone else reads."""
+
     def __init__(self) -> None:
         self.entries: dict[str, TpSlEntry] = {}
 
@@ -62,7 +67,7 @@ class TpSlRegistry:
         return {
             "schema_version": SCHEMA_VERSION,
             "updated_ts": to_iso(now),
-            "entries": {s: e.to_dict() for s, e in self.entries.items()},
+            "entries": {symbol: entry.to_dict() for symbol, entry in self.entries.items()},
         }
 
     @classmethod
@@ -72,29 +77,29 @@ class TpSlRegistry:
         An entry whose levels are not finite positive numbers could never trigger; loading it
         would count its position as covered and hide it from the under-water canary.
         """
-        reg = cls()
+        registry = cls()
         entries = data.get("entries") if isinstance(data, dict) else data
         if entries is not None and not isinstance(entries, dict):
             log.warning(
                 "registry.entries is a %s, not an object: no entry loaded", type(entries).__name__
             )
-            return reg
+            return registry
         for symbol, raw in (entries or {}).items():
             try:
-                reg.entries[symbol] = _entry(str(symbol), raw, strict=False)
+                registry.entries[symbol] = _entry(str(symbol), raw, strict=False)
             except MemoryCorrupt as err:
                 log.warning("TP/SL entry left out (its position counts as unprotected): %s", err)
-        return reg
+        return registry
 
     @classmethod
     def from_memory(cls, data: object) -> TpSlRegistry:
         """Rebuild the registry the engine saved; raise :class:`MemoryCorrupt` on any bad value."""
         raw_entries = memory.Fields(_COMPONENT, "", data).value("entries")
         entries = memory.mapping(_COMPONENT, "entries", raw_entries)
-        reg = cls()
+        registry = cls()
         for symbol, raw in entries.items():
-            reg.entries[symbol] = _entry(symbol, raw, strict=True)
-        return reg
+            registry.entries[symbol] = _entry(symbol, raw, strict=True)
+        return registry
 
     def save(self, path: str | Path, now: float) -> None:
         write_json_atomic(path, self.to_dict(now))
@@ -105,7 +110,7 @@ class TpSlRegistry:
 
 
 def has_valid_levels(raw: object) -> bool:
-    """True if a decoded registry entry is protection: a side and finite positive TP and SL.
+    """Return whether a decoded registry entry is protection: a side, finite positive TP and SL.
 
     The one rule for "covered" that the engine, the doctor and the dashboard share.
     """

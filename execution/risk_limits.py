@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from execution.config import RiskConfig
-from execution.diagnostics_metrics import record_risk_passed, record_veto
+from execution.diagnostics_metrics import is_enabled, record_risk_passed, record_veto
 from execution.risk.var import VarEstimate, historical_cvar, historical_var, portfolio_var
 from execution.rounding import round_qty
 from execution.types import Intent, MarketRules, Side, VetoReason, VetoResult
@@ -214,13 +214,20 @@ _JUDGES_OF_POST_TRADE_VAR: dict[VetoReason, Callable[[VarEstimate, RiskLimits], 
 
 
 def check_order(
-    intent: Intent, portfolio: PortfolioView, limits: RiskLimits, *, report_all: bool = False
+    intent: Intent,
+    portfolio: PortfolioView,
+    limits: RiskLimits,
+    *,
+    report_all: bool = False,
+    price_vetoed: bool = True,
 ) -> VetoResult:
     """Decide on an entry intent: the first failing check in CHECK_ORDER is the veto.
 
     With ``report_all`` the remaining checks are also run and listed in ``also_failed``; they
-    never change the decision. A pass whose VaR/CVaR checks were skipped for lack of returns
-    says so in ``detail``.
+    never change the decision. ``price_vetoed=False`` leaves the VaR/CVaR pair out of that list
+    for an intent an earlier check vetoed (the post-trade estimate costs more than every other
+    check together). A pass whose VaR/CVaR checks were skipped for lack of returns says so in
+    ``detail``.
     """
     first: Failure | None = None
     others: list[VetoReason] = []
@@ -231,6 +238,8 @@ def check_order(
             failure = check(intent, portfolio, limits)
         else:
             if estimate is None:
+                if first is not None and not price_vetoed:
+                    continue
                 estimate = post_trade_var(intent, portfolio, limits)
             failure = judge(estimate, limits)
         if failure is None:
@@ -264,10 +273,15 @@ def _skipped_note(estimate: VarEstimate | None, limits: RiskLimits) -> str:
 
 
 def evaluate_intent(intent: Intent, portfolio: PortfolioView, limits: RiskLimits) -> VetoResult:
-    """Run check_order and record the outcome in diagnostics (the spec's record_veto point)."""
-    result = check_order(intent, portfolio, limits)
+    """Run check_order and record the outcome in diagnostics (the spec's record_veto point).
+
+    With diagnostics on, a veto also records every other failing check (the veto causes); the
+    VaR/CVaR pair is judged only for an intent no earlier check vetoed, so the post-trade
+    estimate still runs at most once per intent and only where the decision needs it.
+    """
+    result = check_order(intent, portfolio, limits, report_all=is_enabled(), price_vetoed=False)
     if result.vetoed and result.reason is not None:
-        record_veto(result.reason, intent.symbol)
+        record_veto(result.reason, intent.symbol, result.also_failed)
     else:
         record_risk_passed(intent.symbol)
     return result

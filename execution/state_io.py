@@ -74,6 +74,7 @@ class JsonRead:
 
     @property
     def ok(self) -> bool:
+        """Return whether the file held a JSON object."""
         return self.status == "ok"
 
 
@@ -84,62 +85,63 @@ def read_json_defensive(path: str | Path) -> JsonRead:
     symlink loop, a file over :data:`MAX_STATE_FILE_BYTES`, invalid UTF-8, nesting deeper than
     :data:`MAX_JSON_DEPTH` and integers beyond :data:`MAX_INT_DIGITS` digits are "corrupt".
     """
-    p = Path(path)
-    raw = _read_regular_file(p)
+    file_path = Path(path)
+    raw = _read_regular_file(file_path)
     if isinstance(raw, JsonRead):
         return raw
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
-        return _corrupt(p, f"not UTF-8: byte {err.start} ({err.reason})")
+        return _corrupt(file_path, f"not UTF-8: byte {err.start} ({err.reason})")
     if not text.strip():
-        return JsonRead(str(p), "empty", {}, "file is empty")
+        return JsonRead(str(file_path), "empty", {}, "file is empty")
     try:
         data = json.loads(text, parse_int=_bounded_int)
     except json.JSONDecodeError as err:
-        return _corrupt(p, f"not valid JSON: {err.msg} at line {err.lineno}")
+        return _corrupt(file_path, f"not valid JSON: {err.msg} at line {err.lineno}")
     except RecursionError:
-        return _corrupt(p, f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+        return _corrupt(file_path, f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
     except ValueError as err:  # _bounded_int's refusal
-        return _corrupt(p, str(err))
+        return _corrupt(file_path, str(err))
     if not isinstance(data, dict):
-        return _corrupt(p, f"expected a JSON object, got {type(data).__name__}")
+        return _corrupt(file_path, f"expected a JSON object, got {type(data).__name__}")
     if _deeper_than(data, MAX_JSON_DEPTH):
-        return _corrupt(p, f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
-    return JsonRead(str(p), "ok", data)
+        return _corrupt(file_path, f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    return JsonRead(str(file_path), "ok", data)
 
 
-def _corrupt(p: Path, error: str) -> JsonRead:
-    log.warning("state file %s refused: %s", p, error)
-    return JsonRead(str(p), "corrupt", {}, error)
+def _corrupt(file_path: Path, error: str) -> JsonRead:
+    log.warning("state file %s refused: %s", file_path, error)
+    return JsonRead(str(file_path), "corrupt", {}, error)
 
 
-def _read_regular_file(p: Path) -> bytes | JsonRead:
-    """The file's bytes, or why it is not a regular file of a sane size (never blocks)."""
+def _read_regular_file(file_path: Path) -> bytes | JsonRead:
+    """Return the file's bytes, or why it is not a regular file of a sane size (never blocks)."""
     try:
         # O_NONBLOCK: opening a FIFO without a writer would otherwise wait forever.
-        fd = os.open(p, os.O_RDONLY | _O_NONBLOCK | _O_CLOEXEC)
+        fd = os.open(file_path, os.O_RDONLY | _O_NONBLOCK | _O_CLOEXEC)
     except FileNotFoundError:
-        return JsonRead(str(p), "missing", {}, "file not found")
+        return JsonRead(str(file_path), "missing", {}, "file not found")
     except OSError as err:
-        return _corrupt(p, _open_error(err))
+        return _corrupt(file_path, _open_error(err))
     try:
         info = os.fstat(fd)  # of what was opened, so a swap after a check cannot fool it
         if not stat.S_ISREG(info.st_mode):
-            return _corrupt(p, f"not a regular file: {_file_kind(info.st_mode)}")
+            return _corrupt(file_path, f"not a regular file: {_file_kind(info.st_mode)}")
         if info.st_size > MAX_STATE_FILE_BYTES:
-            return _corrupt(p, f"{info.st_size} bytes, over the {MAX_STATE_FILE_BYTES} bound")
+            bound = MAX_STATE_FILE_BYTES
+            return _corrupt(file_path, f"{info.st_size} bytes, over the {bound} bound")
         chunks, size = [], 0
         # Bounded even if the file grows while it is read.
         while size <= MAX_STATE_FILE_BYTES and (chunk := os.read(fd, 1 << 20)):
             chunks.append(chunk)
             size += len(chunk)
     except OSError as err:
-        return _corrupt(p, f"unreadable: {err}")
+        return _corrupt(file_path, f"unreadable: {err}")
     finally:
         os.close(fd)
     if size > MAX_STATE_FILE_BYTES:
-        return _corrupt(p, f"over the {MAX_STATE_FILE_BYTES} byte bound")
+        return _corrupt(file_path, f"over the {MAX_STATE_FILE_BYTES} byte bound")
     return b"".join(chunks)
 
 
@@ -167,7 +169,7 @@ def _bounded_int(digits: str) -> int:
 
 
 def _deeper_than(data: object, limit: int) -> bool:
-    """True if containers nest deeper than ``limit`` (without recursion)."""
+    """Return whether containers nest deeper than ``limit`` (walked without recursion)."""
     stack: list[tuple[object, int]] = [(data, 1)]
     while stack:
         node, depth = stack.pop()
@@ -188,17 +190,17 @@ def remove_stale_temp_files(directory: str | Path, names: tuple[str, ...]) -> li
     Only the writer of ``directory`` may call this (the engine at start-up): a temp file of a
     write in progress elsewhere would be taken away from under it.
     """
-    d = Path(directory)
+    folder = Path(directory)
     removed: list[str] = []
-    if not d.is_dir():
+    if not folder.is_dir():
         return removed
     for name in names:
-        for tmp in d.glob(f".{name}.*.tmp"):
+        for tmp in folder.glob(f".{name}.*.tmp"):
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
                 removed.append(tmp.name)
     if removed:
-        log.info("removed %d temp file(s) of interrupted writes in %s", len(removed), d)
+        log.info("removed %d temp file(s) of interrupted writes in %s", len(removed), folder)
     return removed
 
 

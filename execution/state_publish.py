@@ -1,7 +1,8 @@
 """Publish the engine's state files (intel.json with runtime_diagnostics, positions, risk).
 
 Pure builders turn engine objects into the documented JSON (docs/state_files.md); the writers
-put them on disk atomically. Publishing is throttled by the caller (StatePublisher).
+put them on disk atomically. The caller (the runner) throttles publishing with
+:class:`PublishThrottle`.
 """
 
 from __future__ import annotations
@@ -52,9 +53,11 @@ def write_runtime_diagnostics_state(state: dict[str, Any]) -> None:
             "tp_sl_registered_count": es.tp_sl_registered_count,
             "tp_sl_missing_count": es.tp_sl_missing_count,
             "underwater_without_tp_sl_count": es.underwater_without_tp_sl_count,
+            "liquidation_before_stop_count": es.liquidation_before_stop_count,
         },
         "window": snapshot.window,
         "heatmap": snapshot.heatmap,
+        "veto_causes": snapshot.veto_causes,  # every failing check, beside the first (by_reason)
         "liveness": snapshot.liveness,
         "accounting": snapshot.accounting,
         "exit_triggers_by_kind": snapshot.exit_triggers_by_kind,
@@ -128,19 +131,24 @@ class PublishThrottle:
         self._last_bars = 0
 
     def due(self, bars_processed: int) -> bool:
+        """Return whether a publish is due (the wall interval passed, or N bars in a replay)."""
         wall = time.monotonic()
         if wall - self._last_wall >= self.min_interval:
             return True
         return self.every_bars is not None and bars_processed - self._last_bars >= self.every_bars
 
     def next_check(self, bars_processed: int, stride: int) -> int:
-        """The bar count at which a loop that checks every ``stride`` bars should ask again,
-        so that a publish every N bars still happens at the Nth bar."""
+        """Return the bar count at which a loop checking every ``stride`` bars asks again.
+
+        Never past the next N-bar publish, so that a publish every N bars still happens at the
+        Nth bar.
+        """
         at = bars_processed + stride
         if self.every_bars is not None:
             at = min(at, self._last_bars + self.every_bars)
         return max(at, bars_processed + 1)
 
     def mark(self, bars_processed: int) -> None:
+        """Note that a publish happened now, at ``bars_processed`` bars."""
         self._last_wall = time.monotonic()
         self._last_bars = bars_processed

@@ -37,6 +37,7 @@ class ExitKind(StrEnum):
     SL = "sl"
     SIGNAL = "signal"  # closed because the strategy reversed
     EXTERNAL = "external_close"
+    LIQUIDATION = "liquidation"  # the venue closed it: the mark crossed the liquidation price
 
 
 # One bar as the hot loop carries it: (symbol index, ts, open, high, low, close, volume).

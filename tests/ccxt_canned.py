@@ -125,6 +125,10 @@ class CannedBinance:
     requests: list[Request] = field(default_factory=list)
     faults: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     hidden_orders: int = 0  # GET /order answers "does not exist" this many more times
+    margin_types: dict[str, str] = field(default_factory=dict)  # symbol -> ISOLATED / CROSSED
+    leverage_by_symbol: dict[str, int] = field(default_factory=dict)
+    liquidation_prices: dict[str, float] = field(default_factory=dict)
+    funding: dict[str, list[tuple[int, float]]] = field(default_factory=dict)  # ms, rate
 
     def install(self, client: ccxt.Exchange) -> ccxt.Exchange:
         """Route ``client``'s HTTP through this fake; keep ccxt's throttle but make it quick."""
@@ -228,7 +232,36 @@ class CannedBinance:
             ("POST", "/fapi/v1/order"): self._new_order,
             ("GET", "/fapi/v1/order"): self._query_order,
             ("GET", "/fapi/v1/userTrades"): self._user_trades,
+            ("GET", "/fapi/v1/markPriceKlines"): self._mark_klines,
+            ("GET", "/fapi/v1/fundingRate"): self._funding_rate,
+            ("POST", "/fapi/v1/marginType"): self._margin_type,
+            ("POST", "/fapi/v1/leverage"): self._set_leverage,
         }
+
+    def _mark_klines(self, p: dict[str, str]) -> tuple[int, Any]:
+        """Mark-price klines: the trade klines with an empty volume (as Binance sends "0")."""
+        status, rows = self._klines(p)
+        return status, [[*r[:5], "0", *r[6:]] for r in rows]
+
+    def _funding_rate(self, p: dict[str, str]) -> tuple[int, Any]:
+        rows = [
+            {"symbol": p["symbol"], "fundingTime": t, "fundingRate": f"{rate}", "markPrice": "0"}
+            for t, rate in self.funding.get(p["symbol"], [])
+            if t >= int(p.get("startTime", 0))
+        ]
+        return 200, rows[: int(p.get("limit", 100))]
+
+    def _margin_type(self, p: dict[str, str]) -> tuple[int, Any]:
+        mode = p["marginType"].upper()
+        if self.margin_types.get(p["symbol"]) == mode:
+            return 400, {"code": -4046, "msg": "No need to change margin type."}
+        self.margin_types[p["symbol"]] = mode
+        return 200, {"code": 200, "msg": "success"}
+
+    def _set_leverage(self, p: dict[str, str]) -> tuple[int, Any]:
+        lev = min(int(p["leverage"]), int(MAX_LEVERAGE.get(p["symbol"], 20)))
+        self.leverage_by_symbol[p["symbol"]] = lev
+        return 200, {"leverage": lev, "maxNotionalValue": "1000000", "symbol": p["symbol"]}
 
     def _klines(self, p: dict[str, str]) -> tuple[int, Any]:
         rows = self.klines.get(p["symbol"], [])
@@ -297,7 +330,7 @@ class CannedBinance:
                     "breakEvenPrice": f"{entry}",
                     "markPrice": f"{mark:.8f}",
                     "unRealizedProfit": f"{(mark - entry) * qty:.8f}",
-                    "liquidationPrice": "0",
+                    "liquidationPrice": f"{self.liquidation_prices.get(sym, 0.0)}",
                     "isolatedMargin": "0",
                     "notional": f"{mark * qty:.8f}",
                     "marginAsset": "USDT",

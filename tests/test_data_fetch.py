@@ -144,3 +144,23 @@ def test_cli_unknown_exchange_exits_2(tmp_path: Path, capsys: pytest.CaptureFixt
     )  # fmt: skip
     assert args.func(args) == 2
     assert "unknown ccxt exchange" in capsys.readouterr().err
+
+
+def test_perps_fetches_mark_bars_and_funding_history_that_load_beside_the_bars(
+    tmp_path: Path,
+) -> None:
+    fake = fake_with_bars(1_000)
+    h8 = 8 * 3_600_000
+    first = (START // h8 + 1) * h8
+    fake.funding["BTCUSDT"] = [(first + i * h8 + 7, 0.0001 * (i + 1)) for i in range(3)]
+    client, _ = canned_client(fake, keys=False)
+    fetch_ohlcv_to_csv(
+        client, ["BTCUSDT"], "1m", START / 1000, tmp_path, progress=False, perps=True
+    )
+    assert len(rows(tmp_path / "BTCUSDT-1m_mark.csv")) == 1_001
+    funding = rows(tmp_path / "BTCUSDT_8h_funding_rate.csv")
+    assert funding[1:] == [[str(t), repr(r)] for t, r in fake.funding["BTCUSDT"]]
+    series, rejects = load_csv_dir(tmp_path, "1m")
+    perp = series["BTCUSDT"].perp
+    assert perp is not None and perp.funding is not None and rejects.total == 0
+    assert perp.funding.ts[0] == (first + 7) / 1000 and len(perp.marks[0]) == 1_000

@@ -43,7 +43,13 @@ op = st.one_of(
     st.tuples(st.just("end_loop")),
     st.tuples(st.just("signal"), st.sampled_from(SYMBOLS)),
     st.tuples(st.just("passed"), st.sampled_from(SYMBOLS)),
-    st.tuples(st.just("veto"), st.sampled_from(REASONS), st.sampled_from(SYMBOLS)),
+    st.tuples(
+        st.just("veto"),
+        st.sampled_from(REASONS),
+        st.sampled_from(SYMBOLS),
+        st.lists(st.sampled_from(REASONS), max_size=2, unique=True),  # the other failing checks
+    ),
+    st.tuples(st.just("engine_loop"), st.integers(0, 90)),
     st.tuples(st.just("order"), st.sampled_from(["entry", "exit"]), st.sampled_from(SYMBOLS)),
     st.tuples(
         st.just("failed"),
@@ -65,6 +71,9 @@ def apply(o: tuple[Any, ...], clock: Clock) -> None:
     elif kind == "loop":
         clock.t += o[1]
         dm.record_loop_start(clock.t)
+    elif kind == "engine_loop":
+        clock.t += o[1]
+        dm.record_loop(clock.t)
     elif kind == "end_loop":
         dm.record_loop_end()
     elif kind == "signal":
@@ -72,7 +81,7 @@ def apply(o: tuple[Any, ...], clock: Clock) -> None:
     elif kind == "passed":
         dm.record_risk_passed(o[1])
     elif kind == "veto":
-        dm.record_veto(o[1], o[2])
+        dm.record_veto(o[1], o[2], o[3])
     elif kind == "order":
         dm.record_order_placed(o[1], o[2])
     elif kind == "failed":
@@ -141,7 +150,7 @@ def valid_state() -> dict[str, Any]:
     d = Diagnostics(SMALL, clock)
     d.record_loop_start(T0)
     d.record_signal_emitted("BTCUSDT")
-    d.record_veto("cooldown", "BTCUSDT")
+    d.record_veto("cooldown", "BTCUSDT", ["var_limit"])
     d.record_stage_error("router", "down")
     d.set_gating_flags({"BTCUSDT": ["cooldown"]})
     return d.export_state()
@@ -177,6 +186,16 @@ CORRUPTIONS = [
     ("window[0][1]", set_path(("window", 0, 1), "too_risky")),
     ("heatmap.buckets[0][0]", set_path(("heatmap", "buckets", 0, 0), 1.5)),
     ("heatmap.bucket_seconds", set_path(("heatmap", "bucket_seconds"), 0)),
+    ("window[0][3][0]", set_path(("window", 0, 3), ["too_risky"])),
+    ("veto_causes", set_path(("veto_causes",), {"all_failing": {}})),
+    (
+        "veto_causes.sole.cooldown.BTCUSDT",
+        set_path(("veto_causes", "sole", "cooldown"), {"BTCUSDT": -1}),
+    ),
+    (
+        "veto_causes.all_failing.too_risky",
+        set_path(("veto_causes", "all_failing", "too_risky"), {}),
+    ),
 ]
 
 

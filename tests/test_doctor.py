@@ -101,8 +101,8 @@ def test_dominant_max_concurrent_exits_1_with_reason_and_share(tmp_path: Path) -
     got = finding(report, "dominant_veto")
     assert code == 1
     assert got["evidence"]["reason"] == "max_concurrent"
-    assert got["evidence"]["share_of_signals"] == pytest.approx(0.96)
-    assert got["evidence"]["share_of_vetoes"] == 1.0
+    assert got["evidence"]["share_vetoed"] == pytest.approx(0.96)
+    assert got["evidence"]["first_failing"] == 48
     assert "max_concurrent" in got["hint"]
 
 
@@ -154,8 +154,12 @@ def test_empty_or_missing_state_dir_is_critical_no_state(tmp_path: Path) -> None
 def test_json_report_shape(tmp_path: Path) -> None:
     _, report = doctor_json(f.make_state(tmp_path, f.dominant_max_concurrent))
     assert set(report) == {
-        "status", "exit_code", "state_dir", "now", "now_source", "settings", "counts", "findings"
+        "verdict", "status", "exit_code", "state_dir", "now", "now_source", "settings", "counts",
+        "findings",
     }  # fmt: skip
+    assert set(report["verdict"]) == {"trading", "protection", "severity"}
+    assert report["verdict"]["trading"]["status"] == "slowed"
+    assert report["verdict"]["trading"]["reason"] == "max_concurrent"
     assert report["now"] == f.T and report["now_source"].startswith("replay")
     assert report["counts"] == {"ok": len(report["findings"]) - 1, "warn": 1, "critical": 0}
     for x in report["findings"]:
@@ -184,13 +188,15 @@ def test_live_mode_measures_ages_against_the_wall_clock(tmp_path: Path) -> None:
     assert code == 0, not_ok(report)
 
 
-def test_a_stopped_live_engine_warns_only_with_positions_open(tmp_path: Path) -> None:
+def test_a_stopped_live_engine_is_critical_only_with_positions_open(tmp_path: Path) -> None:
     def stopped(state: f.State) -> None:
         state["intel.json"]["engine"].update(mode="live", running=False)
 
     _, report = doctor_json(f.make_state(tmp_path / "a", stopped), wall=f.T_EPOCH + 10)
-    assert finding(report, "engine")["status"] == "warn"
+    assert finding(report, "engine")["status"] == "critical"
     assert "2 open position(s)" in finding(report, "engine")["summary"]
+    assert report["verdict"]["protection"]["status"] == "unprotected"
+    assert report["verdict"]["protection"]["severity"] == "critical"
 
     def flat(state: f.State) -> None:
         state["positions_state.json"]["positions"] = []
@@ -199,6 +205,8 @@ def test_a_stopped_live_engine_warns_only_with_positions_open(tmp_path: Path) ->
 
     _, report = doctor_json(f.make_state(tmp_path / "b", stopped, flat), wall=f.T_EPOCH + 10)
     assert finding(report, "engine")["status"] == "ok"
+    assert report["verdict"]["trading"]["status"] == "engine_down"
+    assert report["verdict"]["protection"]["status"] == "protected"
 
 
 def test_reference_now_is_bar_time_in_replay_and_wall_clock_otherwise() -> None:

@@ -439,3 +439,27 @@ def test_redacting_logger_never_raises_and_blanks_secrets(caplog: pytest.LogCapt
     texts = [r.getMessage() for r in caplog.records]
     assert len(texts) == 3 and all(leaked_secrets(t) == [] for t in texts)
     assert "signature=***" in texts[2]
+
+
+# --- margin set-up and read-back ----------------------------------------------------------------
+
+
+def test_margin_mode_and_leverage_are_set_at_start_and_a_mode_already_set_is_no_error() -> None:
+    ex, fake, _ = make()
+    ex.load_markets()
+    granted = ex.set_margin({"BTCUSDT": 10.0, "ETHUSDT": 120.0}, "isolated")
+    assert granted == {"BTCUSDT": 10.0, "ETHUSDT": 100.0}  # the exchange caps ETH at 100x
+    assert fake.margin_types == {"BTCUSDT": "ISOLATED", "ETHUSDT": "ISOLATED"}
+    assert fake.leverage_by_symbol == {"BTCUSDT": 10, "ETHUSDT": 100}
+    assert ex.set_margin({"BTCUSDT": 5.0}, "isolated") == {"BTCUSDT": 5.0}  # -4046 tolerated
+
+
+def test_the_venue_liquidation_price_and_leverage_are_read_back_with_the_positions() -> None:
+    ex, fake, _ = make()
+    fake.positions["BTCUSDT"] = (0.5, 60_000.0)
+    fake.liquidation_prices["BTCUSDT"] = 54_321.5
+    ex.load_markets()
+    assert "BTCUSDT" in ex.positions()
+    risk = ex.position_risk()["BTCUSDT"]
+    assert risk.liquidation_price == 54_321.5
+    assert risk.margin > 0

@@ -200,16 +200,22 @@ def test_files_of_one_symbol_are_joined_in_file_name_order(tmp_path: Path) -> No
     assert rejects.total == 0
 
 
-def test_overlapping_files_count_duplicates_and_unusable_files_are_skipped(tmp_path: Path) -> None:
+def test_overlapping_files_count_duplicates_and_empty_files_are_skipped(tmp_path: Path) -> None:
     _write(tmp_path / "ADABTC-1m-a.csv", _klines(3))
     _write(tmp_path / "ADABTC-1m-b.csv", _klines(5))  # first 3 bars repeat file a
-    _write(tmp_path / "ZZZ.csv", ["ts,open,high,low,close,volume", "oops,1,1,1,1,1"])
     _write(tmp_path / "EMPTY.csv", [""])
     series, rejects = load_csv_dir(tmp_path)
     assert list(series) == ["ADABTC"] and len(series["ADABTC"]) == 5
     # b's first two bars are below a's last one (out of order), its third equals it.
     ada = {"duplicate_ts": 1, "out_of_order_ts": 2}
-    assert rejects.by_symbol == {"ADABTC": ada, "ZZZ": {"malformed_line": 1}}
+    assert rejects.by_symbol == {"ADABTC": ada}
+
+
+def test_a_file_whose_every_line_is_rejected_is_an_error_naming_it(tmp_path: Path) -> None:
+    _write(tmp_path / "ADABTC-1m-a.csv", _klines(3))
+    _write(tmp_path / "ZZZ.csv", ["ts,open,high,low,close,volume", "oops,1,1,1,1,1"])
+    with pytest.raises(DataError, match=r"ZZZ.csv: no valid bar: all 1 line\(s\) rejected \(1 malformed_line\)"):
+        load_csv_dir(tmp_path)
 
 
 def test_unusable_input_raises_data_error(tmp_path: Path) -> None:
@@ -219,12 +225,12 @@ def test_unusable_input_raises_data_error(tmp_path: Path) -> None:
         load_csv_dir(tmp_path)
     with pytest.raises(DataError, match="does not exist"):
         load_csv_file(tmp_path / "missing.csv")
-    _write(tmp_path / "funding.csv", ["ts,funding_rate", "1637193600017,0.0001"])
-    with pytest.raises(DataError, match="funding.csv: unrecognised CSV format"):
+    _write(tmp_path / "rates.csv", ["ts,funding_rate", "1637193600017,0.0001"])
+    with pytest.raises(DataError, match="rates.csv: unrecognised CSV format"):
         load_csv_dir(tmp_path)
-    (tmp_path / "funding.csv").unlink()
+    (tmp_path / "rates.csv").unlink()
     _write(tmp_path / "BAD.csv", ["ts,open,high,low,close,volume", "1,2,1,2,2,1"])
-    with pytest.raises(DataError, match="no valid bar"):
+    with pytest.raises(DataError, match="BAD.csv: no valid bar"):
         load_csv_dir(tmp_path)
 
 

@@ -222,3 +222,34 @@ def test_running_engine_serves_metrics_on_its_configured_port(tmp_path: Path) ->
     screener = value(samples, "v7_stage_last_success_timestamp_seconds", stage="screener")
     assert abs(screener - time.time()) < 120, "a realtime engine stamps the wall clock"
     assert value(samples, "v7_nav") > 0
+
+
+def test_the_verdict_gauges_answer_both_questions_over_http(tmp_path: Path) -> None:
+    import doctor_state_factory as f
+
+    from execution.run.metrics_exporter import verdict_view_from_state_dir
+
+    def circuit_and_gating(state: f.State) -> None:
+        state["risk_snapshot.json"].update(drawdown_pct=0.0831, dd_state="warn")
+        gating = {"BTCUSDT": ["max_concurrent", "portfolio_dd_circuit"], "ETHUSDT": []}
+        state["intel.json"]["runtime_diagnostics"]["liveness"]["gating"] = gating
+
+    state_dir = f.make_state(tmp_path, circuit_and_gating, f.underwater_without_tp_sl)
+    srv = start_metrics_server(0, None, verdict_view=verdict_view_from_state_dir(state_dir))
+    try:
+        names, samples = scrape(srv.url)
+    finally:
+        srv.close()
+    assert {"v7_verdict_status", "v7_verdict_state", "v7_blocked_symbols"} <= names
+    assert value(samples, "v7_verdict_status", question="trading") == 2.0
+    assert value(samples, "v7_verdict_status", question="protection") == 2.0
+    assert value(samples, "v7_verdict_state", question="trading", status="not_trading") == 1.0
+    assert value(samples, "v7_verdict_state", question="trading", status="trading") == 0.0
+    assert value(samples, "v7_verdict_reason", reason="portfolio_dd_circuit") == 1.0
+    assert value(samples, "v7_blocked_symbols", reason="portfolio_dd_circuit") == 1.0
+    assert value(samples, "v7_unprotected_positions") == 1.0
+
+
+def test_without_a_verdict_view_there_are_no_verdict_gauges(server: MetricsServer) -> None:
+    names, _ = scrape(server.url)
+    assert "v7_verdict_status" not in names

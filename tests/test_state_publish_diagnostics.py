@@ -97,6 +97,33 @@ def test_write_runtime_diagnostics_state_adds_the_spec_block(synthetic_updates: 
     }
 
 
+def test_the_block_carries_the_veto_causes_in_the_shape_the_verdict_reads() -> None:
+    configure(DiagnosticsSettings(), clock=lambda: T0)
+    record_signal_emitted("BTCUSDT")
+    record_veto("per_trade_nav_pct", "BTCUSDT", ["portfolio_dd_circuit"])
+    record_signal_emitted("ETHUSDT")
+    record_veto("portfolio_dd_circuit", "ETHUSDT")
+    state: dict[str, Any] = {}
+    write_runtime_diagnostics_state(state)
+
+    assert state["runtime_diagnostics"]["veto_causes"] == {
+        "all_failing": {
+            "per_trade_nav_pct": {"BTCUSDT": 1},
+            "portfolio_dd_circuit": {"BTCUSDT": 1, "ETHUSDT": 1},
+        },
+        "sole": {"portfolio_dd_circuit": {"ETHUSDT": 1}},
+        "window": {
+            "all_failing": {"per_trade_nav_pct": 1, "portfolio_dd_circuit": 2},
+            "sole": {"portfolio_dd_circuit": 1},
+            "vetoed": 2,
+        },
+    }
+    assert state["runtime_diagnostics"]["veto_counters"]["by_reason"] == {
+        "per_trade_nav_pct": 1,
+        "portfolio_dd_circuit": 1,
+    }
+
+
 def test_the_block_carries_window_heatmap_liveness_and_accounting(synthetic_updates: None) -> None:
     state: dict[str, Any] = {}
     write_runtime_diagnostics_state(state)
@@ -111,6 +138,7 @@ def test_the_block_carries_window_heatmap_liveness_and_accounting(synthetic_upda
         "liveness",
         "accounting",
         "exit_triggers_by_kind",
+        "veto_causes",
     }
     assert rd["enabled"] is True
     assert rd["window"] == {

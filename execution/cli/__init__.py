@@ -1,33 +1,29 @@
-"""`v7` command line: run, dashboard, doctor, data fetch."""
+"""`v7` command line: run, dashboard, doctor, init, data fetch, trades."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from importlib import metadata
 
 from doctor.cli import register_cli as register_doctor
+from execution.cli.dashboard import register_cli as register_dashboard
 from execution.cli.data import register_cli as register_data
+from execution.cli.init import register_cli as register_init
+from execution.cli.report import register_report
 from execution.cli.run import add_run_parser
 from execution.cli.trades import register_cli as register_trades
 
 
-def _add_dashboard_parser(sub: Any) -> None:
-    p = sub.add_parser("dashboard", help="serve the Streamlit dashboard on 127.0.0.1")
-    p.add_argument(
-        "--state-dir", default=None, help="state dir (default $V7_STATE_DIR or logs/state)"
-    )
-    p.add_argument("--port", type=int, default=8501)
-    p.add_argument("--refresh", type=float, default=None, help="auto-refresh seconds")
-
-    def run(args: argparse.Namespace) -> int:
-        from dashboard.serve import serve
-
-        return serve(args.state_dir, args.port, refresh=args.refresh)
-
-    p.set_defaults(func=run)
+def version() -> str:
+    """The installed package's version ("unknown" when run from a bare source tree)."""
+    try:
+        return metadata.version("v7-engine")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,12 +32,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="v7: a perpetual-futures engine that shows why it is (not) trading.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--version", action="version", version=f"v7 {version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     add_run_parser(sub)
-    _add_dashboard_parser(sub)
+    register_dashboard(sub)
+    register_init(sub)
     register_doctor(sub)
     register_data(sub)
     register_trades(sub)
+    register_report(sub)
     return parser
 
 
@@ -57,14 +56,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         code: int = args.func(args)
+        sys.stdout.flush()  # inside the guard: a closed pipe surfaces here, not at exit
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader went away (`v7 doctor | head -3`): nothing to say
+        _silence_stdout()
+        return 1
     except Exception as err:  # a runtime failure: one line for people, the trace for -v
         logging.getLogger("v7").debug("runtime failure", exc_info=True)
         print(f"v7: runtime failure: {type(err).__name__}: {err} (run with -v for the trace)",
               file=sys.stderr)  # fmt: skip
         return 1
     return code
+
+
+def _silence_stdout() -> None:
+    # Python flushes stdout again at exit; pointing it at /dev/null keeps that flush quiet too.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    finally:
+        os.close(devnull)
 
 
 if __name__ == "__main__":

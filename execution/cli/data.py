@@ -16,7 +16,7 @@ def register_cli(subparsers: Any) -> argparse.ArgumentParser:
     """Add `data fetch SYMBOLS... --timeframe 1m --since DATE --out DIR` to the v7 CLI."""
     data: argparse.ArgumentParser = subparsers.add_parser("data", help="market data tools")
     sub = data.add_subparsers(dest="data_command", required=True)
-    p = sub.add_parser(
+    fetch = sub.add_parser(
         "fetch",
         help="download OHLCV into replay CSVs (public endpoints, no keys)",
         description=(
@@ -25,12 +25,16 @@ def register_cli(subparsers: Any) -> argparse.ArgumentParser:
             " only. Uses public endpoints: no API keys are needed or read."
         ),
     )
-    p.add_argument("symbols", nargs="+", metavar="SYMBOL", help="e.g. BTCUSDT ETHUSDT")
-    p.add_argument("--timeframe", default="1m", help="bar length (default 1m)")
-    p.add_argument("--since", required=True, metavar="DATE", help="first bar, UTC date or ISO")
-    p.add_argument("--until", default=None, metavar="DATE", help="end, exclusive (default now)")
-    p.add_argument("--out", required=True, metavar="DIR", help="directory for the CSV files")
-    p.add_argument("--exchange", default="binanceusdm", help="ccxt exchange id")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=_fetch)
+    fetch.add_argument("symbols", nargs="+", metavar="SYMBOL", help="e.g. BTCUSDT ETHUSDT")
+    fetch.add_argument("--timeframe", default="1m", help="bar length (default 1m)")
+    fetch.add_argument("--since", required=True, metavar="DATE", help="first bar, UTC date or ISO")
+    fetch.add_argument("--until", default=None, metavar="DATE", help="end, exclusive (default now)")
+    fetch.add_argument("--out", required=True, metavar="DIR", help="directory for the CSV files")
+    fetch.add_argument("--exchange", default="binanceusdm", help="ccxt exchange id")
+    fetch.add_argument("--no-progress", action="store_true", help="no progress bar")
+    fetch.add_argument(
+        "--perps", action="store_true",
+        help="also the mark-price bars and the funding-rate history (docs/perpetuals.md)",
+    )  # fmt: skip
+    fetch.set_defaults(func=_fetch)
     return data

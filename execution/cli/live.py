@@ -51,9 +51,14 @@ def run_live(
     ask: Callable[[str], str] = input,
 ) -> int:
     """Start the live engine; return the process exit code."""
-    from execution.cli.run import with_held_symbols
+    from execution.cli.run import UsageError, start_strategy, with_held_symbols
 
     cfg = with_held_symbols(cfg, state_dir)
+    try:
+        strategy = start_strategy(cfg)
+    except UsageError as err:  # before any connection: a plug-in that does not import is exit 2
+        print(f"live: {err}", file=sys.stderr)
+        return 2
     clock = WallClock()
     try:
         exchange = CcxtExchange.from_config(
@@ -79,13 +84,25 @@ def run_live(
     if not args.yes and not _confirm(exchange, cfg, args.testnet, ask):
         print("live: not confirmed; nothing was done", file=sys.stderr)
         return 2
+    if cfg.perps.set_on_start:  # the account's margin as the config says (docs/perpetuals.md)
+        leverage = {s.symbol: s.leverage or cfg.perps.leverage for s in cfg.universe}
+        try:
+            exchange.set_margin(leverage, cfg.perps.margin_mode)
+        except ExchangeError as err:
+            print(f"live: cannot set margin mode and leverage: {err}", file=sys.stderr)
+            return 1
     account = f"{exchange.name}{'-testnet' if args.testnet else ''}"
     opts = RunOptions("live", f"live:{exchange.name}", args.max_bars, False, fresh=args.fresh,
                       account=account)  # fmt: skip
+    # The metrics endpoint is up before the runner exists: it serves an empty risk snapshot until
+    # there is a runner, then the runner's last one.
     holder: dict[str, EngineRunner] = {}
     try:
-        with metrics_endpoint(cfg, lambda: holder["r"].last_risk if holder else {}):
-            runner = holder["r"] = EngineRunner(cfg, opts, state_dir, clock, lambda _: exchange)
+        with metrics_endpoint(cfg, lambda: holder["runner"].last_risk if holder else {}):
+            runner = EngineRunner(
+                cfg, opts, state_dir, clock, lambda _: exchange, strategy=strategy
+            )
+            holder["runner"] = runner
             runner.install_signal_handlers()
             started = time.perf_counter()
             try:

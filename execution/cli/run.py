@@ -7,14 +7,19 @@ import logging
 import os
 import sys
 import time
+from array import array
+from bisect import bisect_left
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from execution.cli.args import non_negative_float, non_negative_int, positive_float
 from execution.clock import Clock, ReplayClock, WallClock, from_iso
 from execution.config import ConfigError, EngineConfig, SymbolSpec, load_config
 from execution.market.bars import (
     DataError,
+    MergedBars,
     SyntheticStream,
     load_csv_dir,
     merge_series,
@@ -24,7 +29,7 @@ from execution.market.bars import (
 from execution.run.metrics_exporter import PortInUse, metrics_endpoint
 from execution.run.runner import EngineRunner, RunOptions, RunRefused
 from execution.run.summary import format_summary
-from execution.signal_screener import build_strategy
+from execution.signal_screener import Strategy, build_strategy
 from execution.state_v7 import STATE_DIR_ENV
 from execution.store import (
     EngineLock,
@@ -48,17 +53,36 @@ class UsageError(Exception):
 
 def add_run_parser(sub: Any) -> None:
     p = sub.add_parser("run", help="run the engine (paper + synthetic data by default)")
-    p.add_argument("--config", default="config/strategy_config.json", help="config file")
     p.add_argument(
-        "--state-dir", default=None, help="state dir (default $V7_STATE_DIR or logs/state)"
+        "--config", default=None,
+        help="config file (default ./config/strategy_config.json when it exists, else the "
+        "packaged default; `v7 init` writes an editable copy)",
+    )  # fmt: skip
+    p.add_argument(
+        "--state-dir", default=None,
+        help="state dir (default $V7_STATE_DIR, else the config's state_dir: logs/state)",
+    )  # fmt: skip
+    p.add_argument(
+        "--data", default=None, metavar="DIR",
+        help="replay the CSV files of DIR as fast as possible (implies --fast)",
+    )  # fmt: skip
+    p.add_argument(
+        "--fast", action="store_true",
+        help="replay (synthetic data, or --data) as fast as possible, then print a summary",
+    )  # fmt: skip
+    p.add_argument(
+        "--max-bars", type=non_negative_int, default=None, metavar="N",
+        help="stop after N bars, counted over all symbols",
+    )  # fmt: skip
+    p.add_argument(
+        "--seed", type=int, default=None, help="synthetic data seed (overrides the config)"
     )
-    p.add_argument("--data", default=None, help="replay the CSV files of this directory")
-    p.add_argument("--fast", action="store_true", help="replay as fast as possible, then summarise")
-    p.add_argument("--max-bars", type=int, default=None, help="stop after N bars (all symbols)")
-    p.add_argument("--seed", type=int, default=None, help="synthetic data seed (overrides config)")
-    p.add_argument("--pace", type=float, default=None, help="real time: seconds between bar steps")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--json-summary", action="store_true", help="print the summary as JSON")
+    p.add_argument(
+        "--pace", type=non_negative_float, default=None, metavar="S",
+        help="real-time mode: seconds between bar steps (default data.pace_seconds)",
+    )  # fmt: skip
+    p.add_argument("--no-progress", action="store_true", help="replay: no progress bar")
+    p.add_argument("--json-summary", action="store_true", help="replay: print the summary as JSON")
     p.add_argument(
         "--fresh", action="store_true",
         help="move the state dir's memory aside (into backup-*/) and start over",
@@ -66,19 +90,54 @@ def add_run_parser(sub: Any) -> None:
     p.add_argument("--live", action="store_true", help="trade live through ccxt (keys from env)")
     p.add_argument("--testnet", action="store_true", help="with --live: the exchange's sandbox")
     p.add_argument("--yes", action="store_true", help="with --live: do not ask for confirmation")
-    p.add_argument("--poll", type=float, default=5.0, help="with --live: seconds between loops")
-    p.add_argument("--max-loops", type=int, default=None, help="with --live: stop after N loops")
+    p.add_argument(
+        "--poll", type=positive_float, default=5.0, metavar="S",
+        help="with --live: seconds between loops (default 5)",
+    )  # fmt: skip
+    p.add_argument(
+        "--max-loops", type=non_negative_int, default=None, metavar="N",
+        help="with --live: stop after N loops",
+    )  # fmt: skip
     p.set_defaults(func=cmd_run)
 
 
+def contradictions(args: argparse.Namespace, argv_flags: set[str]) -> str | None:
+    """The first contradictory combination of flags, as a message; None when they agree."""
+    if args.live:
+        for flag in ("--fast", "--data", "--pace", "--seed", "--max-bars", "--no-progress",
+                     "--json-summary"):  # fmt: skip
+            if flag in argv_flags:
+                return f"{flag} is for replays and paper mode; it cannot be used with --live"
+    else:
+        for flag in ("--testnet", "--yes", "--poll", "--max-loops"):
+            if flag in argv_flags:
+                return f"{flag} only applies with --live"
+    if (args.fast or args.data) and "--pace" in argv_flags:
+        return "--pace is for the real-time mode; a replay (--fast / --data) runs as fast as it can"
+    if not (args.fast or args.data) and not args.live:
+        for flag in ("--no-progress", "--json-summary"):
+            if flag in argv_flags:
+                return f"{flag} only applies to a replay (--fast or --data DIR)"
+    return None
+
+
+def given_flags(args: argparse.Namespace) -> set[str]:
+    """The run flags that differ from their defaults (what the user typed, in effect)."""
+    defaults = {"testnet": False, "yes": False, "poll": 5.0, "max_loops": None, "fast": False,
+                "data": None, "pace": None, "seed": None, "max_bars": None,
+                "no_progress": False, "json_summary": False}  # fmt: skip
+    return {"--" + k.replace("_", "-") for k, v in defaults.items() if getattr(args, k, v) != v}
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    problem = contradictions(args, given_flags(args))
+    if problem:
+        print(f"v7 run: {problem}", file=sys.stderr)
+        return 2
     try:
         cfg = load_config(args.config)
     except ConfigError as err:
         print(f"config error: {err}", file=sys.stderr)
-        return 2
-    if args.max_bars is not None and args.max_bars < 0:
-        print("argument error: --max-bars must be >= 0", file=sys.stderr)
         return 2
     cfg = with_seed(cfg, args.seed)
     # --state-dir, else $V7_STATE_DIR, else the config's state_dir
@@ -88,6 +147,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         return run_live(cfg, args, state_dir)
     try:
+        if args.data and not args.fast:
+            print("v7 run: --data replays the CSVs as fast as possible (as with --fast), then "
+                  "prints a summary", file=sys.stderr)  # fmt: skip
         if args.data or args.fast:
             return _run_replay(cfg, args, state_dir)
         return _run_realtime(cfg, args, state_dir)
@@ -110,12 +172,7 @@ def paper_exchange_factory(
         fresh = PaperExchange.from_config(cfg, clock)
         if saved is None:
             return fresh
-        rules = {s: fresh.market_rules(s) for s in cfg.symbols}
-        ex = cfg.exchange
-        return PaperExchange.restore(
-            saved, rules, ex.starting_balance, ex.taker_fee_bps, ex.slippage_bps, clock,
-            fresh.leverage,
-        )  # fmt: skip
+        return fresh.resume(saved)  # the saved balances win; the config's rules stay
 
     return make
 
@@ -176,7 +233,7 @@ def _load_replay_data(
 ) -> tuple[EngineConfig, Any, RejectCounts, str]:
     rejects = RejectCounts()
     if args.data:
-        series, rejects = load_csv_dir(args.data)
+        series, rejects = load_csv_dir(args.data, cfg.data.timeframe)
         cfg = universe_for_data(cfg, sorted(series))
         source = f"csv:{Path(args.data).resolve()}:max_bars={args.max_bars}"
     else:
@@ -186,16 +243,38 @@ def _load_replay_data(
         tf = timeframe_seconds(cfg.data.timeframe)
         series = synthetic_series(cfg.universe, per_symbol, syn, tf)
         source = f"synthetic:seed={syn.seed}:tf={cfg.data.timeframe}:n={per_symbol}"
-    return cfg, merge_series(series, cfg.symbols), rejects, source
+    merged = merge_series(series, cfg.symbols)
+    return cfg, first_bars(merged, args.max_bars), rejects, source
+
+
+def first_bars(merged: MergedBars, n: int | None) -> MergedBars:
+    """The first ``n`` bars (all of them when None): --max-bars N replays exactly N bars, even
+    when N ends inside one time's bars."""
+    if n is None or n >= len(merged.ts):
+        return merged
+    ends = merged.loop_ends()
+    kept = array("q", ends[: bisect_left(ends, n)])
+    if not kept or kept[-1] != n:
+        kept.append(n)
+    return replace(
+        merged, ts=merged.ts[:n], sym_idx=merged.sym_idx[:n], open=merged.open[:n],
+        high=merged.high[:n], low=merged.low[:n], close=merged.close[:n],
+        volume=merged.volume[:n], group_ends=kept,
+    )  # fmt: skip
+
+
+def start_strategy(cfg: EngineConfig) -> Strategy:
+    """Build the configured strategy; UsageError (exit 2) when a plug-in cannot start."""
+    try:
+        return build_strategy(cfg.strategy, len(cfg.symbols))
+    except (Exception, SystemExit) as err:  # a plug-in that does not import or start (or exits)
+        raise UsageError(f"strategy {cfg.strategy.name!r} cannot start: {err!r}") from err
 
 
 def _build_runner(
     cfg: EngineConfig, opts: RunOptions, state_dir: Path, clock: Clock, rejects: RejectCounts
 ) -> EngineRunner:
-    try:
-        strategy = build_strategy(cfg.strategy, len(cfg.symbols))
-    except (Exception, SystemExit) as err:  # a plug-in that does not import or start (or exits)
-        raise UsageError(f"strategy {cfg.strategy.name!r} cannot start: {err!r}") from err
+    strategy = start_strategy(cfg)
     return EngineRunner(
         cfg, opts, state_dir, clock, paper_exchange_factory(cfg, clock), rejects,
         strategy=strategy,

@@ -17,12 +17,12 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from execution.clock import to_iso
-from execution.diagnostics.heatmap import VetoHeatmap
+from execution.diagnostics import reading
+from execution.diagnostics.causes import VetoCauses
+from execution.diagnostics.heatmap import PORTFOLIO, VetoHeatmap
 from execution.diagnostics.model import (
     LOOP_STAGES,
     REASON_KEYS,
-    STAGES,
     DiagnosticsSettings,
     ExitPipelineStatus,
     RuntimeDiagnosticsSnapshot,
@@ -30,12 +30,11 @@ from execution.diagnostics.model import (
     unknown_reason,
 )
 from execution.diagnostics.state import export_state, parse_state, published_counters
-from execution.diagnostics.window import FAILED, ORDER, VETO, OutcomeWindow
+from execution.diagnostics.window import FAILED, NONE_OTHER, ORDER, VETO, OutcomeWindow
 from execution.types import VetoReason
 
 Clock = Callable[[], float]
 ERROR_TEXT_MAX = 300
-NO_EXIT_COUNTS = (0, 0, 0, 0)
 
 
 class Diagnostics:
@@ -70,8 +69,10 @@ class Diagnostics:
         self.last_exit_trigger: float | None = None
         self.last_exit_scan: float | None = None
         self.exit_counts: tuple[int, int, int, int] | None = None
+        self.liquidation_before_stop = 0
         self.window = OutcomeWindow(s.window_signals, s.window_seconds)
         self.heatmap = VetoHeatmap(s.heatmap_bucket_seconds, s.heatmap_max_buckets)
+        self.causes = VetoCauses()
         self.loop_count = 0
         self.loop_t: float | None = None  # the loop in progress (None between loops)
         self.last_loop_t: float | None = None
@@ -109,13 +110,25 @@ class Diagnostics:
         with self._lock:
             self.in_flight += 1
 
-    def record_veto(self, reason: VetoReason | str, symbol: str | None = None) -> None:
-        """Count a veto of ``reason`` (a VetoReason or its value) on ``symbol`` (None: portfolio)."""
+    def record_veto(
+        self,
+        reason: VetoReason | str,
+        symbol: str | None = None,
+        also_failed: Iterable[VetoReason | str] = (),
+    ) -> None:
+        """Count a veto of ``reason`` (a VetoReason or its value) on ``symbol`` (None: portfolio).
+
+        ``also_failed`` are the other checks the signal failed (the decision is ``reason``
+        alone; they feed the veto causes).
+        """
         if not self.enabled:
             return
         key = REASON_KEYS.get(reason)
         if key is None:
             raise unknown_reason(reason)
+        others = NONE_OTHER
+        if also_failed:
+            others = tuple(REASON_KEYS.get(r) or _raise_unknown(r) for r in also_failed)
         t = self.loop_t
         if t is None:
             t = self.clock()
@@ -124,8 +137,9 @@ class Diagnostics:
             by_reason = self.vetoes_by_reason
             by_reason[key] = by_reason.get(key, 0) + 1
             self.last_veto = t
-            self.window.outcomes.append((VETO, key, t))
+            self.window.outcomes.append((VETO, key, t, others))
             self.heatmap.add(key, symbol, t)
+            self.causes.add(key, symbol or PORTFOLIO, others)
 
     def record_order_placed(self, kind: str = "entry", symbol: str | None = None) -> None:
         """Count an order the exchange accepted; an entry order resolves its signal."""
@@ -142,7 +156,7 @@ class Diagnostics:
             if key == "entry":
                 if self.in_flight > 0:
                     self.in_flight -= 1
-                self.window.outcomes.append((ORDER, None, t))
+                self.window.outcomes.append((ORDER, None, t, NONE_OTHER))
 
     def record_order_failed(
         self, error: str, kind: str = "entry", symbol: str | None = None
@@ -159,7 +173,7 @@ class Diagnostics:
             if key == "entry":
                 if self.in_flight > 0:
                     self.in_flight -= 1
-                self.window.outcomes.append((FAILED, None, t))
+                self.window.outcomes.append((FAILED, None, t, NONE_OTHER))
 
     def record_exit_trigger(self, kind: str | None = None, symbol: str | None = None) -> None:
         """Count an exit decision (tp, sl, signal...)."""
@@ -190,6 +204,17 @@ class Diagnostics:
         self.loop_base = (self.signals, self.vetoes, self.orders, self.exit_triggers)
         self.prev_loop_t = self.last_loop_t
         self.last_loop_t = self.loop_t = t
+        self.loop_count += 1
+
+    def record_loop(self, now: float) -> None:
+        """Start the engine's loop at ``now``: :meth:`record_loop_start` and, since every loop
+        scans exits right after its fills, :meth:`record_exit_scan_run`, in one call (the
+        executor's only per-loop call; it reports the scan's counts when they change)."""
+        if not self.enabled:
+            return
+        self.loop_base = (self.signals, self.vetoes, self.orders, self.exit_triggers)
+        self.prev_loop_t = self.last_loop_t
+        self.last_loop_t = self.loop_t = self.last_exit_scan = now
         self.loop_count += 1
 
     def record_loop_end(self, stages: Iterable[str] = ()) -> None:
@@ -224,6 +249,10 @@ class Diagnostics:
             underwater_without_tp_sl_count,
         )
 
+    def set_liquidation_before_stop(self, count: int) -> None:
+        """Set how many open positions would be liquidated before their stop."""
+        self.liquidation_before_stop = count
+
     # --- liveness -----------------------------------------------------------------------------
 
     def record_stage_success(self, stage: str) -> None:
@@ -250,7 +279,7 @@ class Diagnostics:
         with self._lock:
             # The loop in progress does not vouch for this stage: keep its last success before.
             in_loop = self.loop_t is not None and self.loop_t == self.last_loop_t
-            before = self._last_success(stage, before_current_loop=in_loop)
+            before = self.last_success(stage, before_current_loop=in_loop)
             if before is not None:
                 self.stage_success[stage] = before
             self.stage_error[stage] = (self.now(), text[:ERROR_TEXT_MAX])
@@ -263,7 +292,7 @@ class Diagnostics:
         with self._lock:
             self.gating = {symbol: list(reasons) for symbol, reasons in flags.items()}
 
-    def _last_success(self, stage: str, before_current_loop: bool = False) -> float | None:
+    def last_success(self, stage: str, before_current_loop: bool = False) -> float | None:
         """The last time ``stage`` succeeded: recorded on its own, or, for a LOOP_STAGES stage,
         the last loop started after its last error (the latest, or with
         ``before_current_loop`` the one before it)."""
@@ -280,87 +309,31 @@ class Diagnostics:
     def veto_counters(self) -> VetoCounters:
         """Return a copy of the spec's veto counters."""
         with self._lock:
-            return self._veto_counters()
+            return reading.veto_counters(self)
 
     def exit_status(self) -> ExitPipelineStatus:
         """Return a copy of the spec's exit pipeline status."""
         with self._lock:
-            return self._exit_status()
+            return reading.exit_status(self)
 
     def snapshot(self) -> RuntimeDiagnosticsSnapshot:
         """Return a consistent copy of everything published (taken under the lock)."""
         with self._lock:
-            counters, status = self._veto_counters(), self._exit_status()
+            counters, status = reading.veto_counters(self), reading.exit_status(self)
             if not self.enabled:
                 return RuntimeDiagnosticsSnapshot(counters, status, enabled=False)
+            now = self.clock()
             return RuntimeDiagnosticsSnapshot(
                 veto_counters=counters,
                 exit_pipeline_status=status,
                 enabled=True,
-                window=self.window.summary(self.clock()),
+                window=self.window.summary(now),
                 heatmap=self.heatmap.to_dict(),
-                liveness=self._liveness(),
-                accounting=self._accounting(),
+                liveness=reading.liveness(self),
+                accounting=reading.accounting(self),
                 exit_triggers_by_kind=dict(self.exit_triggers_by_kind),
+                veto_causes=reading.veto_causes(self, now),
             )
-
-    def _veto_counters(self) -> VetoCounters:
-        return VetoCounters(
-            by_reason=dict(self.vetoes_by_reason),
-            total_signals=self.signals,
-            total_orders=self.orders,
-            total_vetoes=self.vetoes,
-            last_veto_ts=to_iso(self.last_veto),
-            last_order_ts=to_iso(self.last_order),
-            last_signal_ts=to_iso(self.last_signal),
-        )
-
-    def _exit_status(self) -> ExitPipelineStatus:
-        counts = self.exit_counts or NO_EXIT_COUNTS
-        return ExitPipelineStatus(
-            to_iso(self.last_exit_scan), to_iso(self.last_exit_trigger), *counts
-        )
-
-    def _liveness(self) -> dict[str, Any]:
-        stages: dict[str, dict[str, Any]] = {}
-        for stage in STAGES:
-            err = self.stage_error.get(stage)
-            stages[stage] = {
-                "last_success_ts": to_iso(self._last_success(stage)),
-                "last_error": err[1] if err else None,
-                "last_error_ts": to_iso(err[0]) if err else None,
-                "error_count": self.stage_error_count.get(stage, 0),
-            }
-        last_loop: dict[str, int] = {}
-        if self.loop_count:
-            now = (self.signals, self.vetoes, self.orders, self.exit_triggers)
-            grown = [a - b for a, b in zip(now, self.loop_base, strict=True)]
-            last_loop = dict(zip(("signals", "vetoes", "orders", "exits"), grown, strict=True))
-        return {
-            "loop_count": self.loop_count,
-            "last_loop": last_loop,
-            "stages": stages,
-            "gating": {symbol: list(r) for symbol, r in self.gating.items()},
-        }
-
-    def _accounting(self) -> dict[str, Any]:
-        """The accounting identity: every entry signal ends in exactly one outcome."""
-        entry_orders = self.orders_by_kind.get("entry", 0)
-        entry_failures = self.order_failures_by_kind.get("entry", 0)
-        resolved = self.vetoes + entry_orders + entry_failures + self.in_flight
-        unaccounted = self.signals - resolved
-        return {
-            "total_signals": self.signals,
-            "total_vetoes": self.vetoes,
-            "entry_orders": entry_orders,
-            "order_failures": entry_failures,
-            "in_flight": self.in_flight,
-            "unaccounted": unaccounted,
-            "identity_ok": unaccounted == 0,
-            "orders_by_kind": dict(self.orders_by_kind),
-            "order_failures_by_kind": dict(self.order_failures_by_kind),
-            "order_failures_by_error": dict(self.order_failures_by_error),
-        }
 
     # --- resume -------------------------------------------------------------------------------
 
@@ -380,10 +353,12 @@ class Diagnostics:
             if not self.enabled:
                 return
             window, heatmap = values.pop("window"), values.pop("heatmap")
+            causes = values.pop("veto_causes")
             for name, value in values.items():
                 setattr(self, name, value)
             self.window.replace(window)
             self.heatmap.replace(*heatmap)
+            self.causes.replace(*causes)
 
     def restore_cumulative(self, block: Mapping[str, Any]) -> None:
         """Continue the cumulative counters of a previous run from its published block (a
@@ -397,3 +372,7 @@ class Diagnostics:
             for name, value in values.items():
                 setattr(self, name, value)
             self.exit_triggers = sum(self.exit_triggers_by_kind.values())
+
+
+def _raise_unknown(reason: object) -> str:
+    raise unknown_reason(reason)

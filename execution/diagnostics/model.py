@@ -51,6 +51,9 @@ class ExitPipelineStatus:
     tp_sl_registered_count: int = 0
     tp_sl_missing_count: int = 0
     underwater_without_tp_sl_count: int = 0
+    # Positions whose liquidation price comes before their stop (no stop, or one beyond it):
+    # unprotected in fact (perpetuals; set at each publish from the venue's margin).
+    liquidation_before_stop_count: int = 0
 
 
 @dataclass
@@ -63,3 +66,5 @@ class RuntimeDiagnosticsSnapshot:
     liveness: dict[str, Any] = field(default_factory=dict)
     accounting: dict[str, Any] = field(default_factory=dict)
     exit_triggers_by_kind: dict[str, int] = field(default_factory=dict)
+    # Every failing check of the vetoed signals (execution/diagnostics/causes.py).
+    veto_causes: dict[str, Any] = field(default_factory=dict)

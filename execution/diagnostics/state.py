@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from execution.clock import from_iso
 from execution.diagnostics.model import REASON_KEYS
-from execution.diagnostics.window import OUTCOME_KINDS, VETO, Outcome
+from execution.diagnostics.window import NONE_OTHER, OUTCOME_KINDS, VETO, Outcome
 
 if TYPE_CHECKING:
     from execution.diagnostics.core import Diagnostics
@@ -35,6 +35,8 @@ KEYS = frozenset(
     {"format", *COUNTS, *COUNT_MAPS, *TIMES, "exit_counts", "loop_base", "stage_success"}
     | {"stage_error", "gating", "window", "heatmap"}
 )
+# Keys a state exported before they existed lacks: they start empty.
+OPTIONAL_KEYS = frozenset({"veto_causes"})
 
 
 def export_state(d: Diagnostics) -> dict[str, Any]:
@@ -49,6 +51,7 @@ def export_state(d: Diagnostics) -> dict[str, Any]:
     state["gating"] = {symbol: list(reasons) for symbol, reasons in d.gating.items()}
     state["window"] = d.window.export()
     state["heatmap"] = d.heatmap.export()
+    state["veto_causes"] = d.causes.export()
     return state
 
 
@@ -58,7 +61,7 @@ def parse_state(state: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(state, Mapping):
         raise ValueError(f"diagnostics state: expected a mapping, got {type(state).__name__}")
     missing = sorted(KEYS - set(state))
-    unknown = sorted(set(state) - KEYS, key=str)
+    unknown = sorted(set(state) - KEYS - OPTIONAL_KEYS, key=str)
     if missing or unknown:
         key = (missing or unknown)[0]
         raise ValueError(f"diagnostics state: {key}: {'missing' if missing else 'unknown key'}")
@@ -84,6 +87,7 @@ def parse_state(state: Mapping[str, Any]) -> dict[str, Any]:
     }
     values["window"] = window(state["window"])
     values["heatmap"] = heatmap(state["heatmap"])
+    values["veto_causes"] = veto_causes(state.get("veto_causes"))
     return values
 
 
@@ -146,18 +150,42 @@ def string_list(value: Any, key: str) -> list[str]:
 
 
 def window(value: Any) -> list[Outcome]:
+    """The outcomes: [kind, reason, epoch seconds, other failing checks] (without the last
+    item, as exported before veto causes existed: none)."""
+    shape = f"[kind ({', '.join(OUTCOME_KINDS)}), reason, epoch seconds, other failing checks]"
     if not isinstance(value, list | tuple):
-        raise fail("window", "a list of [kind, reason, epoch seconds]", value)
+        raise fail("window", f"a list of {shape}", value)
     outcomes: list[Outcome] = []
     for i, item in enumerate(value):
         key = f"window[{i}]"
-        if not isinstance(item, list | tuple) or len(item) != 3 or item[0] not in OUTCOME_KINDS:
-            raise fail(key, f"[kind ({', '.join(OUTCOME_KINDS)}), reason, epoch seconds]", item)
+        if not isinstance(item, list | tuple) or len(item) not in (3, 4):
+            raise fail(key, shape, item)
         kind, reason = item[0], item[1]
+        if kind not in OUTCOME_KINDS:
+            raise fail(key, shape, item)
         if (reason not in REASON_KEYS) if kind == VETO else (reason is not None):
             raise fail(f"{key}[1]", "a veto reason for a veto, else null", reason)
-        outcomes.append((kind, reason, time_value(item[2], f"{key}[2]")))
+        others = tuple(string_list(item[3], f"{key}[3]")) if len(item) == 4 else NONE_OTHER
+        for n, other in enumerate(others):
+            if other not in REASON_KEYS or kind != VETO:
+                raise fail(f"{key}[3][{n}]", "a veto reason (of a veto)", other)
+        outcomes.append((kind, reason, time_value(item[2], f"{key}[2]"), others))
     return outcomes
+
+
+def veto_causes(value: Any) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, int]]]:
+    """(all_failing, sole), each reason -> symbol -> n; empty when the state has none."""
+    if value is None:
+        return {}, {}
+    if not isinstance(value, Mapping) or set(value) != {"all_failing", "sole"}:
+        raise fail("veto_causes", "{all_failing, sole}", value)
+    maps = []
+    for part in ("all_failing", "sole"):
+        key = f"veto_causes.{part}"
+        per_reason = str_map(value[part], key)
+        check_reasons(per_reason, key)
+        maps.append({r: count_map(s, f"{key}.{r}") for r, s in per_reason.items()})
+    return maps[0], maps[1]
 
 
 def heatmap(

@@ -42,13 +42,17 @@ class DiagnosticsView:
     def window(self) -> list[tuple[str, str | None, str | None]]:
         """Every outcome the window holds, oldest first, as (kind, reason, ISO time): the count
         bound applied, not the age bound (that one is applied when the window is published)."""
-        return [(kind, reason, to_iso(t)) for kind, reason, t in self.state()["window"]]
+        return [(kind, reason, to_iso(t)) for kind, reason, t, _ in self.state()["window"]]
 
     def heatmap_buckets(self) -> dict[str, dict[str, int]]:
         """Every time bucket held, oldest first: its start (ISO) -> reason -> vetoes."""
         heatmap = self.state()["heatmap"]
         width = heatmap["bucket_seconds"]
         return {to_iso(b * width) or "": counts for b, counts in heatmap["buckets"]}
+
+    def veto_causes(self) -> dict[str, Any]:
+        """The published veto causes (all_failing, sole, and the window's)."""
+        return self.snapshot().veto_causes
 
     def liveness(self) -> dict[str, Any]:
         """The published liveness block (loop count, last loop, stages, gating flags)."""

@@ -6,14 +6,17 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
+from execution.diagnostics.causes import bump
+
 # Outcome kinds: one per entry signal.
 VETO = "veto"
 ORDER = "order"
 FAILED = "failed"
 OUTCOME_KINDS = (VETO, ORDER, FAILED)
 
-# (kind, veto reason or None, engine time)
-Outcome = tuple[str, str | None, float]
+# (kind, veto reason or None, engine time, the veto's other failing checks (empty otherwise))
+Outcome = tuple[str, str | None, float, tuple[str, ...]]
+NONE_OTHER: tuple[str, ...] = ()
 
 
 class OutcomeWindow:
@@ -30,7 +33,7 @@ class OutcomeWindow:
         cutoff = now - self.max_age_seconds
         by_reason: dict[str, int] = {}
         vetoes = orders = failures = 0
-        for kind, reason, ts in self.outcomes:
+        for kind, reason, ts, _ in self.outcomes:
             if ts < cutoff:
                 continue
             if kind == VETO:
@@ -51,8 +54,27 @@ class OutcomeWindow:
             "by_reason": by_reason,
         }
 
+    def causes(self, now: float) -> dict[str, Any]:
+        """The window's vetoes by every failing check, and by their check when it was alone."""
+        cutoff = now - self.max_age_seconds
+        counts: dict[str, dict[str, int]] = {}
+        vetoed = 0
+        for kind, reason, ts, others in self.outcomes:
+            if kind != VETO or ts < cutoff or reason is None:
+                continue
+            vetoed += 1
+            for failing in (reason, *others):
+                bump(counts, "all_failing", failing)
+            if not others:
+                bump(counts, "sole", reason)
+        return {
+            "all_failing": counts.get("all_failing", {}),
+            "sole": counts.get("sole", {}),
+            "vetoed": vetoed,
+        }
+
     def export(self) -> list[list[Any]]:
-        return [[kind, reason, ts] for kind, reason, ts in self.outcomes]
+        return [[kind, reason, ts, list(others)] for kind, reason, ts, others in self.outcomes]
 
     def replace(self, outcomes: Iterable[Outcome]) -> None:
         """Hold ``outcomes`` (oldest first; beyond max_signals the oldest fall out)."""

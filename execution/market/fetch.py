@@ -1,9 +1,11 @@
 """`v7 data fetch`: download exchange OHLCV into the replay CSV format, with a progress bar.
 
-One file per symbol, ``<SYMBOL>-<timeframe>.csv`` (the replay loader reads the symbol from the
-name up to the first '-'), headered ``timestamp,open,high,low,close,volume`` with the bar's open
-time in epoch milliseconds, sorted, one row per timestamp, closed bars only. Public endpoints:
-no keys are needed or read.
+One file per symbol, ``<SYMBOL>-<timeframe>.csv`` (named by the rule of
+:mod:`execution.market.files`), headered ``timestamp,open,high,low,close,volume`` with the bar's
+open time in epoch milliseconds, sorted, one row per timestamp, closed bars only. With
+``perps``, also ``<SYMBOL>-<timeframe>_mark.csv`` (mark-price bars) and
+``<SYMBOL>_8h_funding_rate.csv`` (``ts,funding_rate``). Public endpoints: no keys are needed or
+read.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 from tqdm import tqdm
 
 from execution.clock import from_iso
+from execution.market.fetch_perps import funding_history, write_funding_csv
 from execution.venues.base import ExchangeError, OrderRejected
 from execution.venues.ccxt_guard import CallGuard, Redactor, build_client
 from execution.venues.ccxt_parse import find_swap_market
@@ -43,6 +46,7 @@ def fetch_ohlcv_to_csv(
     until_ts: float | None = None,
     progress: bool = True,
     sleep: Callable[[float], None] = time.sleep,
+    perps: bool = False,
 ) -> dict[str, int]:
     """Download bars in [since_ts, until_ts) (epoch seconds; until: now) into one CSV per symbol.
 
@@ -70,15 +74,25 @@ def fetch_ohlcv_to_csv(
     with tqdm(total=per_symbol * len(markets), unit="bar", disable=not progress) as bar:
         for m in markets:
             span = (since_ms, end_ms, now_ms)
-            rows = _download(call, exchange, m["symbol"], timeframe, span, tf_ms, bar)
+            rows = _download(call, exchange.fetch_ohlcv, m["symbol"], timeframe, span, tf_ms, bar)
             _write_csv(out / f"{m['id']}-{timeframe}.csv", rows)
             written[str(m["id"])] = len(rows)
+    if perps:
+        quiet = tqdm(disable=True)
+        for m in markets:
+            span = (since_ms, end_ms, now_ms)
+            marks = _download(
+                call, exchange.fetch_mark_ohlcv, m["symbol"], timeframe, span, tf_ms, quiet
+            )
+            _write_csv(out / f"{m['id']}-{timeframe}_mark.csv", marks)
+            funding = funding_history(call, exchange, m["symbol"], since_ms, end_ms)
+            write_funding_csv(out / f"{m['id']}_8h_funding_rate.csv", funding)
     return written
 
 
 def _download(
     call: CallGuard,
-    exchange: Any,
+    fetch: Callable[..., Any],
     symbol: str,
     timeframe: str,
     span: tuple[int, int, int],
@@ -91,7 +105,7 @@ def _download(
     by_ts: dict[int, list[Any]] = {}
     cursor = start
     while cursor < end:
-        batch = call(exchange.fetch_ohlcv, symbol, timeframe, cursor, PAGE_LIMIT)
+        batch = call(fetch, symbol, timeframe, cursor, PAGE_LIMIT)
         fresh = [r for r in batch if r and r[0] is not None and cursor <= r[0] < end]
         fresh = [r for r in fresh if r[0] + tf_ms <= now]
         if not fresh:
@@ -138,8 +152,9 @@ def fetch_command(args: argparse.Namespace) -> int:
             raise ValueError("--until must be after --since")
         client = public_client(args.exchange)
         counts = fetch_ohlcv_to_csv(
-            client, args.symbols, args.timeframe, since, args.out, until, not args.no_progress
-        )
+            client, args.symbols, args.timeframe, since, args.out, until, not args.no_progress,
+            perps=getattr(args, "perps", False),
+        )  # fmt: skip
     except (ValueError, OrderRejected) as err:
         print(f"v7 data fetch: {err}", file=sys.stderr)
         return 2

@@ -23,6 +23,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from execution.config import SymbolSpec, SyntheticConfig
+from execution.market.perp_series import (
+    FundingSeries,
+    MarkSeries,
+    PerpData,
+    scheduled_funding_times,
+)
 
 FloatArray = NDArray[np.float64]
 # ts, open, high, low, close, volume
@@ -45,6 +51,13 @@ MARKET_JUMP_SHARE = 0.5
 WICK_SCALE = 0.6  # wick length stdev (half-normal), in units of the bar's vol
 VOL_SCALE_RANGE = (0.8, 1.25)  # per-symbol vol multiplier
 VOLUME_NOTIONAL = 1.0e6  # typical quote volume per bar
+
+# Funding: an AR(1) around Binance's usual 0.01 % per 8 h, capped as Binance caps it.
+FUNDING_MEAN = 1.0e-4
+FUNDING_PERSISTENCE = 0.85
+FUNDING_NOISE = 6.0e-5
+FUNDING_CAP = 0.0075
+MARK_BASIS_STDEV = 1.5e-4  # mark vs last trade, relative
 
 _N_NORMALS = 5  # idiosyncratic shock, upper wick, lower wick, gap size, volume noise
 _N_UNIFORMS = 4  # jump happens, jump size, jump sign (see _jumps), gap happens
@@ -229,3 +242,27 @@ class SyntheticGenerator:
             st.log_close = float(log_close[-1])
             st.last_close = float(close[-1])
         return ts, open_, high, low, close, volume
+
+
+def synthetic_perp_data(
+    seed: int, symbol: str, bars: RawBars, timeframe_seconds: float
+) -> PerpData:
+    """Return a funding series on the 00/08/16 UTC schedule and a mark near last for ``bars``.
+
+    Both come from their own generators, so the price path is the same with or without them.
+    """
+    ts, open_, high, low, close, _ = bars
+    key = zlib.crc32(symbol.encode("utf-8"))
+    times = scheduled_funding_times(float(ts[0]), float(ts[-1])) if len(ts) else []
+    shocks = _rng(seed, _SYMBOL, key, 4).standard_normal(len(times))
+    rates: list[float] = []
+    rate = FUNDING_MEAN
+    for z in shocks.tolist():
+        rate = FUNDING_MEAN + FUNDING_PERSISTENCE * (rate - FUNDING_MEAN) + FUNDING_NOISE * z
+        rates.append(min(FUNDING_CAP, max(-FUNDING_CAP, rate)))
+    basis = 1.0 + MARK_BASIS_STDEV * _rng(seed, _SYMBOL, key, 5).standard_normal(len(ts))
+    mark = MarkSeries(
+        tuple(ts.tolist()), tuple((open_ * basis).tolist()), tuple((high * basis).tolist()),
+        tuple((low * basis).tolist()), tuple((close * basis).tolist()), timeframe_seconds,
+    )  # fmt: skip
+    return PerpData((mark,), FundingSeries(tuple(times), tuple(rates)))

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from execution.perps.funding import FundingPayment
 from execution.position_ledger import ClosedTrade
 from execution.position_tp_sl_registry import TpSlEntry
-from execution.store import ClosedTradeRow, EquityRow, FillRow, JournalBatch, OrderRow
+from execution.store import ClosedTradeRow, EquityRow, FillRow, FundingRow, JournalBatch, OrderRow
 from execution.types import Fill, OrderRequest
 
 
@@ -64,6 +65,9 @@ class EngineJournal:
                 sl=entry.sl_price if entry is not None else None,
             )
         )
+
+    def funding(self, p: FundingPayment) -> None:
+        self.batch.funding_payment(FundingRow(p.ts, p.symbol, p.rate, p.mark, p.qty, p.payment))
 
     def equity(
         self, ts: float, nav: float, balance: float, unrealized: float, drawdown_pct: float

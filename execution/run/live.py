@@ -24,7 +24,7 @@ class LiveLoop:
     def __init__(self, runner: EngineRunner, exchange: CcxtExchange, poll_seconds: float) -> None:
         self.runner = runner
         self.exchange = exchange
-        self.poll = poll_seconds
+        self.poll_seconds = poll_seconds
         self.cfg = runner.cfg
         self.last_bar_ts: dict[str, float] = {}
         self.loops = 0
@@ -32,48 +32,55 @@ class LiveLoop:
 
     def warm_up(self) -> None:
         """Feed recent closed bars to the strategy and the return buffers (no trading)."""
-        ex = self.runner.executor
-        n = max(self.cfg.strategy.slow, self.cfg.risk.lookback_bars // 2) + 5
-        for idx, symbol in enumerate(ex.symbols):
-            bars = self.exchange.fetch_recent_bars(symbol, self.cfg.data.timeframe, n)
-            for b in bars:
-                ex.strategy.update(idx, b.high, b.low, b.close)
-                ex.book.push_close(idx, b.close)
+        executor = self.runner.executor
+        # Enough bars for the slow indicator, and half a return window so that VaR has returns
+        # to estimate from on the first loop.
+        warm_bars = max(self.cfg.strategy.slow, self.cfg.risk.lookback_bars // 2) + 5
+        for idx, symbol in enumerate(executor.symbols):
+            bars = self.exchange.fetch_recent_bars(symbol, self.cfg.data.timeframe, warm_bars)
+            for bar in bars:
+                executor.screener.warm_up(
+                    (idx, bar.ts, bar.open, bar.high, bar.low, bar.close, bar.volume)
+                )
+                executor.book.push_close(idx, bar.close)
             if bars:
                 self.last_bar_ts[symbol] = bars[-1].ts
 
     def new_bars(self) -> list[BarTuple]:
         """Return every bar closed since the last poll (none skipped however slow the loop)."""
-        ex = self.runner.executor
-        tf = timeframe_seconds(self.cfg.data.timeframe)
-        now = ex.clock.now()
-        out: list[BarTuple] = []
-        for idx, symbol in enumerate(ex.symbols):
+        executor = self.runner.executor
+        bar_seconds = timeframe_seconds(self.cfg.data.timeframe)
+        now = executor.clock.now()
+        closed: list[BarTuple] = []
+        for idx, symbol in enumerate(executor.symbols):
             last = self.last_bar_ts.get(symbol)
-            missing = MAX_CATCH_UP if last is None else int((now - last) // tf) + 2
+            missing = MAX_CATCH_UP if last is None else int((now - last) // bar_seconds) + 2
             limit = max(3, min(MAX_CATCH_UP, missing))
-            for b in self.exchange.fetch_recent_bars(symbol, self.cfg.data.timeframe, limit):
-                if b.ts > self.last_bar_ts.get(symbol, float("-inf")):
-                    out.append((idx, b.ts, b.open, b.high, b.low, b.close, b.volume))
-                    self.last_bar_ts[symbol] = b.ts
-        return out
+            for bar in self.exchange.fetch_recent_bars(symbol, self.cfg.data.timeframe, limit):
+                if bar.ts > self.last_bar_ts.get(symbol, float("-inf")):
+                    closed.append((idx, bar.ts, bar.open, bar.high, bar.low, bar.close, bar.volume))
+                    self.last_bar_ts[symbol] = bar.ts
+        return closed
 
     def reconcile(self) -> None:
-        ex = self.runner.executor
-        report = reconcile(ex.ledger, ex.registry, self.exchange.positions(), ex.clock.now())
+        """Make the ledger agree with the exchange's positions; log what changed."""
+        executor = self.runner.executor
+        positions = self.exchange.positions()
+        report = reconcile(executor.ledger, executor.registry, positions, executor.clock.now())
         if report.changed:
             log.warning("reconcile: %s", report)
 
     def once(self) -> None:
-        ex = self.runner.executor
+        """Run one loop: fetch marks and new bars, step, reconcile when due, check point."""
+        executor = self.runner.executor
         try:
-            marks = self.exchange.marks(ex.symbols)
+            marks = self.exchange.marks(executor.symbols)
             bars = self.new_bars()
         except ExchangeError as err:  # the loop survives an unreachable exchange
             diag.record_stage_error("positions", err)
             log.warning("live: market data unavailable: %s", err)
             return
-        ex.step_live(marks, bars)
+        executor.step_live(marks, bars)
         self.loops += 1
         if self.loops % self.cfg.exchange.reconcile_every_loops == 0:
             self.reconcile()
@@ -81,6 +88,7 @@ class LiveLoop:
         self.runner.check_point(self.bars_done)  # commits every loop, publishes when due
 
     def run(self, max_loops: int | None = None) -> None:
+        """Warm up, reconcile, publish, then loop until stopped (or ``max_loops`` loops)."""
         self.warm_up()
         self.reconcile()
         self.runner.publish()
@@ -88,4 +96,4 @@ class LiveLoop:
             self.once()
             if max_loops is not None and self.loops >= max_loops:
                 break
-            time.sleep(self.poll)
+            time.sleep(self.poll_seconds)

@@ -11,13 +11,14 @@ exists only when ``metrics.symbol_labels`` is true.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, start_http_server
@@ -30,7 +31,10 @@ from execution.diagnostics_metrics import (
     RuntimeDiagnosticsSnapshot,
     build_runtime_diagnostics_snapshot,
 )
-from execution.state_v7 import load_risk_snapshot
+from execution.state_v7 import STATE_DIR_ENV, load_risk_snapshot, resolve_state_dir
+
+if TYPE_CHECKING:
+    from doctor.verdict import Verdict
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +44,7 @@ class PortInUse(Exception):
 
 
 RiskView = Callable[[], Mapping[str, float | None]]
+VerdictView = Callable[[], "Verdict | None"]
 RISK_GAUGES = (
     ("nav", "v7_nav", "Net asset value (quote currency, marked to market)."),
     ("drawdown_pct", "v7_drawdown_pct", "Drawdown below peak NAV, as a positive fraction."),
@@ -113,6 +118,11 @@ def exit_pipeline_families(snap: RuntimeDiagnosticsSnapshot) -> Iterator[Metric]
         es.underwater_without_tp_sl_count,
     )
     yield _gauge(
+        "v7_liquidation_before_stop",
+        "Open positions whose liquidation price comes before their stop (or with no stop).",
+        es.liquidation_before_stop_count,
+    )
+    yield _gauge(
         "v7_last_exit_scan_timestamp_seconds",
         "Engine-clock time of the last exit scan (bar time in a replay).",
         from_iso(es.last_exit_scan_ts),
@@ -165,6 +175,56 @@ def symbol_families(snap: RuntimeDiagnosticsSnapshot) -> Iterator[Metric]:
     yield family
 
 
+def _verdict_state_families(verdict: Verdict) -> Iterator[Metric]:
+    from doctor.verdict import PROTECTION_STATUSES, SEVERITIES, TRADING_STATUSES
+
+    severity = GaugeMetricFamily(
+        "v7_verdict_status",
+        "Verdict severity per question: 0 ok, 1 warn, 2 critical (the doctor's exit code).",
+        labels=["question"],
+    )
+    state = GaugeMetricFamily(
+        "v7_verdict_state",
+        "1 for the verdict's current status per question, 0 for the others.",
+        labels=["question", "status"],
+    )
+    for question, answer, statuses in (
+        ("trading", verdict.trading, TRADING_STATUSES),
+        ("protection", verdict.protection, PROTECTION_STATUSES),
+    ):
+        severity.add_metric([question], float(SEVERITIES.index(answer.severity)))
+        for status in statuses:
+            state.add_metric([question, status], float(answer.status == status))
+    yield severity
+    yield state
+
+
+def verdict_families(verdict: Verdict) -> Iterator[Metric]:
+    """The shared verdict (doctor.verdict): severity, status and reason per question."""
+    yield from _verdict_state_families(verdict)
+    reason = GaugeMetricFamily(
+        "v7_verdict_reason",
+        "1 for the root cause the trading verdict names (a veto reason, no_signals, "
+        "engine_down, stale_data or halted); absent while trading.",
+        labels=["reason"],
+    )
+    if verdict.trading.reason:
+        reason.add_metric([verdict.trading.reason], 1.0)
+    yield reason
+    blocked = GaugeMetricFamily(
+        "v7_blocked_symbols", "Symbols a gating reason holds back now.", labels=["reason"]
+    )
+    for name, n in bounded(verdict.trading.blocked_by_reason).items():
+        blocked.add_metric([name], n)
+    yield blocked
+    yield _gauge(
+        "v7_unprotected_positions",
+        "Open positions the verdict finds unprotected (no finite TP and SL, stale exit scanner "
+        "or engine down).",
+        float(len(verdict.protection.unprotected)),
+    )
+
+
 class V7Collector:
     """Builds every v7_* metric family at scrape time from the diagnostics snapshot."""
 
@@ -174,10 +234,12 @@ class V7Collector:
         *,
         symbol_labels: bool = False,
         snapshot: Callable[[], RuntimeDiagnosticsSnapshot] = build_runtime_diagnostics_snapshot,
+        verdict_view: VerdictView | None = None,
     ) -> None:
         self._risk_view = risk_view
         self._symbol_labels = symbol_labels
         self._snapshot = snapshot
+        self._verdict_view = verdict_view
 
     def _risk(self) -> Mapping[str, float | None]:
         if self._risk_view is None:
@@ -188,12 +250,23 @@ class V7Collector:
             log.warning("metrics: risk_view failed", exc_info=True)
             return {}
 
+    def _verdict(self) -> Verdict | None:
+        if self._verdict_view is None:
+            return None
+        try:
+            return self._verdict_view()
+        except Exception:  # a scrape must not fail because the state files are odd
+            log.warning("metrics: verdict_view failed", exc_info=True)
+            return None
+
     def collect(self) -> Iterator[Metric]:
         snap = self._snapshot()
         yield from counter_families(snap)
         yield from exit_pipeline_families(snap)
         yield from liveness_families(snap)
         yield from risk_families(self._risk())
+        if (verdict := self._verdict()) is not None:
+            yield from verdict_families(verdict)
         if self._symbol_labels:
             yield from symbol_families(snap)
 
@@ -204,6 +277,17 @@ def risk_view_from_state_file(state_dir: str | Path) -> RiskView:
     def view() -> Mapping[str, float | None]:
         risk = load_risk_snapshot(state_dir)
         return {key: risk.get(key) for key, _, _ in RISK_GAUGES}
+
+    return view
+
+
+def verdict_view_from_state_dir(state_dir: str | Path) -> VerdictView:
+    """A verdict view that decides the verdict from the state files at scrape time."""
+
+    def view() -> Verdict:
+        from doctor.verdict import read_verdict  # read side: loaded only when /metrics is on
+
+        return read_verdict(state_dir)
 
     return view
 
@@ -234,11 +318,18 @@ class MetricsServer:
 
 
 def start_metrics_server(
-    port: int, risk_view: RiskView | None, *, symbol_labels: bool = False, host: str = "127.0.0.1"
+    port: int,
+    risk_view: RiskView | None,
+    *,
+    symbol_labels: bool = False,
+    host: str = "127.0.0.1",
+    verdict_view: VerdictView | None = None,
 ) -> MetricsServer:
     """Serve /metrics on host:port in a daemon thread (port 0 picks a free port)."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(V7Collector(risk_view, symbol_labels=symbol_labels))
+    registry.register(
+        V7Collector(risk_view, symbol_labels=symbol_labels, verdict_view=verdict_view)
+    )
     server, thread = start_http_server(port, addr=host, registry=registry)
     actual = int(server.server_port)
     log.info("metrics: serving http://%s:%d/metrics", host, actual)
@@ -246,14 +337,23 @@ def start_metrics_server(
 
 
 @contextmanager
-def metrics_endpoint(cfg: EngineConfig, risk_view: RiskView) -> Iterator[None]:
-    """Serve /metrics on 127.0.0.1 while the block runs, when ``metrics_port`` is set."""
+def metrics_endpoint(
+    cfg: EngineConfig, risk_view: RiskView, state_dir: str | Path | None = None
+) -> Iterator[None]:
+    """Serve /metrics on 127.0.0.1 while the block runs, when ``metrics_port`` is set.
+
+    The verdict gauges read ``state_dir`` (default: $V7_STATE_DIR, else the config's).
+    """
     if cfg.metrics_port is None:
         yield
         return
+    directory = resolve_state_dir(state_dir or os.environ.get(STATE_DIR_ENV) or cfg.state_dir)
     try:
         server = start_metrics_server(
-            cfg.metrics_port, risk_view, symbol_labels=cfg.metrics.symbol_labels
+            cfg.metrics_port,
+            risk_view,
+            symbol_labels=cfg.metrics.symbol_labels,
+            verdict_view=verdict_view_from_state_dir(directory),
         )
     except OSError as err:
         raise PortInUse(

@@ -22,12 +22,15 @@ _REL_TOL = 1e-9
 
 @dataclass(slots=True)
 class ReconcileReport:
+    """The symbols one reconcile adopted, closed as external_close, or corrected in quantity."""
+
     adopted: list[str] = field(default_factory=list)
     closed_external: list[str] = field(default_factory=list)
     qty_corrected: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
+        """Return whether the reconcile changed anything."""
         return bool(self.adopted or self.closed_external or self.qty_corrected)
 
 
@@ -39,24 +42,26 @@ def reconcile(
 ) -> ReconcileReport:
     """Make the ledger agree with the exchange; return what changed."""
     report = ReconcileReport()
-    for symbol, xp in exchange_positions.items():
-        if xp.qty <= 0:
+    for symbol, held in exchange_positions.items():
+        if held.qty <= 0:
             continue
-        pos = ledger.get(symbol)
-        if pos is None or pos.side is not xp.side:
-            if pos is not None:
+        known = ledger.get(symbol)
+        if known is None or known.side is not held.side:
+            if known is not None:
                 registry.remove(symbol)
-            ledger.adopt(symbol, xp.side, xp.qty, xp.entry_price, now)
+            ledger.adopt(symbol, held.side, held.qty, held.entry_price, now)
             report.adopted.append(symbol)
-            log.warning("reconcile: adopted %s %s %s from the exchange", symbol, xp.side, xp.qty)
-        elif abs(pos.qty - xp.qty) > _REL_TOL * max(pos.qty, xp.qty):
-            log.warning("reconcile: %s qty %s -> %s (exchange)", symbol, pos.qty, xp.qty)
-            pos.qty = xp.qty
-            pos.entry_price = xp.entry_price or pos.entry_price
+            log.warning(
+                "reconcile: adopted %s %s %s from the exchange", symbol, held.side, held.qty
+            )
+        elif abs(known.qty - held.qty) > _REL_TOL * max(known.qty, held.qty):
+            log.warning("reconcile: %s qty %s -> %s (exchange)", symbol, known.qty, held.qty)
+            known.qty = held.qty
+            known.entry_price = held.entry_price or known.entry_price
             report.qty_corrected.append(symbol)
     for symbol in list(ledger.positions):
-        held = exchange_positions.get(symbol)
-        if held is None or held.qty <= 0:
+        on_exchange = exchange_positions.get(symbol)
+        if on_exchange is None or on_exchange.qty <= 0:
             ledger.close_external(symbol)
             registry.remove(symbol)
             report.closed_external.append(symbol)

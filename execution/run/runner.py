@@ -76,15 +76,16 @@ class RunOptions:
 
 
 def diagnostics_settings(cfg: EngineConfig) -> diag.DiagnosticsSettings:
-    d = cfg.diagnostics
+    """Return the diagnostics settings that ``cfg``'s diagnostics section asks for."""
+    section = cfg.diagnostics
     return diag.DiagnosticsSettings(
-        enabled=d.enabled,
-        window_signals=d.veto_metrics.window_signals,
-        window_seconds=d.veto_metrics.window_seconds,
-        heatmap_bucket_seconds=d.veto_metrics.heatmap_bucket_seconds,
-        heatmap_max_buckets=d.veto_metrics.heatmap_max_buckets,
-        tp_sl_canary_enabled=d.exit_pipeline.tp_sl_canary_enabled,
-        tp_sl_underwater_threshold_pct=d.exit_pipeline.tp_sl_underwater_threshold_pct,
+        enabled=section.enabled,
+        window_signals=section.veto_metrics.window_signals,
+        window_seconds=section.veto_metrics.window_seconds,
+        heatmap_bucket_seconds=section.veto_metrics.heatmap_bucket_seconds,
+        heatmap_max_buckets=section.veto_metrics.heatmap_max_buckets,
+        tp_sl_canary_enabled=section.exit_pipeline.tp_sl_canary_enabled,
+        tp_sl_underwater_threshold_pct=section.exit_pipeline.tp_sl_underwater_threshold_pct,
     )
 
 
@@ -232,6 +233,8 @@ class EngineRunner:
     # --- the loop -----------------------------------------------------------------------------
 
     def install_signal_handlers(self) -> None:
+        """Make SIGINT and SIGTERM stop the engine before its next loop, never inside one."""
+
         def _stop(signum: int, frame: FrameType | None) -> None:
             self.stop_requested = True
             self.stop_signal = signum
@@ -240,7 +243,7 @@ class EngineRunner:
         signal.signal(signal.SIGTERM, _stop)
 
     def step(self, group: Any) -> None:
-        """One engine loop, then the equity sample when its bar time crosses a boundary."""
+        """Run one engine loop, then sample equity if its bar time crossed a boundary."""
         self.executor.step(group)
         ts = group[0][1]
         if ts >= self._next_equity_ts:
@@ -251,18 +254,22 @@ class EngineRunner:
         clock = self.clock
         if not isinstance(clock, ReplayClock):
             raise TypeError("replay needs a ReplayClock")
-        n = len(merged.ts)
-        limit = n if self.opts.max_bars is None else min(n, self.opts.max_bars)
+        set_perp_data = getattr(self.executor.exchange, "set_perp_data", None)
+        if set_perp_data is not None:  # the paper venue settles funding, liquidates on marks
+            set_perp_data(merged.perps)
+        total_bars = len(merged.ts)
+        max_bars = self.opts.max_bars
+        limit = total_bars if max_bars is None else min(total_bars, max_bars)
         hooks = DriveHooks(self.step, self.check_point, self._should_stop, clock.set)
         result = drive(
-            replay_loops(merged, min(self.bars_done, n)), hooks, start=self.bars_done,
+            replay_loops(merged, min(self.bars_done, total_bars)), hooks, start=self.bars_done,
             limit=limit, progress_total=limit if self.opts.progress else None,
         )  # fmt: skip
         self._finish_drive(result)
         return result
 
     def run_realtime(self, stream: SyntheticStream) -> DriveResult:
-        """Paced synthetic bars stamped with the wall clock, until stopped."""
+        """Run paced synthetic bars stamped with the wall clock, until stopped."""
         loops = paced_loops(stream, self.cfg.symbols, self.bars_done, self.opts.pace_seconds)
         hooks = DriveHooks(self.step, self.check_point, self._should_stop)
         result = drive(loops, hooks, start=self.bars_done, limit=self.opts.max_bars)
@@ -279,7 +286,7 @@ class EngineRunner:
         )
 
     def check_point(self, bars_done: int) -> int:
-        """Between loops: read the HALT switch, commit (every loop unless a replay), publish.
+        """Read the HALT switch, commit (every loop unless a replay), publish: between loops.
 
         Return the bar count of the next check point: every loop in real time, every few
         hundred bars in a replay (and exactly at the publish interval).
@@ -344,26 +351,28 @@ class EngineRunner:
 
     def _sample_equity(self, ts: float) -> None:
         book = self.executor.book
-        dd = book.drawdown()
+        drawdown = book.drawdown()
         balance = self.executor.exchange.balance()
-        self.journal.equity(ts, dd.nav, balance, dd.nav - balance, dd.drawdown_pct)
+        nav = drawdown.nav
+        self.journal.equity(ts, nav, balance, nav - balance, drawdown.drawdown_pct)
         self._next_equity_ts = self._equity_boundary(ts)
 
     def finish(self) -> None:
-        """Final commit and publish (engine marked stopped), then release the state dir."""
+        """Publish and commit a last time (engine marked stopped), then release the state dir."""
         try:
             self.publish(running=False)
         finally:
             self.close()
 
     def close(self) -> None:
+        """Close the store and release the state dir's lock (no final publish)."""
         store = getattr(self, "store", None)
         if store is not None:
             store.close()
         self.lock.release()
 
     def exit_code(self) -> int:
-        """0, or 1 when the memory could not be written at some point, or 130/143 on a signal."""
+        """Return 0, 1 if the memory could not be written at some point, 130/143 on a signal."""
         if self.persist_failures:
             return 1
         if self.stop_signal is not None and self.opts.mode == "replay" and not self.completed:

@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import math
 import sqlite3
-from dataclasses import astuple, dataclass, field, fields
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from operator import attrgetter
 from typing import Any
 
 KINDS = ("entry", "exit")
 
 
 def _check(row: Any) -> None:
-    for f in fields(row):
-        value = getattr(row, f.name)
+    """Refuse a NaN or infinite number, or an unknown kind, naming the field."""
+    names, values = _NUMBER_FIELDS[type(row)]
+    for name, value in zip(names, values(row), strict=True):
         if isinstance(value, float) and not math.isfinite(value):
-            raise ValueError(f"{type(row).__name__}.{f.name} is {value}: not stored")
+            raise ValueError(f"{type(row).__name__}.{name} is {value}: not stored")
     kind = getattr(row, "kind", None)
     if kind is not None and kind not in KINDS:
         raise ValueError(f"{type(row).__name__}.kind is {kind!r}, not one of {KINDS}")
@@ -143,6 +146,16 @@ class JournalBatch:
         )  # fmt: skip
 
 
+# Rows are built once per order, fill and trade of a replay: each class's number fields and
+# column values are read by one attrgetter (a C call) rather than field by field.
+_NUMBER_FIELDS: dict[type, tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]]] = {}
+_VALUES: dict[type, Callable[[Any], tuple[Any, ...]]] = {}
+for _row_type in (OrderRow, FillRow, ClosedTradeRow, EquityRow, FundingRow):
+    _numbers = tuple(f.name for f in fields(_row_type) if "float" in str(f.type))
+    assert len(_numbers) > 1  # attrgetter of one name returns the bare value, not a tuple
+    _NUMBER_FIELDS[_row_type] = (_numbers, attrgetter(*_numbers))
+    _VALUES[_row_type] = attrgetter(*(f.name for f in fields(_row_type)))
+
 _ORDER_COLUMNS = tuple(f.name for f in fields(OrderRow))
 # A status update keeps what the first report knew and a later one omits.
 _UPSERT_ORDER = (
@@ -172,13 +185,14 @@ _INSERT_FUNDING = (
 def write_batch(conn: sqlite3.Connection, batch: JournalBatch) -> None:
     """Append the batch inside the caller's transaction (one statement per non-empty table)."""
     if batch.orders:
-        conn.executemany(_UPSERT_ORDER, map(astuple, batch.orders))
+        conn.executemany(_UPSERT_ORDER, map(_VALUES[OrderRow], batch.orders))
     if batch.fills:
-        conn.executemany(_INSERT_FILL, map(astuple, batch.fills))
+        conn.executemany(_INSERT_FILL, map(_VALUES[FillRow], batch.fills))
     if batch.closed_trades:
-        rows = ((*astuple(t), t.net_pnl) for t in batch.closed_trades)
+        closed = _VALUES[ClosedTradeRow]
+        rows = ((*closed(t), t.net_pnl) for t in batch.closed_trades)
         conn.executemany(_INSERT_CLOSED, rows)
     if batch.equity:
-        conn.executemany(_INSERT_EQUITY, map(astuple, batch.equity))
+        conn.executemany(_INSERT_EQUITY, map(_VALUES[EquityRow], batch.equity))
     if batch.funding:
-        conn.executemany(_INSERT_FUNDING, map(astuple, batch.funding))
+        conn.executemany(_INSERT_FUNDING, map(_VALUES[FundingRow], batch.funding))

@@ -18,6 +18,7 @@ from typing import Any
 
 from execution.clock import Clock
 from execution.config import EngineConfig
+from execution.perps.margin import PositionRisk
 from execution.types import Bar, ExchangePosition, Fill, MarketRules, OrderAck, OrderRequest
 from execution.venues.base import (
     AuthenticationFailed,
@@ -39,6 +40,7 @@ from execution.venues.ccxt_guard import (
     map_ccxt_error,
     venue_client_id,
 )
+from execution.venues.ccxt_margin import risk_from_ccxt, set_margin
 from execution.venues.ccxt_parse import (
     bars_from_ohlcv,
     contract_size,
@@ -120,6 +122,7 @@ class CcxtExchange:
         self._settle = settle
         self._loaded = False
         self._max_leverage: dict[str, float] = {}
+        self._risk: dict[str, PositionRisk] = {}  # as the last positions() read them
         self._tracked: dict[str, _Tracked] = {}
         self._unsure: set[str] = set()  # client ids whose last send ended in a transient error
         self.duplicates_prevented = 0
@@ -333,11 +336,13 @@ class CcxtExchange:
     def positions(self) -> dict[str, ExchangePosition]:
         """Return open positions by our symbol (one-way mode: one net position per symbol)."""
         out: dict[str, ExchangePosition] = {}
+        self._risk = {}
         for p in self._call(self._client.fetch_positions):
             m = self._market(p["symbol"])
             pos = position_from_ccxt(p, m)
             if pos is None:
                 continue
+            self._risk[pos.symbol] = risk_from_ccxt(p)
             if pos.symbol in out:
                 raise ExchangeError(
                     f"{pos.symbol}: a long and a short position at once (hedge mode);"
@@ -345,6 +350,16 @@ class CcxtExchange:
                 )
             out[pos.symbol] = pos
         return out
+
+    def position_risk(self) -> dict[str, PositionRisk]:
+        """Return each position's leverage, margin and liquidation price (last positions())."""
+        return dict(self._risk)
+
+    def set_margin(self, leverage: Mapping[str, float], margin_mode: str) -> dict[str, float]:
+        """Set our symbols' margin mode and leverage; return the leverage granted by symbol."""
+        unified = {self.to_unified(s): lev for s, lev in leverage.items()}
+        granted = set_margin(self._call, self._client, unified, margin_mode)
+        return {str(self._market(u)["id"]): lev for u, lev in granted.items()}
 
     def marks(self, symbols: Sequence[str] | None = None) -> dict[str, float]:
         """Return mark prices by our symbol (all swaps when ``symbols`` is None)."""

@@ -2,24 +2,27 @@
 survives a restart the way a real exchange's would.
 
 Orders without a ``trigger_price`` fill at the next bar's open of their symbol (with slippage);
-orders with one fill at that level at once. A :class:`FaultPlan` injects the failures a real
-venue produces (timeouts after accept, 429, 5xx, rejections, partial fills) for tests.
+orders with one fill at that level at once. Funding, margin and liquidation: paper_perps. A
+:class:`FaultPlan` injects a real venue's failures (timeouts after accept, 429, 5xx, rejections,
+partial fills) for tests.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from execution.clock import Clock
 from execution.config import EngineConfig
+from execution.market.perp_series import PerpData
+from execution.perps.funding import FundingPayment
+from execution.perps.margin import PositionRisk
 from execution.rounding import step_decimals
-from execution.state_io import read_json_defensive, write_json_atomic
+from execution.state_io import write_json_atomic
 from execution.types import (
     Bar,
     BarTuple,
@@ -38,8 +41,17 @@ from execution.venues.paper_account import (
     Position,
     account_from_dict,
     account_to_dict,
+    fill_of,
+    initial_margin_used,
     is_multiple,
+    liquidation_fill,
+    net_into,
+    prune_orders,
+    read_account,
+    split_in_two,
+    unrealized,
 )
+from execution.venues.paper_perps import PaperPerps, PerpSettings
 
 log = logging.getLogger(__name__)
 _NO_FILLS: tuple[Fill, ...] = ()  # what poll_fills returns on nearly every loop
@@ -61,13 +73,16 @@ class PaperExchange:
         clock: Clock,
         leverage: float = 10.0,
         faults: FaultPlan | None = None,
+        perps: PerpSettings | None = None,
     ) -> None:
         self._rules = dict(rules)
         self._fee_rate = taker_fee_bps / 1e4
         self._slip = slippage_bps / 1e4
         self._clock = clock
         self.leverage = leverage
+        self.perps = PaperPerps(perps or PerpSettings(leverage=leverage))
         self._account = PaperAccount(starting_balance, starting_balance)
+        self.perps.set_data({}, self._account)  # the 00/08/16 schedule, without any series
         self._faults = faults.draws() if faults else None
         self.faults_injected: dict[str, int] = {}
         self.load_status = "fresh"
@@ -91,9 +106,15 @@ class PaperExchange:
             )
             for s in cfg.universe
         }
+        pc = cfg.perps
+        settings = PerpSettings(
+            pc.leverage, {s.symbol: s.leverage for s in cfg.universe if s.leverage is not None},
+            pc.margin_mode, pc.liquidation, pc.liquidation_fee_bps, pc.default_funding_rate,
+        )  # fmt: skip
         venue = cls(
-            rules, ex.starting_balance, ex.taker_fee_bps, ex.slippage_bps, clock, faults=faults
-        )
+            rules, ex.starting_balance, ex.taker_fee_bps, ex.slippage_bps, clock, pc.leverage,
+            faults=faults, perps=settings,
+        )  # fmt: skip
         if state_path is not None:
             venue.load(state_path)
         return venue
@@ -130,37 +151,47 @@ class PaperExchange:
             for sym, p in self._account.positions.items()
         }
 
+    def poll_funding(self) -> Sequence[FundingPayment]:
+        """Return and clear the funding payments settled since the last call, oldest first."""
+        paid = self._account.funding
+        if not paid:
+            return ()
+        self._account.funding = []
+        return paid
+
+    def set_perp_data(self, data: Mapping[str, PerpData]) -> None:
+        """Take the replay's mark and funding series (settlements before now are not paid)."""
+        self.perps.set_data(data, self._account)
+
+    def position_risk(self) -> dict[str, PositionRisk]:
+        """Return each open position's leverage, margin and liquidation price."""
+        return {
+            sym: self.perps.risk(sym, p, self._account, self._venue_cap(sym))
+            for sym, p in self._account.positions.items()
+        }
+
     def balance(self) -> float:
         """Return the wallet balance: starting balance + realized PnL - fees."""
         return self._account.balance
 
     def unrealized_pnl(self) -> float:
         """Return the open positions' PnL at the last close seen."""
-        marks = self._account.last_prices
-        total: float = 0  # (sum() over a generator, written out: this runs on every order)
-        for s, p in self._account.positions.items():
-            total += (marks.get(s, p.entry) - p.entry) * p.qty
-        return total
+        return unrealized(self._account)
 
     def equity(self) -> float:
         """Return balance plus unrealized PnL."""
-        return self._account.balance + self.unrealized_pnl()
+        return self._account.balance + unrealized(self._account)
 
     def available_balance(self) -> float:
         """Return equity minus the initial margin of positions and pending entry orders."""
-        used = 0.0
-        for sym, p in self._account.positions.items():
-            mark = self._account.last_prices.get(sym, p.entry)
-            used += abs(p.qty) * mark / self._leverage(sym)
-        for pend in self._account.pending:
-            price = self._account.last_prices.get(pend.req.symbol)
-            if not pend.req.reduce_only and price is not None:
-                used += sum(pend.chunks) * price / self._leverage(pend.req.symbol)
-        return self.equity() - used
+        return self.equity() - initial_margin_used(self._account, self._leverage)
 
-    def _leverage(self, symbol: str) -> float:
+    def _venue_cap(self, symbol: str) -> float:
         rules = self._rules.get(symbol)
-        return min(self.leverage, rules.max_leverage) if rules else self.leverage
+        return rules.max_leverage if rules else math.inf
+
+    def _leverage(self, symbol: str, notional: float = 0.0) -> float:
+        return self.perps.leverage(symbol, notional, self._venue_cap(symbol))
 
     def place_order(self, req: OrderRequest) -> OrderAck:
         """Accept a market order, or raise OrderRejected / TransientExchangeError."""
@@ -222,15 +253,10 @@ class PaperExchange:
             raise OrderRejected("insufficient_funds")
 
     def _accept(self, req: OrderRequest, split: bool) -> OrderAck:
-        step = self._rules[req.symbol].qty_step
         chunks = [req.qty]
         if split:
-            first = max(
-                step, round(math.floor(req.qty / step / 2 + 1e-9) * step, step_decimals(step))
-            )
-            rest = round(req.qty - first, step_decimals(step))
-            if rest > 0:
-                chunks = [first, rest]
+            chunks = split_in_two(req.qty, self._rules[req.symbol].qty_step)
+            if len(chunks) == 2:
                 self._count_fault("partial_fill")
         account = self._account
         account.order_seq += 1
@@ -243,38 +269,30 @@ class PaperExchange:
         account.orders[req.client_order_id] = ack
         if chunks:
             account.pending.append(pending)
-        self._prune_orders()
+        prune_orders(account.orders, ORDER_HISTORY_LIMIT)
         return ack
 
-    def _prune_orders(self) -> None:
-        orders = self._account.orders
-        excess = len(orders) - ORDER_HISTORY_LIMIT
-        if excess <= 0:
-            return
-        # Oldest first (dicts keep insertion order) and nearly all closed: stop at `excess`,
-        # so a long replay pays O(1) per order instead of a scan of the whole history.
-        closed: list[str] = []
-        for cid, ack in orders.items():
-            if ack.status != "open":
-                closed.append(cid)
-                if len(closed) == excess:
-                    break
-        for cid in closed:
-            del orders[cid]
-
-    def on_bars(self, symbols: Sequence[str], bars: Iterable[BarTuple]) -> None:
+    def on_bars(self, symbols: Sequence[str], bars: Sequence[BarTuple]) -> None:
         """:meth:`on_bar` for each ``(idx, ts, open, high, low, close, volume)`` bar of a loop.
 
-        The replay's hot path: with nothing pending a bar only marks its symbol.
+        The replay's hot path: with nothing pending a bar only marks its symbol. Funding due by
+        the loop's time is settled first, on the positions held before its fills.
         """
+        if bars and bars[0][1] >= self.perps.next_funding:
+            self.perps.settle(self._account, bars[0][1])
         if self._account.pending:
-            feed_bars(self.on_bar, symbols, bars)
-            return
-        last, rules = self._account.last_prices, self._rules
-        for b in bars:
-            symbol = symbols[b[0]]
-            if symbol in rules:
-                last[symbol] = b[5]
+            feed_bars(self.on_bar, symbols, bars)  # fills at the opens, marks at the closes
+        else:
+            last, rules = self._account.last_prices, self._rules
+            for b in bars:
+                symbol = symbols[b[0]]
+                if symbol in rules:
+                    last[symbol] = b[5]
+        if self._account.positions and self.perps.settings.liquidation:
+            for symbol, pos, price, ts in self.perps.liquidations(
+                self._account, symbols, bars, self._venue_cap
+            ):
+                self._liquidate(symbol, pos, price, ts)
 
     def on_bar(self, bar: Bar) -> None:
         """Fill the symbol's pending orders at the bar's open, then mark it at the close."""
@@ -306,52 +324,34 @@ class PaperExchange:
             if qty <= 0:
                 return 0.0
         price = price * (1 + self._slip) if req.side == "buy" else price * (1 - self._slip)
-        realized = self._apply_to_position(req.symbol, req.side, qty, price)
+        realized = self._net(req.symbol, req.side, qty, price, req.sl)
         fee = qty * price * self._fee_rate
         self._account.balance += realized - fee
         self._account.fill_seq += 1
-        self._account.fills.append(
-            Fill(
-                client_order_id=req.client_order_id,
-                symbol=req.symbol,
-                side=req.side,
-                qty=qty,
-                price=price,
-                fee=fee,
-                ts=ts,
-                kind=req.kind,
-                reduce_only=req.reduce_only,
-                intent_id=req.intent_id,
-                exit_kind=req.exit_kind,
-                realized_pnl=realized,
-                ref_price=req.ref_price,
-                tp=req.tp,
-                sl=req.sl,
-            )
-        )
+        self._account.fills.append(fill_of(req, qty, price, fee, ts, realized))
         return qty
 
-    def _apply_to_position(self, symbol: str, side: str, qty: float, price: float) -> float:
+    def _net(
+        self, symbol: str, side: str, qty: float, price: float, sl: float | None = None
+    ) -> float:
         """Net ``qty`` at ``price`` into the symbol's position; return the realized PnL."""
         rules = self._rules.get(symbol)
         digits = step_decimals(rules.qty_step) if rules else 12
-        direction = 1 if side == "buy" else -1
-        positions = self._account.positions
-        pos = positions.get(symbol)
-        if pos is None or pos.qty * direction > 0:
-            held = abs(pos.qty) if pos else 0.0
-            entry = (held * (pos.entry if pos else 0.0) + qty * price) / (held + qty)
-            positions[symbol] = Position(round(direction * (held + qty), digits), entry)
-            return 0.0
-        closing = min(qty, abs(pos.qty))
-        realized = (price - pos.entry) * closing * (1 if pos.qty > 0 else -1)
-        pos.qty = round(pos.qty + direction * closing, digits)
-        remainder = round(qty - closing, digits)
-        if pos.qty == 0:
-            del positions[symbol]
-        if remainder > 0:
-            positions[symbol] = Position(direction * remainder, price)
-        return realized
+        signed = qty if side == "buy" else -qty
+        return net_into(self._account.positions, symbol, signed, price, digits, sl)
+
+    def _liquidate(self, symbol: str, pos: Position, price: float, ts: float) -> None:
+        """Close the whole position at ``price`` with the liquidation fee."""
+        qty = abs(pos.qty)
+        side = "sell" if pos.qty > 0 else "buy"
+        self._account.fill_seq += 1
+        cid = f"liq-{symbol}-{self._account.fill_seq}"
+        realized = self._net(symbol, side, qty, price)
+        fee = qty * price * self.perps.liquidation_fee_rate
+        self._account.balance += realized - fee
+        self._account.fills.append(
+            liquidation_fill(cid, symbol, side, qty, price, fee, ts, realized)
+        )
 
     def _draw_fault(self) -> str:
         return next(self._faults) if self._faults is not None else "ok"
@@ -363,27 +363,26 @@ class PaperExchange:
         """Return the whole account as a JSON-ready dict (see :meth:`restore`)."""
         return account_to_dict(self._account, self._clock.now())
 
-    def _load_dict(self, data: dict[str, Any]) -> None:
-        """Replace the account with ``data``; raise KeyError/TypeError/ValueError if malformed."""
-        self._account = account_from_dict(data)
+    def resume(self, data: dict[str, Any]) -> PaperExchange:
+        """Take over the account in ``data`` (:meth:`to_dict` output); raise KeyError/TypeError/
+        ValueError if it is malformed. Return self."""
+        self._load_account(account_from_dict(data))
+        self.load_status = "ok"
+        return self
+
+    def _load_account(self, account: PaperAccount) -> None:
+        self._account = account
+        self.perps.set_data(self.perps.data, account)  # the funding cursor came with it
 
     @classmethod
     def restore(
-        cls,
-        data: dict[str, Any],
-        rules: dict[str, MarketRules],
-        starting_balance: float,
-        taker_fee_bps: float,
-        slippage_bps: float,
-        clock: Clock,
-        leverage: float = 10.0,
+        cls, data: dict[str, Any], rules: dict[str, MarketRules], starting_balance: float,
+        taker_fee_bps: float, slippage_bps: float, clock: Clock, leverage: float = 10.0,
         faults: FaultPlan | None = None,
-    ) -> PaperExchange:
+    ) -> PaperExchange:  # fmt: skip
         """Rebuild an account from :meth:`to_dict` output (its balances win over the args)."""
         venue = cls(rules, starting_balance, taker_fee_bps, slippage_bps, clock, leverage, faults)
-        venue._load_dict(data)
-        venue.load_status = "ok"
-        return venue
+        return venue.resume(data)
 
     def save(self, path: str | Path) -> None:
         """Write the account atomically to ``path``."""
@@ -396,18 +395,7 @@ class PaperExchange:
         ``<path>.corrupt`` so the next save cannot destroy the evidence, and the account starts
         fresh with a warning.
         """
-        read = read_json_defensive(path)
-        if read.ok:
-            try:
-                self._load_dict(read.data)
-                self.load_status = "ok"
-                return self.load_status
-            except (KeyError, TypeError, ValueError, AttributeError) as err:
-                read = replace(read, status="corrupt", error=f"malformed account: {err!r}")
-        self.load_status = read.status
-        if read.status != "missing":
-            log.warning("paper account %s %s (%s): starting fresh", path, read.status, read.error)
-            target = Path(path)
-            if target.exists():
-                os.replace(target, target.with_name(target.name + ".corrupt"))
+        account, self.load_status = read_account(path)
+        if account is not None:
+            self._load_account(account)
         return self.load_status

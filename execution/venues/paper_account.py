@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import logging
+import math
+import os
 import random
-from collections.abc import Iterator
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field, fields, replace
 from enum import Enum
+from pathlib import Path
 from typing import Any, TypeVar
 
 from execution import memory_errors as memory
-from execution.state_io import SCHEMA_VERSION
+from execution.clock import to_iso
+from execution.perps.funding import FundingPayment
+from execution.rounding import step_decimals
+from execution.state_io import SCHEMA_VERSION, read_json_defensive
 from execution.types import ExitKind, Fill, OrderAck, OrderKind, OrderRequest
 
+log = logging.getLogger("execution.venues.paper")
 FAULT_KINDS = ("ok", "timeout_after_accept", "rate_limit", "server_error", "reject", "partial_fill")
 
 _T = TypeVar("_T", OrderRequest, Fill)
@@ -59,6 +67,8 @@ class FaultPlan:
 class Position:
     qty: float  # signed: > 0 long, < 0 short
     entry: float
+    sl: float | None = None  # the stop the opening order carried (liquidation comes after it?)
+    funding: float = 0.0  # funding received (negative: paid) since it opened
 
 
 @dataclass(slots=True)
@@ -66,6 +76,74 @@ class Pending:
     req: OrderRequest
     chunks: list[float]  # qty to fill at each of the next bars of the symbol
     filled: float = 0.0
+
+
+def split_in_two(qty: float, step: float) -> list[float]:
+    """Return ``qty`` as two fills (a partial fill), or one when it is a single step."""
+    first = max(step, round(math.floor(qty / step / 2 + 1e-9) * step, step_decimals(step)))
+    rest = round(qty - first, step_decimals(step))
+    return [first, rest] if rest > 0 else [qty]
+
+
+def net_into(
+    positions: dict[str, Position],
+    symbol: str,
+    signed_qty: float,
+    price: float,
+    digits: int,
+    sl: float | None = None,
+) -> float:
+    """Net a fill of ``signed_qty`` at ``price`` into the symbol's position; return realized PnL.
+
+    An opening or increasing fill keeps ``sl`` as the position's stop; a fill that flips the
+    position opens the remainder at ``price``.
+    """  # fmt: skip
+    direction = 1 if signed_qty > 0 else -1
+    qty = abs(signed_qty)
+    pos = positions.get(symbol)
+    if pos is None or pos.qty * direction > 0:
+        held = abs(pos.qty) if pos else 0.0
+        entry = (held * (pos.entry if pos else 0.0) + qty * price) / (held + qty)
+        funding = pos.funding if pos else 0.0
+        stop = sl if sl is not None else (pos.sl if pos else None)
+        positions[symbol] = Position(round(direction * (held + qty), digits), entry, stop, funding)
+        return 0.0
+    closing = min(qty, abs(pos.qty))
+    realized = (price - pos.entry) * closing * (1 if pos.qty > 0 else -1)
+    pos.qty = round(pos.qty + direction * closing, digits)
+    remainder = round(qty - closing, digits)
+    if pos.qty == 0:
+        del positions[symbol]
+    if remainder > 0:
+        positions[symbol] = Position(direction * remainder, price, sl)
+    return realized
+
+
+def fill_of(
+    req: OrderRequest, qty: float, price: float, fee: float, ts: float, realized: float
+) -> Fill:
+    """Return the fill of ``qty`` of ``req``, carrying the order's intent and protection."""
+    return Fill(
+        req.client_order_id, req.symbol, req.side, qty, price, fee, ts, req.kind,
+        req.reduce_only, req.intent_id, req.exit_kind, realized, req.ref_price, req.tp, req.sl,
+    )  # fmt: skip
+
+
+def liquidation_fill(
+    cid: str,
+    symbol: str,
+    side: str,
+    qty: float,
+    price: float,
+    fee: float,
+    ts: float,
+    realized: float,
+) -> Fill:
+    """Return the venue's own closing fill of a liquidated position."""  # fmt: skip
+    return Fill(
+        cid, symbol, side, qty, price, fee, ts, OrderKind.EXIT, True, None,
+        ExitKind.LIQUIDATION, realized,
+    )  # fmt: skip
 
 
 def is_multiple(qty: float, step: float) -> bool:
@@ -99,16 +177,27 @@ class PaperAccount:
     order_seq: int = 0
     fill_seq: int = 0
     fills: list[Fill] = field(default_factory=list)
+    funding_until: float | None = None  # settlements up to this time are done
+    funding: list[FundingPayment] = field(default_factory=list)  # not yet polled
+
+
+def _position_dict(p: Position) -> dict[str, Any]:
+    d: dict[str, Any] = {"qty": p.qty, "entry_price": p.entry}
+    if p.sl is not None:
+        d["sl"] = p.sl
+    if p.funding:
+        d["funding"] = p.funding
+    return d
 
 
 def account_to_dict(b: PaperAccount, now: float) -> dict[str, Any]:
     """Return the whole account as a JSON-ready dict."""
     return {
         "schema_version": SCHEMA_VERSION,
-        "updated_ts": now,
+        "updated_ts": to_iso(now),  # ISO like every state file (docs/state_files.md)
         "starting_balance": b.starting_balance,
         "balance": b.balance,
-        "positions": {s: {"qty": p.qty, "entry_price": p.entry} for s, p in b.positions.items()},
+        "positions": {s: _position_dict(p) for s, p in b.positions.items()},
         "pending": [
             {"req": encode(p.req), "chunks": list(p.chunks), "filled": p.filled} for p in b.pending
         ],
@@ -120,6 +209,8 @@ def account_to_dict(b: PaperAccount, now: float) -> dict[str, Any]:
         "order_seq": b.order_seq,
         "fill_seq": b.fill_seq,
         "unpolled_fills": [encode(f) for f in b.fills],
+        "funding_until": b.funding_until,
+        "unpolled_funding": [asdict(f) for f in b.funding],
     }
 
 
@@ -143,7 +234,9 @@ def account_from_dict(data: dict[str, Any]) -> PaperAccount:
     account = PaperAccount(top.number("starting_balance", positive=True), top.number("balance"))
     for sym, p in memory.mapping(c, "positions", top.value("positions")).items():
         pos = memory.Fields(c, f"positions.{sym}", p)
-        account.positions[sym] = Position(pos.number("qty"), pos.price("entry_price"))
+        sl = pos.price("sl") if pos.doc.get("sl") is not None else None
+        funding = pos.number("funding", default=0.0)
+        account.positions[sym] = Position(pos.number("qty"), pos.price("entry_price"), sl, funding)
     for n, p in enumerate(data["pending"]):
         req = checked(decode(OrderRequest, p["req"]), f"pending[{n}].req")
         chunks = [memory.finite(c, f"pending[{n}].chunks", q) for q in p["chunks"]]
@@ -157,4 +250,65 @@ def account_from_dict(data: dict[str, Any]) -> PaperAccount:
     account.fill_seq = top.count("fill_seq")
     fills = enumerate(data.get("unpolled_fills", []))
     account.fills = [checked(decode(Fill, f), f"unpolled_fills[{n}]") for n, f in fills]
+    until = data.get("funding_until")
+    account.funding_until = memory.finite(c, "funding_until", until) if until is not None else None
+    account.funding = [FundingPayment(**f) for f in data.get("unpolled_funding", [])]
     return account
+
+
+def unrealized(account: PaperAccount) -> float:
+    """Return the open positions' PnL at the last close seen."""
+    marks = account.last_prices
+    total: float = 0  # (sum() over a generator, written out: this runs on every order)
+    for s, p in account.positions.items():
+        total += (marks.get(s, p.entry) - p.entry) * p.qty
+    return total
+
+
+def initial_margin_used(account: PaperAccount, leverage: Callable[[str], float]) -> float:
+    """Return the initial margin of the positions and of the pending entry orders."""
+    used = 0.0
+    for sym, p in account.positions.items():
+        used += abs(p.qty) * account.last_prices.get(sym, p.entry) / leverage(sym)
+    for pend in account.pending:
+        price = account.last_prices.get(pend.req.symbol)
+        if not pend.req.reduce_only and price is not None:
+            used += sum(pend.chunks) * price / leverage(pend.req.symbol)
+    return used
+
+
+def prune_orders(orders: dict[str, OrderAck], limit: int) -> None:
+    """Forget the oldest closed orders beyond ``limit`` (open ones stay)."""
+    excess = len(orders) - limit
+    if excess <= 0:
+        return
+    # Oldest first (dicts keep insertion order) and nearly all closed: stop at `excess`,
+    # so a long replay pays O(1) per order instead of a scan of the whole history.
+    closed: list[str] = []
+    for cid, ack in orders.items():
+        if ack.status != "open":
+            closed.append(cid)
+            if len(closed) == excess:
+                break
+    for cid in closed:
+        del orders[cid]
+
+
+def read_account(path: str | Path) -> tuple[PaperAccount | None, str]:
+    """Read the account saved at ``path``: (account or None, "ok"/"missing"/"corrupt"...).
+
+    A corrupt file is moved aside to ``<path>.corrupt`` so the next save cannot destroy the
+    evidence, with a warning.
+    """
+    read = read_json_defensive(path)
+    if read.ok:
+        try:
+            return account_from_dict(read.data), "ok"
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            read = replace(read, status="corrupt", error=f"malformed account: {err!r}")
+    if read.status != "missing":
+        log.warning("paper account %s %s (%s): starting fresh", path, read.status, read.error)
+        target = Path(path)
+        if target.exists():
+            os.replace(target, target.with_name(target.name + ".corrupt"))
+    return None, read.status

@@ -77,9 +77,35 @@ def test_a_fully_protected_book_is_green(
         tp_sl_missing_count=0, underwater_without_tp_sl_count=0
     )
     write_json(full_state_dir / "intel.json", data)
+    registry = json.loads((full_state_dir / "tp_sl_registry.json").read_text())
+    for symbol, side, tp, sl in (
+        ("ETHUSDT", "long", 3100.0, 2800.0),
+        ("XRPUSDT", "long", 0.63, 0.58),
+    ):
+        registry["entries"][symbol] = {
+            "symbol": symbol,
+            "side": side,
+            "tp_price": tp,
+            "sl_price": sl,
+        }
+    write_json(full_state_dir / "tp_sl_registry.json", registry)
     at = run_app(monkeypatch, full_state_dir)
     green = [s for s in at.success if s.value.startswith("Exit pipeline healthy")]
     assert green and green[0].proto.icon == "🟢"
+
+
+def test_engine_counts_saying_protected_stay_red_while_the_files_show_no_tp_sl(
+    monkeypatch: pytest.MonkeyPatch, full_state_dir: Path
+) -> None:
+    data = json.loads((full_state_dir / "intel.json").read_text())
+    data["runtime_diagnostics"]["exit_pipeline"].update(
+        tp_sl_missing_count=0, underwater_without_tp_sl_count=0
+    )
+    write_json(full_state_dir / "intel.json", data)
+    at = run_app(monkeypatch, full_state_dir)
+    assert not [s for s in at.success if s.value.startswith("Exit pipeline healthy")]
+    red = [e for e in at.error if e.value.startswith("Exit pipeline needs attention")]
+    assert red and "ETHUSDT, XRPUSDT" in red[0].value
 
 
 def test_an_empty_dir_names_every_missing_file(

@@ -93,22 +93,58 @@ def test_empty_heatmap_frames_keep_their_columns() -> None:
     ]
 
 
-def test_heatmap_charts_are_rect_marks_ordered_by_total() -> None:
+def test_heatmap_charts_are_rect_marks_ordered_by_total_with_counts_in_cells() -> None:
     frame = charts.symbol_heatmap_frame({"a": {"X": 1, "Y": 9}, "b": {"X": 20}})
-    spec = charts.symbol_heatmap_chart(frame).to_dict()
-    assert spec["mark"]["type"] == "rect"
-    assert spec["encoding"]["x"]["sort"] == ["X", "Y"]
-    assert spec["encoding"]["y"]["sort"] == ["b", "a"]
+    rect, text = charts.symbol_heatmap_chart(frame).to_dict()["layer"]
+    assert rect["mark"]["type"] == "rect" and text["mark"]["type"] == "text"
+    assert rect["encoding"]["x"]["sort"] == ["X", "Y"]
+    assert rect["encoding"]["y"]["sort"] == ["b", "a"]
+    assert text["encoding"]["text"]["field"] == "count"
+    assert rect["encoding"]["color"]["scale"]["type"] == "log"
     times = charts.time_heatmap_frame({"a": {"2024-01-01T00:00:00Z": 2}}, 300.0)
-    time_spec = charts.time_heatmap_chart(times).to_dict()
+    time_rect = charts.time_heatmap_chart(times).to_dict()["layer"][0]
     assert (
-        time_spec["mark"]["type"] == "rect" and time_spec["encoding"]["x2"]["field"] == "bucket_end"
+        time_rect["mark"]["type"] == "rect" and time_rect["encoding"]["x2"]["field"] == "bucket_end"
     )
+
+
+def _hourly(n: int) -> pd.DataFrame:
+    start = 1_704_067_200
+    stamp = "%Y-%m-%dT%H:%M:%SZ"
+    keys = {
+        pd.Timestamp(start + 3600 * i, unit="s", tz="UTC").strftime(stamp): i + 1 for i in range(n)
+    }
+    return charts.time_heatmap_frame(
+        {"cooldown": keys, "tier_block": {next(iter(keys)): 5}}, 3600.0
+    )
+
+
+def test_a_long_run_is_merged_into_a_bounded_number_of_columns_keeping_every_veto() -> None:
+    frame = _hourly(24 * 35)
+    merged = charts.merge_time_buckets(frame, max_columns=48)
+    assert merged["bucket"].nunique() <= 48
+    assert merged["count"].sum() == frame["count"].sum()
+    widths = (merged["bucket_end"] - merged["bucket"]).unique()
+    assert len(widths) == 1 and widths[0].total_seconds() % 3600 == 0
+    assert charts.merge_time_buckets(_hourly(10), max_columns=48)["bucket"].nunique() == 10
+
+
+def test_the_time_axis_spans_the_whole_run_marks_the_stop_and_ticks_no_closer_than_a_column() -> (
+    None
+):
+    merged = charts.merge_time_buckets(_hourly(24 * 35), max_columns=48)
+    span = (1_704_067_200.0, 1_704_067_200.0 + 35 * 86400)
+    spec = charts.time_heatmap_chart(merged, span, stopped_at=1_704_067_200.0 + 9 * 86400).to_dict()
+    rect, _text, stop = spec["layer"]
+    assert rect["encoding"]["x"]["scale"]["domain"] == [span[0] * 1000, span[1] * 1000]
+    column_ms = (merged["bucket_end"] - merged["bucket"]).iloc[0].total_seconds() * 1000
+    assert rect["encoding"]["x"]["axis"]["tickMinStep"] >= column_ms
+    assert [layer["mark"]["type"] for layer in stop["layer"]] == ["rule", "text"]
 
 
 def test_the_other_column_sorts_last() -> None:
     frame = pd.DataFrame(
         {"reason": ["r", "r"], "symbol": ["other (5 symbols)", "A"], "count": [99, 1]}
     )
-    spec = charts.symbol_heatmap_chart(frame).to_dict()
+    spec = charts.symbol_heatmap_chart(frame).to_dict()["layer"][0]
     assert spec["encoding"]["x"]["sort"] == ["A", "other (5 symbols)"]

@@ -27,7 +27,6 @@ from dashboard import serve
 ROOT = Path(__file__).resolve().parents[2]
 V7 = ROOT / ".venv" / "bin" / "v7"
 CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOT = ROOT / "docs" / "img" / "dashboard.png"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -61,16 +60,20 @@ def wait_healthy(url: str, deadline: float) -> None:
     raise TimeoutError(f"dashboard at {url} did not become healthy")
 
 
-def screenshot(page: Any) -> None:
-    """Save the whole page: Streamlit scrolls inside its own container, so grow the viewport."""
+def screenshot(page: Any, path: Path) -> None:
+    """Save the whole page: Streamlit scrolls inside its own container, so grow the viewport.
+
+    Tests save into their tmp dir: the README's picture comes from a real engine run
+    (docs/dashboard.md says how), never from a hand-made fixture.
+    """
     for _ in range(3):  # resizing re-flows the page, so measure again until it settles
         height = min(max(int(page.evaluate(SCROLL_HEIGHT_JS)), 1000), 8000)
         if height == page.viewport_size["height"]:
             break
         page.set_viewport_size({"width": 1400, "height": height})
         page.wait_for_timeout(800)  # let Vega repaint at the new size
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(path), full_page=True)
 
 
 @contextmanager
@@ -109,12 +112,13 @@ def test_dashboard_renders_the_veto_heatmap_in_headless_chromium(tmp_path: Path)
         page.goto(url, timeout=20_000)
         page.wait_for_selector(HEATMAP, state="visible", timeout=25_000)
         text = page.inner_text("body")
-        screenshot(page)
+        screenshot(page, tmp_path / "dashboard.png")
+    assert "Trading:" in text and "Protection:" in text
     assert "Risk Diagnostics" in text
     assert "Traceback" not in text
     for reason in REASONS[:6]:
         assert reason in text, f"veto reason {reason} not on the page"
-    assert SCREENSHOT.stat().st_size > 10_000
+    assert (tmp_path / "dashboard.png").stat().st_size > 10_000
 
 
 def test_the_page_refreshes_itself_when_the_state_changes(tmp_path: Path) -> None:

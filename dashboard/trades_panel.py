@@ -1,0 +1,87 @@
+"""Closed trades and equity: the equity curve with its drawdown, fees, the trades by symbol.
+
+Unlike the other panels this one reads the engine's journal, not a JSON view: closed trades and
+equity samples live only in the store. It reads through the store's read-only readers (no lock,
+safe while the engine writes) and keeps the newest ``MAX_TRADES`` / ``MAX_EQUITY`` rows, so a
+long run cannot make a page render unbounded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import streamlit as st
+
+from dashboard.formatting import format_count, format_money, format_pct
+from dashboard.report_charts import (
+    equity_drawdown_chart,
+    equity_frame,
+    symbols_of,
+    trade_totals,
+    trades_frame,
+)
+from dashboard.state import DashboardState
+from execution.store import NoStore, StoreError, read_closed_trades, read_equity
+
+MAX_TRADES = 5_000
+MAX_EQUITY = 20_000  # hourly samples: over two years
+ALL = "all symbols"
+
+
+@dataclass(frozen=True)
+class Journal:
+    """The newest closed trades and equity samples, or why there are none."""
+
+    trades: list[dict[str, Any]] = field(default_factory=list)
+    equity: list[dict[str, Any]] = field(default_factory=list)
+    problem: str | None = None
+
+
+def load_journal(state_dir: str) -> Journal:
+    """Read the journal read-only; never raises (a missing or unusable store is a message)."""
+    try:
+        return Journal(read_closed_trades(state_dir, limit=MAX_TRADES),
+                       read_equity(state_dir, limit=MAX_EQUITY))  # fmt: skip
+    except NoStore:
+        return Journal(problem="no store in this state dir yet: no trades journaled")
+    except StoreError as err:
+        return Journal(problem=f"the store is unreadable: {err}")
+
+
+def render(state: DashboardState) -> None:
+    """Draw the equity curve with drawdown, the fee totals and the filterable trades table."""
+    journal = load_journal(state.state_dir)
+    st.subheader("Equity and drawdown")
+    if journal.problem:
+        st.info(journal.problem)
+        return
+    if journal.equity:
+        st.altair_chart(equity_drawdown_chart(equity_frame(journal.equity)), width="stretch")
+    else:
+        st.info("No equity sample yet (one per hour of bar time).")
+    render_trades(journal.trades)
+
+
+def render_trades(trades: list[dict[str, Any]]) -> None:
+    """Totals (fees apart from PnL) and the closed trades, newest first, filtered by symbol."""
+    st.subheader("Closed trades")
+    choice = st.selectbox("Symbol", [ALL, *symbols_of(trades)], key="trades_symbol")
+    symbol = None if choice == ALL else choice
+    shown = [t for t in trades if symbol is None or t["symbol"] == symbol]
+    totals = trade_totals(shown)
+    cols = st.columns(4)
+    cols[0].metric("Closed trades", format_count(int(totals["trades"])))
+    win_rate = totals["wins"] / totals["trades"] if totals["trades"] else None
+    cols[1].metric("Win rate", format_pct(win_rate, 1))
+    cols[2].metric("Fees", format_money(totals["fees"]))
+    cols[3].metric("Net PnL (after fees)", format_money(totals["net_pnl"]))
+    capped = f" (the newest {MAX_TRADES:,})" if len(trades) >= MAX_TRADES else ""
+    st.caption(f"Gross PnL {format_money(totals['pnl'])}, fees {format_money(totals['fees'])}"
+               f"{capped}. `v7 report` has every metric; `v7 trades --csv` exports them.")  # fmt: skip
+    if not shown:
+        st.info("No closed trades yet.")
+        return
+    money = st.column_config.NumberColumn(format="%.2f")
+    st.dataframe(trades_frame(trades, symbol), hide_index=True, width="stretch",
+                 column_config={"PnL": money, "Fees": money, "Net PnL": money})  # fmt: skip

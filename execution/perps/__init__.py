@@ -1,0 +1,1 @@
+"""Perpetual-futures arithmetic: funding payments, margin brackets, liquidation prices."""

@@ -1,0 +1,83 @@
+"""Pure breakdown tables: per symbol, per exit reason, per veto reason, buy & hold."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from execution.report.metrics import Trade, profit_factor
+
+
+def _group_row(trades: Sequence[Trade]) -> dict[str, Any]:
+    pnls = [t.net_pnl for t in trades]
+    wins = sum(1 for p in pnls if p > 0)
+    return {
+        "trades": len(trades),
+        "wins": wins,
+        "win_rate": wins / len(trades) if trades else None,
+        "net_pnl": sum(pnls),
+        "avg_trade": sum(pnls) / len(trades) if trades else None,
+        "fees": sum(t.fees for t in trades),
+        "profit_factor": profit_factor(pnls),
+    }
+
+
+def _grouped(trades: Sequence[Trade], key: str) -> dict[str, list[Trade]]:
+    groups: dict[str, list[Trade]] = defaultdict(list)
+    for t in trades:
+        groups[str(getattr(t, key))].append(t)
+    return groups
+
+
+def per_symbol(
+    trades: Sequence[Trade], buy_hold_pct: Mapping[str, float | None] | None = None
+) -> dict[str, dict[str, Any]]:
+    """One row per traded symbol (and per symbol with a buy & hold figure), by net PnL."""
+    groups = _grouped(trades, "symbol")
+    holds = dict(buy_hold_pct or {})
+    rows = {
+        sym: {**_group_row(groups.get(sym, [])), "buy_hold_pct": holds.get(sym)}
+        for sym in set(groups) | set(holds)
+    }
+    return dict(sorted(rows.items(), key=lambda kv: -kv[1]["net_pnl"]))
+
+
+def exit_reasons(trades: Sequence[Trade]) -> dict[str, dict[str, Any]]:
+    """One row per exit reason (tp, sl, signal, ...), most frequent first."""
+    rows = {reason: _group_row(group) for reason, group in _grouped(trades, "exit_reason").items()}
+    return dict(sorted(rows.items(), key=lambda kv: -kv[1]["trades"]))
+
+
+def veto_reasons(diagnostics: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Veto counts by reason from runtime_diagnostics, with each reason's share and top symbols."""
+    counters = diagnostics.get("veto_counters")
+    by_reason = counters.get("by_reason") if isinstance(counters, Mapping) else None
+    heatmap = diagnostics.get("heatmap")
+    by_symbol = heatmap.get("by_reason_symbol") if isinstance(heatmap, Mapping) else None
+    if not isinstance(by_reason, Mapping):
+        return {}
+    counts = {str(k): int(v) for k, v in by_reason.items() if isinstance(v, int | float)}
+    total = sum(counts.values())
+    rows: dict[str, dict[str, Any]] = {}
+    for reason, count in sorted(counts.items(), key=lambda kv: -kv[1]):
+        symbols = by_symbol.get(reason) if isinstance(by_symbol, Mapping) else None
+        top = (
+            sorted(symbols.items(), key=lambda kv: -kv[1])[:3]
+            if isinstance(symbols, Mapping)
+            else []
+        )
+        rows[reason] = {
+            "vetoes": count,
+            "share": count / total if total else None,
+            "top_symbols": {str(s): int(c) for s, c in top},
+        }
+    return rows
+
+
+def buy_and_hold_pct(first_last: Mapping[str, tuple[float, float]]) -> dict[str, float | None]:
+    """Long-only return from the first to the last close of each symbol, in percent."""
+    return {
+        sym: (last / first - 1.0) * 100.0 if first > 0 else None
+        for sym, (first, last) in first_last.items()
+    }
