@@ -8,8 +8,13 @@
    first); the paired median, mean and interquartile range of the on/off CPU-time ratio
    (target: <= 3%).
 
+3. With ``--instructions``: the instructions (valgrind cachegrind) of one replay with
+   diagnostics on, off, and of its set-up alone, publishes every 100k bars instead of every
+   wall second: the same figures whatever else runs on the machine. The overhead is
+   (on - off) / (off - set-up), the replay's loop only, as the paired CPU figure.
+
 Run: ``.venv/bin/python bench/bench_diagnostics.py`` -> bench/results/diagnostics.json
-(``--runs N`` pairs, ``--quick`` for a smoke test).
+(``--runs N`` pairs, ``--quick`` for a smoke test, ``--instructions`` for the counts alone).
 """
 
 from __future__ import annotations
@@ -17,8 +22,11 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import platform
+import re
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -214,6 +222,56 @@ def bench_replay(
     }
 
 
+# --- 3. instruction counts ----------------------------------------------------------------------
+
+# Publishes by bar count only: under valgrind a wall-second throttle would publish ~50x as often.
+COUNTED_PUBLISH = {"min_interval_seconds": 1e9, "replay_every_bars": 100_000}
+
+
+def counted_replay(mode: str, bars_per_symbol: int) -> None:
+    """One replay for :func:`instruction_counts`: diagnostics ``on`` or ``off``, or ``setup``
+    (the same data built, a 100-bar replay)."""
+    with tempfile.TemporaryDirectory(prefix="v7-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        path = bench_config(tmp, 10, mode != "off")
+        path.write_text(json.dumps({**json.loads(path.read_text()), "publish": COUNTED_PUBLISH}))
+        n_bars = 10 * bars_per_symbol
+        if mode == "setup":
+            cfg = load_config(path)
+            tf = timeframe_seconds(cfg.data.timeframe)
+            merge_series(synthetic_series(cfg.universe, bars_per_symbol, cfg.data.synthetic, tf),
+                         cfg.symbols)  # fmt: skip
+            n_bars = 100
+        replay_once(path, tmp / "state", n_bars)
+
+
+def instruction_counts(bars_per_symbol: int = 20_000) -> dict[str, Any]:
+    """Count the instructions of an on, an off and a set-up-only replay under cachegrind."""
+    counts: dict[str, int] = {}
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    for mode in ("on", "off", "setup"):
+        with tempfile.NamedTemporaryFile(prefix="v7-cachegrind-") as out:
+            cmd = ["valgrind", "--tool=cachegrind", "--cache-sim=no",
+                   f"--cachegrind-out-file={out.name}", sys.executable, "-m",
+                   "bench.bench_diagnostics", "--counted-replay", mode,
+                   "--bars-per-symbol", str(bars_per_symbol)]  # fmt: skip
+            proc = subprocess.run(
+                cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=True
+            )
+        found = re.search(r"I\s+refs:\s+([\d,]+)", proc.stderr)
+        if found is None:
+            raise RuntimeError(f"no instruction count in valgrind's output: {proc.stderr[-500:]}")
+        counts[mode] = int(found.group(1).replace(",", ""))
+    loop = counts["off"] - counts["setup"]
+    return {
+        "bars_per_symbol": bars_per_symbol,
+        "symbols": 10,
+        "instructions": counts,
+        "overhead_loop_pct": round((counts["on"] - counts["off"]) / loop * 100, 2),
+        "target_overhead_pct": TARGET_OVERHEAD_PCT,
+    }
+
+
 def run(quick: bool = False, runs: int = RUNS, replay_only: bool = False) -> dict[str, Any]:
     """Run both benchmarks; ``quick`` shrinks them (for a smoke test)."""
     result: dict[str, Any] = {
@@ -239,10 +297,21 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=RUNS, help=f"replays per mode ({RUNS})")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results JSON path")
     parser.add_argument("--replay-only", action="store_true", help="only the replay on vs off")
+    parser.add_argument("--instructions", action="store_true",
+                        help="only the instruction counts (needs valgrind; ~4 min)")  # fmt: skip
+    parser.add_argument("--bars-per-symbol", type=int, default=20_000, help=argparse.SUPPRESS)
+    parser.add_argument("--counted-replay", choices=("on", "off", "setup"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.counted_replay:
+        counted_replay(args.counted_replay, args.bars_per_symbol)
+        return 0
     if args.runs < 1:
         parser.error("--runs must be at least 1")
-    result = run(args.quick, args.runs, args.replay_only)
+    if args.instructions:
+        result = {"benchmark": "diagnostics_instructions", "replay": instruction_counts()}
+        args.out = args.out.with_name("diagnostics_instructions.json")
+    else:
+        result = run(args.quick, args.runs, args.replay_only)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

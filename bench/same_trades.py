@@ -121,7 +121,11 @@ def record_all() -> dict[str, Any]:
 
 
 def differences(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
-    """Return one line per case that differs (or is missing) between two fingerprints."""
+    """Return one line per case that differs (or is missing) between two fingerprints.
+
+    A summary key the recording does not have is an output added since, not a changed
+    decision: it is left to ``added_keys``. A key that changed value or disappeared differs.
+    """
     out = []
     for name, want in before.items():
         got = after.get(name)
@@ -129,8 +133,27 @@ def differences(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
             out.append(f"{name}: not run")
             continue
         for key in want:
-            if want[key] != got.get(key):
+            if key == "summary" and isinstance(got.get(key), dict):
+                new = got[key]
+                changed = sorted(k for k in want[key] if want[key][k] != new.get(k, _MISSING))
+                if changed:
+                    out.append(f"{name}: summary differs ({', '.join(changed)})")
+            elif want[key] != got.get(key):
                 out.append(f"{name}: {key} differs")
+    return out
+
+
+_MISSING = object()
+
+
+def added_keys(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """Return one line per case whose summary gained keys since the recording."""
+    out = []
+    for name, want in before.items():
+        new = (after.get(name) or {}).get("summary") or {}
+        extra = sorted(set(new) - set(want.get("summary") or {}))
+        if extra:
+            out.append(f"{name}: summary gained {', '.join(extra)}")
     return out
 
 
@@ -144,7 +167,10 @@ def main(argv: list[str] | None = None) -> int:
         a.path.write_text(json.dumps(now, indent=1, sort_keys=True), encoding="utf-8")
         print(f"recorded {len(now)} cases -> {a.path}")
         return 0
-    diff = differences(json.loads(a.path.read_text(encoding="utf-8")), now)
+    before = json.loads(a.path.read_text(encoding="utf-8"))
+    for line in added_keys(before, now):
+        print("NOTE", line)
+    diff = differences(before, now)
     for line in diff:
         print("DIFF", line)
     print("same trades in every case" if not diff else f"{len(diff)} difference(s)")

@@ -128,7 +128,7 @@ def compare_trades(
 
 
 def gapped_entries(df: pd.DataFrame) -> frozenset[float]:
-    """Bar times whose open differs from the previous close (where an entry fills off the close)."""
+    """Return the bar times whose open differs from the previous close (entries fill off it)."""
     opens, closes = df["Open"].to_numpy(), df["Close"].to_numpy()
     gapped = np.flatnonzero(opens[1:] != closes[:-1]) + 1
     return frozenset(df.index[gapped].as_unit("ns").asi8 / 1e9)

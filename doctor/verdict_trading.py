@@ -205,7 +205,12 @@ def _vetoes(
     risk = file_data(files, RISK_SNAPSHOT_FILE)
     observed, hint = explain(reason, risk, diag)
     alone = sample.sole.get(reason)
-    cause = f"{reason}: {observed}" + (f" (alone on {alone:,})" if sample.has_causes else "")
+    failing = sample.all_failing.get(reason, 0)
+    cause = f"{reason}: {observed}" + (
+        f" (fails on {failing:,} vetoed signals, the only failing check on {alone or 0:,})"
+        if sample.has_causes
+        else ""
+    )
     if sample.orders == 0 and sample.vetoes >= sample.signals:
         return _answer(
             "not_trading", reason, _last_order(diag), f"{cause}; {counts}", hint, WARN, diag

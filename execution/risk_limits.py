@@ -211,6 +211,10 @@ _JUDGES_OF_POST_TRADE_VAR: dict[VetoReason, Callable[[VarEstimate, RiskLimits], 
     VetoReason.VAR_LIMIT: _var_over_limit,
     VetoReason.CVAR_LIMIT: _cvar_over_limit,
 }
+# The table check_order walks: (reason, check, the judge of the post-trade estimate or None).
+_STEPS = tuple(
+    (reason, check, _JUDGES_OF_POST_TRADE_VAR.get(reason)) for reason, check in CHECK_ORDER
+)
 
 
 def check_order(
@@ -232,8 +236,7 @@ def check_order(
     first: Failure | None = None
     others: list[VetoReason] = []
     estimate: VarEstimate | None = None
-    for reason, check in CHECK_ORDER:
-        judge = _JUDGES_OF_POST_TRADE_VAR.get(reason)
+    for _, check, judge in _STEPS:
         if judge is None:
             failure = check(intent, portfolio, limits)
         else:

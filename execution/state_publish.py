@@ -114,10 +114,12 @@ def positions_state(
 
 
 def write_positions_state(state: dict[str, Any], state_dir: str | Path | None = None) -> None:
+    """Write positions_state.json (built by :func:`positions_state`) atomically."""
     _write_json_state(resolve_state_dir(state_dir) / POSITIONS_STATE_FILE, state)
 
 
 def write_risk_snapshot(snapshot: dict[str, Any], state_dir: str | Path | None = None) -> None:
+    """Write risk_snapshot.json atomically."""
     _write_json_state(resolve_state_dir(state_dir) / RISK_SNAPSHOT_FILE, snapshot)
 
 

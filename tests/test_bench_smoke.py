@@ -67,3 +67,21 @@ def test_run_all_skips_a_missing_module_and_prints_every_row() -> None:
     check_order = {"cases": {"20": {"p50_us": 10.0, "p99_us": 20.0}}, "target_p99_us_at_20": 100}
     (row,) = run_all.headline_rows("check_order", check_order)
     assert row["ratio"] == pytest.approx(0.2)
+
+
+def test_same_trades_reports_an_added_summary_key_as_a_note_and_a_changed_one_as_a_difference() -> (
+    None
+):
+    from bench.same_trades import added_keys, differences
+
+    before = {"case": {"summary": {"fills": 3, "pnl": 1.0}, "fills_sha256": "a"}}
+    grown = {"case": {"summary": {"fills": 3, "pnl": 1.0, "report": {}}, "fills_sha256": "a"}}
+    assert differences(before, grown) == []
+    assert added_keys(before, grown) == ["case: summary gained report"]
+    moved = {"case": {"summary": {"fills": 3, "pnl": 2.0}, "fills_sha256": "b"}}
+    assert differences(before, moved) == [
+        "case: summary differs (pnl)",
+        "case: fills_sha256 differs",
+    ]
+    lost = {"case": {"summary": {"fills": 3}, "fills_sha256": "a"}}
+    assert differences(before, lost) == ["case: summary differs (pnl)"]

@@ -105,3 +105,67 @@ def test_every_config_key_is_documented() -> None:
         if f"`{leaf}`" not in doc and f"`{section_relative}`" not in doc and leaf not in doc:
             missing.append(path)
     assert not missing
+
+
+def _error(data: dict) -> str:
+    from execution.config import parse_config
+
+    with pytest.raises(ConfigError) as err:
+        parse_config(data)
+    return str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("path", "typo", "meant"),
+    [
+        (("risk",), "max_concurent", "max_concurrent"),
+        (("universe", 0), "teir", "tier"),
+        (("diagnostics", "veto_metrics"), "window_signal", "window_signals"),
+        ((), "stat_dir", "state_dir"),
+    ],
+)
+def test_an_unknown_key_suggests_the_closest_known_one(
+    path: tuple[object, ...], typo: str, meant: str
+) -> None:
+    data = _default()
+    node: object = data
+    for part in path:
+        node = node[part]  # type: ignore[index]
+    node[typo] = 1  # type: ignore[index]
+    assert f"unknown key (did you mean {meant!r}?)" in _error(data)
+
+
+def test_a_far_off_unknown_key_gets_no_suggestion() -> None:
+    data = _default()
+    data["risk"]["zzzzqqq"] = 1
+    assert _error(data).startswith("risk.zzzzqqq: unknown key")
+    assert "did you mean" not in _error(data)
+
+
+def test_a_misspelt_strategy_name_suggests_the_built_in_and_shows_no_pattern() -> None:
+    data = _default()
+    data["strategy"]["name"] = "ema_cros_atr"
+    msg = _error(data)
+    assert msg.startswith("strategy.name: unknown strategy (did you mean 'ema_cross_atr'?)")
+    assert "pattern" not in msg and "^(" not in msg
+
+
+def test_api_key_env_takes_a_variable_name_and_never_echoes_what_was_pasted() -> None:
+    data = _default()
+    data["exchange"]["api_secret_env"] = "s3cr3t-Pasted/Value+xyz"
+    msg = _error(data)
+    assert msg.startswith("exchange.api_secret_env: must be the NAME of an environment variable")
+    assert "s3cr3t" not in msg
+
+
+@pytest.mark.parametrize("start", ["9999-12-31T00:00:00Z", "0001-01-01T00:00:00Z", "1969-12-31"])
+def test_a_synthetic_start_outside_1970_to_2200_is_refused(start: str) -> None:
+    data = _default()
+    data["data"]["synthetic"]["start"] = start
+    assert "between 1970 and 2200" in _error(data)
+
+
+def test_a_starting_balance_beyond_1e12_is_refused() -> None:
+    data = _default()
+    data["exchange"]["starting_balance"] = 1e308
+    assert _error(data).startswith("exchange.starting_balance: Input should be less than")

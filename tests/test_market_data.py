@@ -214,7 +214,9 @@ def test_overlapping_files_count_duplicates_and_empty_files_are_skipped(tmp_path
 def test_a_file_whose_every_line_is_rejected_is_an_error_naming_it(tmp_path: Path) -> None:
     _write(tmp_path / "ADABTC-1m-a.csv", _klines(3))
     _write(tmp_path / "ZZZ.csv", ["ts,open,high,low,close,volume", "oops,1,1,1,1,1"])
-    with pytest.raises(DataError, match=r"ZZZ.csv: no valid bar: all 1 line\(s\) rejected \(1 malformed_line\)"):
+    with pytest.raises(
+        DataError, match=r"ZZZ.csv: no valid bar: all 1 line\(s\) rejected \(1 malformed_line\)"
+    ):
         load_csv_dir(tmp_path)
 
 

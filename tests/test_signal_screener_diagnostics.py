@@ -14,7 +14,7 @@ from execution.diagnostics_metrics import (
     configure,
     get_veto_counters,
 )
-from execution.signal_screener import EmaCrossAtr, Signal, SignalScreener
+from execution.signal_screener import Signal, SignalScreener, build_strategy
 from execution.types import Intent, Side
 
 T0 = 1_704_067_200.0  # 2024-01-01T00:00:00Z
@@ -22,7 +22,8 @@ SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
 
 
 class EveryKthBar:
-    """A fake strategy: a signal on every k-th bar it sees (per symbol), alternating sides."""
+    """A pre-v1 strategy (one object, symbols by index): a signal on every k-th bar it sees
+    (per symbol), alternating sides. Such plug-ins still run."""
 
     name = "every_kth_bar"
 
@@ -56,7 +57,7 @@ def feed(s: SignalScreener, n_bars: int, price: Any = lambda t: 100.0) -> list[I
     for t in range(n_bars):
         for idx in range(len(SYMBOLS)):
             close = price(t) * (1 + idx)
-            intent = s.on_bar(idx, T0 + 60 * t, close * 1.001, close * 0.999, close)
+            intent = s.on_bar((idx, T0 + 60 * t, close, close * 1.001, close * 0.999, close, 1.0))
             if intent is not None:
                 intents.append(intent)
     return intents
@@ -105,7 +106,7 @@ def test_signals_are_not_outcomes_until_risk_decides() -> None:
 
 def test_the_builtin_ema_cross_strategy_counts_each_intent() -> None:
     cfg = StrategyConfig(fast=3, slow=8, atr_period=5)
-    s = screener(EmaCrossAtr(len(SYMBOLS), cfg))
+    s = screener(build_strategy(cfg, len(SYMBOLS)))
 
     intents = feed(s, 400, lambda t: 100.0 + 10.0 * math.sin(t / 15.0))
 

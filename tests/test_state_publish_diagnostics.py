@@ -44,6 +44,7 @@ EXIT_PIPELINE_KEYS = [
     "tp_sl_registered_count",
     "tp_sl_missing_count",
     "underwater_without_tp_sl_count",
+    "liquidation_before_stop_count",  # the engine's: liquidation comes before the stop
 ]
 ENGINE = {"mode": "replay", "running": True, "pid": 1, "symbols": ["BTCUSDT", "ETHUSDT"]}
 BAD_BARS = {"total": 1, "by_symbol": {"BTCUSDT": {"nan": 1}}}
@@ -94,6 +95,7 @@ def test_write_runtime_diagnostics_state_adds_the_spec_block(synthetic_updates: 
         "tp_sl_registered_count": 2,
         "tp_sl_missing_count": 1,
         "underwater_without_tp_sl_count": 1,
+        "liquidation_before_stop_count": 0,
     }
 
 

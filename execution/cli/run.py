@@ -81,6 +81,11 @@ def add_run_parser(sub: Any) -> None:
         "--pace", type=non_negative_float, default=None, metavar="S",
         help="real-time mode: seconds between bar steps (default data.pace_seconds)",
     )  # fmt: skip
+    _add_more_options(p)
+    p.set_defaults(func=cmd_run)
+
+
+def _add_more_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="replay: no progress bar")
     p.add_argument("--json-summary", action="store_true", help="replay: print the summary as JSON")
     p.add_argument(
@@ -98,7 +103,6 @@ def add_run_parser(sub: Any) -> None:
         "--max-loops", type=non_negative_int, default=None, metavar="N",
         help="with --live: stop after N loops",
     )  # fmt: skip
-    p.set_defaults(func=cmd_run)
 
 
 def contradictions(args: argparse.Namespace, argv_flags: set[str]) -> str | None:
@@ -140,6 +144,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"config error: {err}", file=sys.stderr)
         return 2
     cfg = with_seed(cfg, args.seed)
+    plugin_beside_config(cfg, args.config)
     # --state-dir, else $V7_STATE_DIR, else the config's state_dir
     state_dir = Path(args.state_dir or os.environ.get(STATE_DIR_ENV) or cfg.state_dir)
     if args.live:
@@ -261,6 +266,14 @@ def first_bars(merged: MergedBars, n: int | None) -> MergedBars:
         high=merged.high[:n], low=merged.low[:n], close=merged.close[:n],
         volume=merged.volume[:n], group_ends=kept,
     )  # fmt: skip
+
+
+def plugin_beside_config(cfg: EngineConfig, config_path: str | None) -> None:
+    """Let a plug-in strategy's module sit next to its config file (examples/ does)."""
+    if config_path and ":" in cfg.strategy.name:
+        folder = str(Path(config_path).resolve().parent)
+        if folder not in sys.path:
+            sys.path.append(folder)  # after everything installed: it never shadows a package
 
 
 def start_strategy(cfg: EngineConfig) -> Strategy:

@@ -29,12 +29,13 @@ class VetoCauses:
 
     def add(self, first: str, column: str, others: tuple[str, ...]) -> None:
         """Count a veto on ``column`` decided by ``first`` that also failed ``others``."""
-        bump(self.all_failing, first, column)
+        all_failing = self.all_failing
+        bump(all_failing, first, column)
         if not others:
             bump(self.sole, first, column)
             return
         for reason in others:
-            bump(self.all_failing, reason, column)
+            bump(all_failing, reason, column)
 
     def export(self) -> dict[str, Any]:
         """A JSON-ready copy: {"all_failing": {reason: {symbol: n}}, "sole": {...}}."""

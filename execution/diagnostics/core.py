@@ -128,7 +128,10 @@ class Diagnostics:
             raise unknown_reason(reason)
         others = NONE_OTHER
         if also_failed:
-            others = tuple(REASON_KEYS.get(r) or _raise_unknown(r) for r in also_failed)
+            try:
+                others = tuple(map(REASON_KEYS.__getitem__, also_failed))
+            except KeyError as err:
+                raise unknown_reason(err.args[0]) from None
         t = self.loop_t
         if t is None:
             t = self.clock()
@@ -372,7 +375,3 @@ class Diagnostics:
             for name, value in values.items():
                 setattr(self, name, value)
             self.exit_triggers = sum(self.exit_triggers_by_kind.values())
-
-
-def _raise_unknown(reason: object) -> str:
-    raise unknown_reason(reason)

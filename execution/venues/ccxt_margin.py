@@ -16,20 +16,26 @@ _ALREADY_SET = ("no need to change margin type", "-4046", "marginmodealreadyset"
 
 
 def set_margin(
-    call: Callable[..., Any], client: Any, leverage: Mapping[str, float], margin_mode: str
+    call: Callable[..., Any],
+    client: Any,
+    leverage: Mapping[str, float],
+    margin_mode: str,
+    market: Callable[[str], Any],
 ) -> dict[str, float]:
-    """Set the margin mode and the leverage of each unified symbol; return what the exchange
-    granted (it may cap the leverage). A mode already in place is not an error."""
+    """Set the margin mode and the leverage of each of our symbols (``market`` gives its ccxt
+    market); return what the exchange granted (it may cap the leverage). A mode already in
+    place is not an error."""  # fmt: skip
     granted: dict[str, float] = {}
-    for symbol, lev in leverage.items():
+    for ours, lev in leverage.items():
+        symbol = str(market(ours)["symbol"])
         try:
             call(client.set_margin_mode, margin_mode, symbol, retry=False)
         except ExchangeError as err:
             if not any(s in str(err).lower() for s in _ALREADY_SET):
                 raise
         reply = call(client.set_leverage, int(lev), symbol, retry=False) or {}
-        granted[symbol] = float(reply.get("leverage") or int(lev))
-        log.info("%s: %s margin, leverage %gx", symbol, margin_mode, granted[symbol])
+        granted[ours] = float(reply.get("leverage") or int(lev))
+        log.info("%s: %s margin, leverage %gx", ours, margin_mode, granted[ours])
     return granted
 
 

@@ -357,9 +357,7 @@ class CcxtExchange:
 
     def set_margin(self, leverage: Mapping[str, float], margin_mode: str) -> dict[str, float]:
         """Set our symbols' margin mode and leverage; return the leverage granted by symbol."""
-        unified = {self.to_unified(s): lev for s, lev in leverage.items()}
-        granted = set_margin(self._call, self._client, unified, margin_mode)
-        return {str(self._market(u)["id"]): lev for u, lev in granted.items()}
+        return set_margin(self._call, self._client, leverage, margin_mode, self._market)
 
     def marks(self, symbols: Sequence[str] | None = None) -> dict[str, float]:
         """Return mark prices by our symbol (all swaps when ``symbols`` is None)."""

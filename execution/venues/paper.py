@@ -154,9 +154,8 @@ class PaperExchange:
     def poll_funding(self) -> Sequence[FundingPayment]:
         """Return and clear the funding payments settled since the last call, oldest first."""
         paid = self._account.funding
-        if not paid:
-            return ()
-        self._account.funding = []
+        if paid:  # (an empty list is returned as is: no allocation on the loops without any)
+            self._account.funding = []
         return paid
 
     def set_perp_data(self, data: Mapping[str, PerpData]) -> None:
@@ -187,8 +186,7 @@ class PaperExchange:
         return self.equity() - initial_margin_used(self._account, self._leverage)
 
     def _venue_cap(self, symbol: str) -> float:
-        rules = self._rules.get(symbol)
-        return rules.max_leverage if rules else math.inf
+        return self._rules[symbol].max_leverage if symbol in self._rules else math.inf
 
     def _leverage(self, symbol: str, notional: float = 0.0) -> float:
         return self.perps.leverage(symbol, notional, self._venue_cap(symbol))

@@ -50,6 +50,7 @@ class PaperPerps:
         self.data: dict[str, PerpData] = {}
         self._brackets: dict[str, tuple[Bracket, ...]] = {}
         self.next_funding = math.inf  # the earliest settlement still to do (hot-path check)
+        self._liq_cache: dict[str, tuple[tuple[float, float, float], float]] = {}
 
     # --- margin ---------------------------------------------------------------------------
 
@@ -158,10 +159,26 @@ class PaperPerps:
             pos = account.positions.get(symbol)
             if pos is None:
                 continue
-            liq = self.risk(symbol, pos, account, venue_cap(symbol)).liquidation_price
-            if liquidation_crossed(pos, liq, b[2], b[3], b[4], self._mark_range(symbol, b)):
+            liq = self._liquidation_price(symbol, pos, account, venue_cap)
+            marks = self._mark_range(symbol, b) if self.data else (b[2], b[3], b[4])
+            if liquidation_crossed(pos, liq, b[2], b[3], b[4], marks):
                 out.append((symbol, pos, liq, b[1]))
         return out
+
+    def _liquidation_price(
+        self, symbol: str, pos: Position, account: PaperAccount, venue_cap: Callable[[str], float]
+    ) -> float:
+        """The position's liquidation price; isolated, it changes only with the position (the
+        replay asks at every bar: it is kept until the size, entry or funding change)."""
+        if self.settings.margin_mode == "cross":  # depends on the whole account
+            return self.risk(symbol, pos, account, venue_cap(symbol)).liquidation_price
+        key = (pos.qty, pos.entry, pos.funding)
+        hit = self._liq_cache.get(symbol)
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        liq = self.risk(symbol, pos, account, venue_cap(symbol)).liquidation_price
+        self._liq_cache[symbol] = (key, liq)
+        return liq
 
     def _mark_range(self, symbol: str, b: BarTuple) -> tuple[float, float, float]:
         """Return the mark's (open, high, low) over the bar: the mark bar at its time, if any."""

@@ -47,4 +47,7 @@ def test_the_dashboard_shows_what_a_short_replay_published(
     assert dict(zip(since_start["Reason"], since_start["Count"], strict=True)) == {
         reason: n for reason, n in counters["by_reason"].items() if n
     }
-    assert len(at.get("vega_lite_chart")) == 2
+    assert len(at.get("vega_lite_chart")) >= 2  # the two veto heatmaps, plus the trades panel's
+    assert any(
+        str(e.value).startswith("**Trading: ") for e in [*at.success, *at.warning, *at.error]
+    )

@@ -53,7 +53,7 @@ def test_without_a_series_funding_follows_the_00_08_16_schedule_at_the_configure
 def test_no_position_no_payment_and_a_settlement_is_never_paid_twice() -> None:
     ex, clock = venue(default_rate=0.0001)
     feed(ex, clock, _five_minute_bars(T0, 97))
-    assert ex.poll_funding() == ()
+    assert not ex.poll_funding()
     ex.place_order(market("buy", 10.0))
     saved = ex.to_dict()
     again, clock2 = venue(default_rate=0.0001)
