@@ -7,7 +7,7 @@ import streamlit as st
 from dashboard.coerce import as_float
 from dashboard.formatting import format_age, format_money, format_pct
 from dashboard.state import DashboardState, age_seconds
-from dashboard.tables import POSITION_COLUMNS, positions_frame, risk_limit_rows, risk_limits_frame
+from dashboard.tables import positions_frame, risk_limit_rows, risk_limits_frame
 from dashboard.widgets import require_file
 from execution.state_v7 import POSITIONS_STATE_FILE, RISK_SNAPSHOT_FILE
 
@@ -32,15 +32,30 @@ def render_positions(state: DashboardState) -> None:
     st.caption(
         f"{len(frame)} open position(s); marks {format_age(age)} old. "
         "'To TP %' / 'To SL %': how far the mark must move to hit the level "
-        "(negative = already crossed, the exit should have fired)."
+        "(negative = already crossed, the exit should have fired). Prices at one precision "
+        "per row."
+        + (
+            " Perpetuals: 'To liq. %' is how far the mark may move against the position before "
+            "liquidation; 'Funding' is the position's funding so far (apart from its PnL)."
+            if "Funding" in frame.columns
+            else ""
+        )
     )
     if frame.empty:
         st.info("No open positions.")
         return
-    config = {c: _PCT for c in ("PnL %", "To TP %", "To SL %")}
+    config = {c: _PCT for c in ("PnL %", "To TP %", "To SL %", "To liq. %", "Funding")}
+    config["Leverage"] = st.column_config.NumberColumn(format="%gx")
     st.dataframe(
-        frame, hide_index=True, width="stretch", column_order=POSITION_COLUMNS, column_config=config
-    )
+        frame, hide_index=True, width="stretch", column_order=list(frame.columns),
+        column_config=config,
+    )  # fmt: skip
+
+
+def _funding(state: DashboardState) -> str:
+    """Perpetuals' funding so far (positions_ledger.json; written once the first is paid)."""
+    funding = as_float(state.positions_ledger.get("funding_pnl"))
+    return "" if funding is None else f", funding {format_money(funding)} (apart from realized)"
 
 
 def render_risk_limits(state: DashboardState) -> None:
@@ -64,7 +79,7 @@ def render_risk_limits(state: DashboardState) -> None:
     st.caption(
         f"Balance {format_money(as_float(snapshot.get('balance')))}, unrealized "
         f"{format_money(as_float(snapshot.get('unrealized_pnl')))}, realized "
-        f"{format_money(as_float(snapshot.get('realized_pnl')))}, gross exposure "
+        f"{format_money(as_float(snapshot.get('realized_pnl')))}{_funding(state)}, gross exposure "
         f"{format_money(as_float(snapshot.get('gross_exposure')))}; "
         f"drawdown {format_pct(as_float(snapshot.get('drawdown_pct')))} below peak NAV."
     )

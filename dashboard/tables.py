@@ -19,11 +19,15 @@ from dashboard.coerce import (
     parse_ts,
     redact,
 )
-from dashboard.formatting import DASH, format_money, format_pct
+from dashboard.formatting import DASH, format_money, format_pct, format_prices
+from execution.perps.view import liquidated_before_stop
 
 POSITION_COLUMNS = [
     "Symbol", "Side", "Qty", "Entry", "Mark", "PnL %", "TP", "SL", "To TP %", "To SL %", "Protection",
 ]  # fmt: skip
+# Shown only when positions_state.json has them (perpetuals; not spot or older state).
+PERP_COLUMNS = ["Leverage", "Liq. price", "To liq. %", "Funding"]
+PERP_KEYS = ("leverage", "liquidation_price", "funding")
 STAGE_ORDER = ("screener", "risk", "router", "positions", "exit_scanner", "state_publish")
 
 
@@ -50,34 +54,59 @@ def _pnl_pct(
     return None
 
 
-def _protection(tp: float | None, sl: float | None, pnl: float | None, underwater: float) -> str:
+def _protection(
+    tp: float | None, sl: float | None, pnl: float | None, underwater: float, liq_first: bool
+) -> str:
     if tp is not None and sl is not None:
-        return "TP+SL"
+        return "🔴 liquidation before SL" if liq_first else "TP+SL"
     missing = "no TP/SL" if tp is None and sl is None else "no TP" if tp is None else "no SL"
     if pnl is not None and pnl <= underwater * 100.0:
         return f"🔴 {missing}, underwater"
     return f"🟠 {missing}"
 
 
+def _perp_cells(pos: dict[str, Any], side: str) -> tuple[float | None, float | None, bool]:
+    """Liquidation price, its distance in percent, and whether it comes before the stop."""
+    liq = as_float(pos.get("liquidation_price"))
+    if liq is None or liq <= 0:
+        return None, None, False  # spot, or a venue that does not say
+    distance = as_float(pos.get("liquidation_distance_pct"))
+    sl = as_float(pos.get("sl_price"))
+    before_stop = liquidated_before_stop(side, liq, sl) if side in ("long", "short") else False
+    return liq, None if distance is None else distance * 100.0, before_stop
+
+
+def _position_row(pos: dict[str, Any], underwater: float) -> dict[str, Any]:
+    side = str(pos.get("side") or "?")
+    entry, mark = as_float(pos.get("entry_price")), as_float(pos.get("mark_price"))
+    tp, sl = as_float(pos.get("tp_price")), as_float(pos.get("sl_price"))
+    pnl = _pnl_pct(pos, side, entry, mark)
+    liq, to_liq, liq_first = _perp_cells(pos, side)
+    # One precision per row: a position's prices are one symbol's, and symbols differ by
+    # orders of magnitude (BTCUSDT 60,000 next to NXTBTC 0.00003123).
+    prices = format_prices([entry, mark, tp, sl, liq])
+    return {
+        "Symbol": str(pos.get("symbol") or "?"), "Side": side, "Qty": as_float(pos.get("qty")),
+        "Entry": prices[0], "Mark": prices[1], "PnL %": pnl, "TP": prices[2], "SL": prices[3],
+        "To TP %": distance_pct(side, mark, tp, "tp"), "To SL %": distance_pct(side, mark, sl, "sl"),
+        "Protection": _protection(tp, sl, pnl, underwater, liq_first),
+        "Leverage": as_float(pos.get("leverage")), "Liq. price": prices[4], "To liq. %": to_liq,
+        "Funding": as_float(pos.get("funding")),
+    }  # fmt: skip
+
+
 def positions_frame(positions: Any, underwater_threshold_pct: float = -0.02) -> pd.DataFrame:
-    """One row per open position: entry, mark, PnL %, TP, SL and the distance to each."""
-    rows: list[list[Any]] = []
-    for raw in as_list(positions):
-        pos = as_dict(raw)
-        if not pos:
-            continue
-        side = str(pos.get("side") or "?")
-        entry, mark = as_float(pos.get("entry_price")), as_float(pos.get("mark_price"))
-        tp, sl = as_float(pos.get("tp_price")), as_float(pos.get("sl_price"))
-        pnl = _pnl_pct(pos, side, entry, mark)
-        rows.append([
-            str(pos.get("symbol") or "?"), side, as_float(pos.get("qty")), entry, mark, pnl,
-            tp, sl, distance_pct(side, mark, tp, "tp"), distance_pct(side, mark, sl, "sl"),
-            _protection(tp, sl, pnl, underwater_threshold_pct),
-        ])  # fmt: skip
-    # Unprotected first: red (underwater) before orange before protected.
-    rows.sort(key=lambda row: ("TP+SL" in str(row[-1]), "🟠" in str(row[-1]), str(row[0])))
-    return pd.DataFrame(rows, columns=POSITION_COLUMNS)
+    """One row per open position: entry, mark, PnL %, TP, SL and the distance to each; for
+    perpetuals (rows with a leverage, liquidation price or funding) also those columns.
+
+    Prices are text at one precision per row, a missing one "—".
+    """
+    raw_rows = [pos for pos in map(as_dict, as_list(positions)) if pos]
+    rows = [_position_row(pos, underwater_threshold_pct) for pos in raw_rows]
+    # Unprotected first: red (underwater, liquidated first) before orange before protected.
+    rows.sort(key=lambda r: (r["Protection"] == "TP+SL", "🟠" in r["Protection"], r["Symbol"]))
+    perps = any(pos.get(k) is not None for pos in raw_rows for k in PERP_KEYS)
+    return pd.DataFrame(rows, columns=POSITION_COLUMNS + (PERP_COLUMNS if perps else []))
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from dashboard.report_charts import (
     trades_frame,
 )
 from dashboard.state import DashboardState
-from execution.store import NoStore, StoreError, read_closed_trades, read_equity
+from execution.store import NoStore, StoreError, read_closed_trades, read_equity, read_funding
 
 MAX_TRADES = 5_000
 MAX_EQUITY = 20_000  # hourly samples: over two years
@@ -36,17 +36,27 @@ class Journal:
     trades: list[dict[str, Any]] = field(default_factory=list)
     equity: list[dict[str, Any]] = field(default_factory=list)
     problem: str | None = None
+    # Perpetuals' funding payments (every one: a total must not drop the oldest); none on spot.
+    funding: list[dict[str, Any]] = field(default_factory=list)
 
 
 def load_journal(state_dir: str) -> Journal:
     """Read the journal read-only; never raises (a missing or unusable store is a message)."""
     try:
         return Journal(read_closed_trades(state_dir, limit=MAX_TRADES),
-                       read_equity(state_dir, limit=MAX_EQUITY))  # fmt: skip
+                       read_equity(state_dir, limit=MAX_EQUITY), funding=_funding(state_dir))  # fmt: skip
     except NoStore:
         return Journal(problem="no store in this state dir yet: no trades journaled")
     except StoreError as err:
         return Journal(problem=f"the store is unreadable: {err}")
+
+
+def _funding(state_dir: str) -> list[dict[str, Any]]:
+    """Funding rows; none from a store the engine has not migrated yet (no funding table)."""
+    try:
+        return read_funding(state_dir)
+    except StoreError:
+        return []
 
 
 def render(state: DashboardState) -> None:
@@ -60,25 +70,39 @@ def render(state: DashboardState) -> None:
         st.altair_chart(equity_drawdown_chart(equity_frame(journal.equity)), width="stretch")
     else:
         st.info("No equity sample yet (one per hour of bar time).")
-    render_trades(journal.trades)
+    render_trades(journal.trades, journal.funding)
 
 
-def render_trades(trades: list[dict[str, Any]]) -> None:
-    """Totals (fees apart from PnL) and the closed trades, newest first, filtered by symbol."""
+def funding_total(funding: list[dict[str, Any]], symbol: str | None = None) -> float | None:
+    """Funding received (+) or paid (-) for ``symbol`` (every symbol: None); None if none."""
+    rows = [f for f in funding if symbol is None or f.get("symbol") == symbol]
+    return sum(float(f["payment"]) for f in rows) if rows else None
+
+
+def render_trades(
+    trades: list[dict[str, Any]], funding: list[dict[str, Any]] | None = None
+) -> None:
+    """Totals (fees and funding apart from PnL) and the closed trades, newest first, filtered
+    by symbol."""
     st.subheader("Closed trades")
     choice = st.selectbox("Symbol", [ALL, *symbols_of(trades)], key="trades_symbol")
     symbol = None if choice == ALL else choice
     shown = [t for t in trades if symbol is None or t["symbol"] == symbol]
     totals = trade_totals(shown)
-    cols = st.columns(4)
+    paid = funding_total(funding or [], symbol)
+    cols = st.columns(4 if paid is None else 5)
     cols[0].metric("Closed trades", format_count(int(totals["trades"])))
     win_rate = totals["wins"] / totals["trades"] if totals["trades"] else None
     cols[1].metric("Win rate", format_pct(win_rate, 1))
     cols[2].metric("Fees", format_money(totals["fees"]))
-    cols[3].metric("Net PnL (after fees)", format_money(totals["net_pnl"]))
+    if paid is not None:
+        cols[3].metric("Funding", format_money(paid), help="received (+) or paid (-); in NAV, "
+                       "not in the trades' PnL")  # fmt: skip
+    cols[-1].metric("Net PnL (after fees)", format_money(totals["net_pnl"]))
     capped = f" (the newest {MAX_TRADES:,})" if len(trades) >= MAX_TRADES else ""
+    apart = "" if paid is None else f"; funding {format_money(paid)} apart from the trades' PnL"
     st.caption(f"Gross PnL {format_money(totals['pnl'])}, fees {format_money(totals['fees'])}"
-               f"{capped}. `v7 report` has every metric; `v7 trades --csv` exports them.")  # fmt: skip
+               f"{apart}{capped}. `v7 report` has every metric; `v7 trades --csv` exports them.")  # fmt: skip
     if not shown:
         st.info("No closed trades yet.")
         return

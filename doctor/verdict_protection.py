@@ -1,12 +1,14 @@
 """The protection answer: protected | unprotected | unknown, cross-checked on the files.
 
 Never taken from the engine's own counts alone: green only when every open position in the
-ledger has finite TP and SL in the registry, the exit scanner ran within its limit, and an
-engine is alive to act on them. Anything unprotected is critical, on every surface.
+ledger has finite TP and SL in the registry, no perpetual would be liquidated before its stop,
+the exit scanner ran within its limit, and an engine is alive to act on them. Anything
+unprotected is critical, on every surface.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -20,11 +22,13 @@ from doctor.model import (
     diagnostics,
     dig,
     fmt_age,
+    num,
     problem,
 )
-from doctor.positions import is_protected, ledger_positions, state_positions
+from doctor.positions import is_protected, ledger_positions, registry_entries, state_positions
+from execution.perps.view import liquidated_before_stop
 from execution.state_io import JsonRead
-from execution.state_v7 import POSITIONS_LEDGER_FILE, TP_SL_REGISTRY_FILE
+from execution.state_v7 import POSITIONS_LEDGER_FILE, POSITIONS_STATE_FILE, TP_SL_REGISTRY_FILE
 
 if TYPE_CHECKING:
     from doctor.verdict_trading import EngineLife
@@ -34,6 +38,12 @@ Files = Mapping[str, JsonRead]
 SYNC_HINT = (
     "register the missing levels: v7 doctor --sync-registry (dry run), then "
     "--sync-registry --apply with the engine stopped, and restart it"
+)
+LIQUIDATION_HINT = (
+    "the stop must trigger before the liquidation price: lower the leverage "
+    "(perps.leverage or universe[].leverage) or tighten the strategy's stop (strategy.sl_atr / "
+    "sl_pct), then restart the "
+    "engine; positions_state.json shows liquidation_price per position"
 )
 
 
@@ -74,14 +84,63 @@ def decide_protection(
         return _answer("unprotected", open_symbols, detail, hint, CRITICAL, n)
     registry_bad = problem(files, TP_SL_REGISTRY_FILE)
     missing = [s for s in open_symbols if not is_protected(files, s)]
-    if missing:
+    exposed = liquidated_first(files, [s for s in open_symbols if s not in missing])
+    if missing or exposed:
         where = f"tp_sl_registry.json {registry_bad}" if registry_bad else "tp_sl_registry.json"
-        detail = (
+        parts = [
             f"{len(missing)} of {n} open position(s) without finite TP and SL in {where}: "
             + ", ".join(missing)
-        )
-        return _answer("unprotected", missing, detail, SYNC_HINT, CRITICAL, n)
+        ] if missing else []  # fmt: skip
+        parts += [f"liquidated before its stop: {why}" for why in exposed.values()]
+        hint = SYNC_HINT if missing else LIQUIDATION_HINT
+        return _answer("unprotected", missing + list(exposed), "; ".join(parts), hint, CRITICAL, n)
+    if (unread := _unread_liquidations(files, n)) is not None:
+        return unread
     return _watched(files, now, cfg, life, open_symbols)
+
+
+def liquidated_first(files: Files, symbols: list[str]) -> dict[str, str]:
+    """Positions whose liquidation price comes before their stop, with why, by symbol.
+
+    The liquidation price is positions_state.json's (the venue's); the stop is the registry's
+    (positions_state's when the registry is unreadable). A row without a liquidation price
+    (spot, a venue that does not say, state written before perpetuals) is not applicable.
+    """
+    rows = state_positions(files)
+    registry = registry_entries(files) if problem(files, TP_SL_REGISTRY_FILE) is None else rows
+    exposed: dict[str, str] = {}
+    for symbol in symbols:
+        row = rows.get(symbol, {})
+        liq = num(row.get("liquidation_price"))
+        side = str(row.get("side") or registry.get(symbol, {}).get("side") or "")
+        if liq is None or liq <= 0 or side not in ("long", "short"):
+            continue
+        sl = num(registry.get(symbol, {}).get("sl_price"))
+        if liquidated_before_stop(side, liq, sl):
+            stop = f"stop {_price(sl)}" if sl is not None else "no stop"
+            exposed[symbol] = f"{symbol} {side} liquidates at {_price(liq)}, {stop}"
+    return exposed
+
+
+def _price(value: float) -> str:
+    """Six significant digits, whole for cheap coins: 59,100 and 0.00003123 (not 3.1e-05)."""
+    digits = max(0, 5 - math.floor(math.log10(abs(value)))) if value else 0
+    text = f"{value:,.{digits}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _unread_liquidations(files: Files, n: int) -> dict[str, Any] | None:
+    """The engine counts positions liquidated before their stop that the files cannot show."""
+    diag = diagnostics(files)
+    reported = count(dig(diag, "exit_pipeline").get("liquidation_before_stop_count"))
+    why = problem(files, POSITIONS_STATE_FILE)
+    if not reported or why is None:
+        return None
+    detail = (
+        f"the engine counts {reported} position(s) liquidated before their stop, "
+        f"but positions_state.json {why}: cannot say which"
+    )
+    return _answer("unknown", [], detail, LIQUIDATION_HINT, CRITICAL, n)
 
 
 def _watched(

@@ -187,14 +187,14 @@ CORRUPTIONS = [
     ("heatmap.buckets[0][0]", set_path(("heatmap", "buckets", 0, 0), 1.5)),
     ("heatmap.bucket_seconds", set_path(("heatmap", "bucket_seconds"), 0)),
     ("window[0][3][0]", set_path(("window", 0, 3), ["too_risky"])),
-    ("veto_causes", set_path(("veto_causes",), {"all_failing": {}})),
+    ("veto_causes", set_path(("veto_causes",), {"also": {}})),
     (
-        "veto_causes.sole.cooldown.BTCUSDT",
-        set_path(("veto_causes", "sole", "cooldown"), {"BTCUSDT": -1}),
+        "veto_causes.not_sole.cooldown.BTCUSDT",
+        set_path(("veto_causes", "not_sole", "cooldown"), {"BTCUSDT": -1}),
     ),
     (
-        "veto_causes.all_failing.too_risky",
-        set_path(("veto_causes", "all_failing", "too_risky"), {}),
+        "veto_causes.also.too_risky",
+        set_path(("veto_causes", "also", "too_risky"), {}),
     ),
 ]
 

@@ -4,15 +4,22 @@ The decision is the first failing check in the documented order (the spec's ``by
 signal often fails others too: a tripped drawdown circuit hides behind the per-trade cap, which
 comes first. Counting every failing check (``all_failing``) and the vetoes whose failing check
 was the only one (``sole``) lets a reader name the check that blocks signals on its own.
+
+Most vetoes fail one check only, and the heatmap already counts every veto under its first
+check by symbol. So only what differs from that is kept, and only a veto with other failing
+checks costs anything: ``also`` counts the checks that failed without deciding, ``not_sole``
+the deciding checks that were not alone. Then ``all_failing = first + also`` and
+``sole = first - not_sole``, cell by cell (reason, symbol).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+
+Counts = dict[str, dict[str, int]]  # reason -> symbol -> n
 
 
-def bump(counts: dict[str, dict[str, int]], reason: str, column: str) -> None:
+def bump(counts: Counts, reason: str, column: str) -> None:
     per_column = counts.get(reason)
     if per_column is None:
         per_column = counts[reason] = {}
@@ -20,31 +27,41 @@ def bump(counts: dict[str, dict[str, int]], reason: str, column: str) -> None:
 
 
 class VetoCauses:
-    """Vetoed signals by failing check and symbol: under every check that failed, and under the
-    first check when it was the only one."""
+    """The vetoes that failed more than one check, by reason and symbol."""
 
     def __init__(self) -> None:
-        self.all_failing: dict[str, dict[str, int]] = {}
-        self.sole: dict[str, dict[str, int]] = {}
+        self.also: Counts = {}  # failed, but an earlier check decided
+        self.not_sole: Counts = {}  # decided, and other checks failed too
 
     def add(self, first: str, column: str, others: tuple[str, ...]) -> None:
-        """Count a veto on ``column`` decided by ``first`` that also failed ``others``."""
-        all_failing = self.all_failing
-        bump(all_failing, first, column)
-        if not others:
-            bump(self.sole, first, column)
-            return
+        """Count a veto on ``column`` decided by ``first`` that also failed ``others`` (not
+        empty: a veto failing one check is counted by its first-failing count alone)."""
+        bump(self.not_sole, first, column)
         for reason in others:
-            bump(all_failing, reason, column)
+            bump(self.also, reason, column)
 
-    def export(self) -> dict[str, Any]:
-        """A JSON-ready copy: {"all_failing": {reason: {symbol: n}}, "sole": {...}}."""
+    def published(self, first: Mapping[str, Mapping[str, int]]) -> dict[str, Counts]:
+        """``all_failing`` and ``sole`` given ``first``, the vetoes by deciding check and symbol."""
+        all_failing = {r: dict(s) for r, s in first.items()}
+        for reason, per_column in self.also.items():
+            target = all_failing.setdefault(reason, {})
+            for column, n in per_column.items():
+                target[column] = target.get(column, 0) + n
+        sole: Counts = {}
+        for reason, decided in first.items():
+            shared = self.not_sole.get(reason, {})
+            cells = {c: n - shared.get(c, 0) for c, n in decided.items() if n > shared.get(c, 0)}
+            if cells:
+                sole[reason] = cells
+        return {"all_failing": all_failing, "sole": sole}
+
+    def export(self) -> dict[str, Counts]:
         return {
-            "all_failing": {r: dict(s) for r, s in self.all_failing.items()},
-            "sole": {r: dict(s) for r, s in self.sole.items()},
+            "also": {r: dict(s) for r, s in self.also.items()},
+            "not_sole": {r: dict(s) for r, s in self.not_sole.items()},
         }
 
-    def replace(self, all_failing: Mapping[str, Mapping[str, int]],
-                sole: Mapping[str, Mapping[str, int]]) -> None:  # fmt: skip
-        self.all_failing = {r: dict(s) for r, s in all_failing.items()}
-        self.sole = {r: dict(s) for r, s in sole.items()}
+    def replace(self, also: Mapping[str, Mapping[str, int]],
+                not_sole: Mapping[str, Mapping[str, int]]) -> None:  # fmt: skip
+        self.also = {r: dict(s) for r, s in also.items()}
+        self.not_sole = {r: dict(s) for r, s in not_sole.items()}

@@ -142,7 +142,8 @@ class Diagnostics:
             self.last_veto = t
             self.window.outcomes.append((VETO, key, t, others))
             self.heatmap.add(key, symbol, t)
-            self.causes.add(key, symbol or PORTFOLIO, others)
+            if others:
+                self.causes.add(key, symbol or PORTFOLIO, others)
 
     def record_order_placed(self, kind: str = "entry", symbol: str | None = None) -> None:
         """Count an order the exchange accepted; an entry order resolves its signal."""

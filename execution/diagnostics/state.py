@@ -174,13 +174,13 @@ def window(value: Any) -> list[Outcome]:
 
 
 def veto_causes(value: Any) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, int]]]:
-    """(all_failing, sole), each reason -> symbol -> n; empty when the state has none."""
+    """(also, not_sole), each reason -> symbol -> n; empty when the state has none."""
     if value is None:
         return {}, {}
-    if not isinstance(value, Mapping) or set(value) != {"all_failing", "sole"}:
-        raise fail("veto_causes", "{all_failing, sole}", value)
+    if not isinstance(value, Mapping) or set(value) != {"also", "not_sole"}:
+        raise fail("veto_causes", "{also, not_sole}", value)
     maps = []
-    for part in ("all_failing", "sole"):
+    for part in ("also", "not_sole"):
         key = f"veto_causes.{part}"
         per_reason = str_map(value[part], key)
         check_reasons(per_reason, key)

@@ -43,6 +43,9 @@ def build_report(inputs: ReportInputs) -> dict[str, Any]:
         "fees": fees,
         "funding": inputs.funding if inputs.funding is not None else 0.0,
         "funding_journaled": inputs.funding is not None,
+        # Funding is cash between the longs and shorts, not a trade's PnL: kept apart from it.
+        "funding_payments": inputs.funding_payments,
+        "funding_by_symbol": dict(inputs.funding_by_symbol),
         **equity_stats(inputs.equity_ts, inputs.equity_nav),
         "buy_hold_pct": holds,
         "per_symbol": per_symbol(inputs.trades, holds),

@@ -29,6 +29,8 @@ class ReportInputs:
     bars: int | None = None
     fees: float | None = None  # every fill's fee, open positions' entries included
     funding: float | None = None  # None: no funding journaled
+    funding_by_symbol: dict[str, float] = field(default_factory=dict)
+    funding_payments: int = 0
     diagnostics: dict[str, Any] = field(default_factory=dict)
     prices: dict[str, Prices] = field(default_factory=dict)
     source: str | None = None
@@ -76,6 +78,14 @@ def _start(
     return min(firsts) if firsts else None
 
 
+def _by_symbol(funding: list[dict[str, Any]]) -> dict[str, float]:
+    totals: dict[str, float] = {}
+    for row in funding:
+        symbol = str(row["symbol"])
+        totals[symbol] = totals.get(symbol, 0.0) + float(row["payment"])
+    return dict(sorted(totals.items()))
+
+
 def load_inputs(state_dir: str | Path, *, with_prices: bool = True) -> ReportInputs:
     """Read the journal, memory and runtime diagnostics (NoStore / StoreError propagate)."""
     rows = read_closed_trades(state_dir)
@@ -103,6 +113,7 @@ def load_inputs(state_dir: str | Path, *, with_prices: bool = True) -> ReportInp
         bars=int(bars) if isinstance(bars, int) else None,
         fees=sum(float(f["fee"]) for f in fills),
         funding=sum(float(f["payment"]) for f in funding) if funding else None,
+        funding_by_symbol=_by_symbol(funding), funding_payments=len(funding),
         diagnostics=load_runtime_diagnostics_state(state_dir), prices=prices, source=source,
         completed=progress.get("completed") if isinstance(progress.get("completed"), bool) else None,
     )  # fmt: skip

@@ -40,15 +40,30 @@ def headline_text(report: Mapping[str, Any]) -> str:
     )
 
 
+def _funding(r: Mapping[str, Any]) -> str:
+    """Funding apart from the trades' PnL: in NAV (net PnL), never in a closed trade's PnL."""
+    if not r.get("funding_journaled"):
+        return "0.00 (none journaled)"
+    by_symbol = ", ".join(
+        f"{s} {num(v, '+,.2f')}" for s, v in (r.get("funding_by_symbol") or {}).items()
+    )
+    n = r.get("funding_payments") or 0
+    return (
+        f"{num(r['funding'], '+,.2f')} over {n:,} payment(s) ({by_symbol}); in net PnL, "
+        f"not in the trades' PnL ({num(r.get('realized_net_pnl'), '+,.2f')} after fees)"
+    )
+
+
 def _summary_lines(r: Mapping[str, Any]) -> list[str]:
-    funding = num(r["funding"]) if r.get("funding_journaled") else "0.00 (none journaled)"
+    funding = _funding(r)
     pairs = [
         ("period", f"{r['start'] or NA} -> {r['end'] or NA} ({duration(r['duration_s'])})"),
         ("bars", num(r["bars"], ",")),
         ("exposure", num(r["exposure_pct"], ".1f", " %")),
         ("net PnL", f"{num(r['net_pnl'], '+,.2f')} (return {num(r['return_pct'], '+.2f', ' %')},"
                     f" CAGR {pct(r['cagr'])})"),
-        ("fees", f"{num(r['fees'])}; funding {funding}"),
+        ("fees", num(r["fees"])),
+        ("funding", funding),
         ("trades", f"{r['trades']:,}: {r['wins']} won, {r['draws']} even, {r['losses']} lost "
                    f"(win rate {pct(r['win_rate'])})"),
         ("per trade", f"avg {num(r['avg_trade'], '+,.2f')}, median {num(r['median_trade'], '+,.2f')},"

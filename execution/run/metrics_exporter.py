@@ -31,7 +31,13 @@ from execution.diagnostics_metrics import (
     RuntimeDiagnosticsSnapshot,
     build_runtime_diagnostics_snapshot,
 )
-from execution.state_v7 import STATE_DIR_ENV, load_risk_snapshot, resolve_state_dir
+from execution.state_io import read_json_defensive
+from execution.state_v7 import (
+    POSITIONS_LEDGER_FILE,
+    STATE_DIR_ENV,
+    load_risk_snapshot,
+    resolve_state_dir,
+)
 
 if TYPE_CHECKING:
     from doctor.verdict import Verdict
@@ -50,6 +56,12 @@ RISK_GAUGES = (
     ("drawdown_pct", "v7_drawdown_pct", "Drawdown below peak NAV, as a positive fraction."),
     ("var", "v7_var", "Portfolio historical VaR as a fraction of NAV."),
     ("cvar", "v7_cvar", "Portfolio historical CVaR as a fraction of NAV."),
+    (
+        "funding_pnl",
+        "v7_funding_pnl",
+        "Perpetuals' funding received (+) or paid (-) since the start, quote currency; in NAV, "
+        "apart from trading PnL (positions_ledger.json funding_pnl; absent until the first).",
+    ),
 )
 MAX_LABEL_VALUES = 50
 MAX_SYMBOLS = 250  # the design covers universes of up to 200 symbols
@@ -278,6 +290,21 @@ def risk_view_from_state_file(state_dir: str | Path) -> RiskView:
         risk = load_risk_snapshot(state_dir)
         return {key: risk.get(key) for key, _, _ in RISK_GAUGES}
 
+    return with_ledger_funding(view, resolve_state_dir(state_dir))
+
+
+def with_ledger_funding(risk_view: RiskView, state_dir: str | Path) -> RiskView:
+    """Add ``funding_pnl`` from positions_ledger.json, read at scrape time, to a risk view
+    (risk_snapshot.json does not carry it; the ledger writes it once funding has happened)."""
+    path = Path(state_dir) / POSITIONS_LEDGER_FILE
+
+    def view() -> Mapping[str, float | None]:
+        doc = read_json_defensive(path).data
+        funding = doc.get("funding_pnl") if isinstance(doc, dict) else None
+        if isinstance(funding, bool) or not isinstance(funding, int | float):
+            funding = None
+        return {**risk_view(), "funding_pnl": funding}
+
     return view
 
 
@@ -351,7 +378,7 @@ def metrics_endpoint(
     try:
         server = start_metrics_server(
             cfg.metrics_port,
-            risk_view,
+            with_ledger_funding(risk_view, directory),
             symbol_labels=cfg.metrics.symbol_labels,
             verdict_view=verdict_view_from_state_dir(directory),
         )

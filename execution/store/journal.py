@@ -19,9 +19,15 @@ KINDS = ("entry", "exit")
 def _check(row: Any) -> None:
     """Refuse a NaN or infinite number, or an unknown kind, naming the field."""
     names, values = _NUMBER_FIELDS[type(row)]
-    for name, value in zip(names, values(row), strict=True):
-        if isinstance(value, float) and not math.isfinite(value):
-            raise ValueError(f"{type(row).__name__}.{name} is {value}: not stored")
+    numbers = values(row)
+    try:  # one C pass for the usual row: a NaN or an infinity makes the sum non-finite
+        finite = math.isfinite(sum(filter(None, numbers)))
+    except TypeError:  # a None or a non-number among them: look field by field
+        finite = False
+    if not finite:
+        for name, value in zip(names, numbers, strict=True):
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"{type(row).__name__}.{name} is {value}: not stored")
     kind = getattr(row, "kind", None)
     if kind is not None and kind not in KINDS:
         raise ValueError(f"{type(row).__name__}.kind is {kind!r}, not one of {KINDS}")

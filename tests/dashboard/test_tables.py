@@ -6,6 +6,7 @@ import pytest
 from state_factory import NOW, iso, positions_files, risk_snapshot
 
 from dashboard.tables import (
+    PERP_COLUMNS,
     POSITION_COLUMNS,
     accounting_summary,
     bad_bars_frame,
@@ -42,7 +43,8 @@ def test_positions_frame_shows_levels_distances_and_protection() -> None:
     frame = ordered.set_index("Symbol")
     assert list(frame.reset_index().columns) == POSITION_COLUMNS
     btc = frame.loc["BTCUSDT"]
-    assert (btc["Entry"], btc["Mark"], btc["TP"], btc["SL"]) == (60000.0, 60500.0, 61800.0, 58800.0)
+    prices = (btc["Entry"], btc["Mark"], btc["TP"], btc["SL"])
+    assert prices == ("60,000.00", "60,500.00", "61,800.00", "58,800.00")
     assert btc["PnL %"] == pytest.approx(0.8333, abs=1e-3)
     assert btc["To TP %"] == pytest.approx(2.1488, abs=1e-3)
     assert btc["To SL %"] == pytest.approx(2.8099, abs=1e-3)
@@ -56,6 +58,48 @@ def test_positions_frame_survives_garbage_rows_and_computes_missing_pnl() -> Non
     frame = positions_frame(rows)
     assert len(frame) == 1 and frame.loc[0, "PnL %"] == pytest.approx(10.0)
     assert positions_frame("x").empty
+
+
+def test_a_cheap_coin_keeps_its_digits_and_a_missing_level_is_a_dash_not_none() -> None:
+    nxt = {"symbol": "NXTBTC", "side": "long", "qty": 1e5, "entry_price": 0.00003123,
+           "mark_price": 0.00003187, "tp_price": 0.00003217, "sl_price": None}  # fmt: skip
+    btc = {"symbol": "BTCUSDT", "side": "long", "qty": 0.01, "entry_price": 60000.0,
+           "mark_price": 60500.0, "tp_price": 61800.0, "sl_price": 58800.0}  # fmt: skip
+    frame = positions_frame([nxt, btc]).set_index("Symbol")
+    row = frame.loc["NXTBTC"]
+    assert (row["Entry"], row["Mark"], row["TP"], row["SL"]) == (
+        "0.00003123", "0.00003187", "0.00003217", "—",
+    )  # fmt: skip
+    assert frame.loc["BTCUSDT", "Entry"] == "60,000.00"  # its own precision, not NXTBTC's
+    assert "None" not in frame.to_string()
+    assert list(frame.reset_index().columns) == POSITION_COLUMNS  # spot: no perpetual columns
+
+
+def test_perpetual_positions_show_leverage_liquidation_distance_and_funding() -> None:
+    btc = {"symbol": "BTCUSDT", "side": "long", "qty": 0.01, "entry_price": 60000.0,
+           "mark_price": 60500.0, "tp_price": 61800.0, "sl_price": 58800.0, "leverage": 10.0,
+           "liquidation_price": 54300.0, "liquidation_distance_pct": 0.10248, "funding": -0.42}  # fmt: skip
+    eth = {"symbol": "ETHUSDT", "side": "long", "qty": 0.2, "entry_price": 3000.0,
+           "mark_price": 3010.0, "tp_price": 3090.0, "sl_price": 2940.0, "leverage": 50.0,
+           "liquidation_price": 2955.0, "liquidation_distance_pct": 0.01827, "funding": 0.0}  # fmt: skip
+    ordered = positions_frame([btc, eth])
+    assert list(ordered.columns) == POSITION_COLUMNS + PERP_COLUMNS
+    assert ordered["Symbol"].tolist() == ["ETHUSDT", "BTCUSDT"]  # liquidated first: on top
+    frame = ordered.set_index("Symbol")
+    assert frame.loc["ETHUSDT", "Protection"] == "🔴 liquidation before SL"
+    assert frame.loc["BTCUSDT", "Protection"] == "TP+SL"
+    b = frame.loc["BTCUSDT"]
+    assert (b["Leverage"], b["Liq. price"], b["Funding"]) == (10.0, "54,300.00", -0.42)
+    assert b["To liq. %"] == pytest.approx(10.248)
+
+
+def test_a_position_without_a_liquidation_price_is_not_judged_on_it() -> None:
+    row = {"symbol": "XRPUSDT", "side": "short", "qty": 100.0, "entry_price": 0.5,
+           "mark_price": 0.49, "tp_price": 0.48, "sl_price": 0.51, "leverage": None,
+           "liquidation_price": None, "liquidation_distance_pct": None, "funding": 0.03}  # fmt: skip
+    frame = positions_frame([row]).set_index("Symbol")
+    assert frame.loc["XRPUSDT", "Protection"] == "TP+SL"
+    assert frame.loc["XRPUSDT", "Liq. price"] == "—"
 
 
 def test_risk_limits_compare_drawdown_var_and_cvar_to_their_limits() -> None:

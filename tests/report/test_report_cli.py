@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from execution.cli import main
+from execution.store import EngineLock, FundingRow, JournalBatch, Store
 from report.journal_factory import HOUR, T0, four_trades, write_store
 
 JSON_KEYS = {"trades", "win_rate", "profit_factor", "expectancy", "max_drawdown_pct", "sharpe",
@@ -51,3 +52,30 @@ def test_report_without_a_store_exits_2_naming_the_dir(
 ) -> None:
     assert main(["report", "--state-dir", str(tmp_path)]) == 2
     assert "no store" in capsys.readouterr().err
+
+
+def _journal_funding(state_dir: Path, payments: list[tuple[float, str, float]]) -> None:
+    """Funding rows as the paper venue journals them at each settlement."""
+    batch = JournalBatch()
+    for ts, symbol, payment in payments:
+        batch.funding_payment(FundingRow(ts, symbol, 0.0001, 100.0, 1.0, payment))
+    with EngineLock(state_dir), Store.open(state_dir, durable=False) as store:
+        memory = store.load()
+        assert memory is not None
+        store.commit(memory, batch)
+
+
+def test_report_shows_funding_apart_from_the_trades_pnl(
+    state_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _journal_funding(state_dir, [(T0 + HOUR, "BTCUSDT", -0.25), (T0 + 2 * HOUR, "BTCUSDT", -0.25),
+                                 (T0 + 2 * HOUR, "ETHUSDT", 0.1)])  # fmt: skip
+    assert main(["report", "--state-dir", str(state_dir), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["funding"] == pytest.approx(-0.4) and report["funding_payments"] == 3
+    assert report["funding_by_symbol"] == pytest.approx({"BTCUSDT": -0.5, "ETHUSDT": 0.1})
+    assert report["realized_net_pnl"] == pytest.approx(9.0)  # the trades' PnL: no funding in it
+    assert main(["report", "--state-dir", str(state_dir)]) == 0
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if "funding" in ln)
+    assert "-0.40 over 3 payment(s) (BTCUSDT -0.50, ETHUSDT +0.10)" in line
+    assert "not in the trades' PnL (+9.00 after fees)" in line

@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard.formatting import format_prices, price_decimals
 from dashboard.report_charts import equity_frame, trades_frame
 from execution.report import Trade
+from execution.store import EngineLock, FundingRow, JournalBatch, Store
 from report.journal_factory import HOUR, T0, four_trades, write_store
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
@@ -79,3 +80,25 @@ def test_trades_table_is_newest_first_and_equity_drawdown_is_below_the_peak() ->
     assert list(frame["Net PnL"]) == [6.0, -6.0, 0.0, 9.0]
     eq = equity_frame([{"ts": T0, "nav": 100.0}, {"ts": T0 + 1, "nav": 80.0}])
     assert list(eq["drawdown_pct"]) == pytest.approx([0.0, -20.0])
+
+
+def test_panel_shows_funding_beside_fees_apart_from_the_trades_pnl(state_dir: Path) -> None:
+    batch = JournalBatch()
+    for ts, symbol, payment in ((T0 + HOUR, "BTCUSDT", -0.3), (T0 + 2 * HOUR, "ETHUSDT", 0.1)):
+        batch.funding_payment(FundingRow(ts, symbol, 0.0001, 100.0, 1.0, payment))
+    with EngineLock(state_dir), Store.open(state_dir, durable=False) as store:
+        memory = store.load()
+        assert memory is not None
+        store.commit(memory, batch)
+    at = AppTest.from_function(_panel, kwargs={"state_dir": str(state_dir)}).run()
+    assert not at.exception, [e.value for e in at.exception]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Funding"] == "-0.20 USDT" and metrics["Fees"] == "2.01 USDT"
+    assert metrics["Net PnL (after fees)"] == "9.64 USDT"  # the trades' PnL: no funding in it
+    at.selectbox(key="trades_symbol").select("BTCUSDT").run()
+    assert {m.label: m.value for m in at.metric}["Funding"] == "-0.30 USDT"
+
+
+def test_spot_journal_without_funding_shows_no_funding_metric(state_dir: Path) -> None:
+    at = AppTest.from_function(_panel, kwargs={"state_dir": str(state_dir)}).run()
+    assert "Funding" not in [m.label for m in at.metric]

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from apptest_helpers import page_text, run_app
 from verdict_scenarios import BY_NAME, SCENARIOS, Expected
 from verdict_surfaces import Answer, dashboard_answer, doctor_answer, metrics_answer
 
@@ -54,9 +55,11 @@ def _check(name: str, answers: dict[tuple[str, str], Answer], dirs: dict[str, Pa
     want = _expected(scenario.expected)
     for surface in SURFACES:
         assert answers[(name, surface)] == want, f"{surface} on {name}"
-    detail = read_verdict(dirs[name]).trading.detail
+    verdict = read_verdict(dirs[name])
     for text in scenario.detail_has:
-        assert text in detail
+        assert text in verdict.trading.detail
+    for text in scenario.protection_has:
+        assert text in verdict.protection.detail
 
 
 def _scenario_test(name: str) -> Callable[..., None]:
@@ -126,3 +129,16 @@ def test_the_three_surfaces_agree_on_every_state_dir(
         doctor = every[(name, "doctor")]
         for surface in ("dashboard", "metrics"):
             assert every[(name, surface)] == doctor, f"{surface} disagrees with doctor on {name}"
+
+
+def test_the_dashboard_names_the_position_liquidated_before_its_stop_in_its_table(
+    scenario_dirs: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = run_app(monkeypatch, scenario_dirs["liquidation_price_before_the_stop"])
+    assert not at.exception, [e.value for e in at.exception]
+    table = next(d.value for d in at.dataframe if "Liq. price" in d.value.columns)
+    btc = table.set_index("Symbol").loc["BTCUSDT"]
+    assert btc["Protection"] == "🔴 liquidation before SL" and btc["Liq. price"] == "59,100.00"
+    assert btc["Leverage"] == 50.0 and btc["Funding"] == -0.42
+    text = page_text(at)
+    assert "liquidated before its stop: BTCUSDT long liquidates at 59,100, stop 58,800" in text

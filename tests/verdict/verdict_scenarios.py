@@ -40,6 +40,7 @@ class Scenario:
     halt_file: bool = False
     extra: Callable[[Path], None] | None = None
     detail_has: tuple[str, ...] = field(default_factory=tuple)
+    protection_has: tuple[str, ...] = field(default_factory=tuple)
 
     def build(self, directory: Path) -> Path:
         state = copy.deepcopy(f.healthy_state())
@@ -164,6 +165,33 @@ def diagnostics_disabled(state: State) -> None:
     state["intel.json"]["runtime_diagnostics"] = {"enabled": False}
 
 
+def perps_margin_columns(state: State) -> None:
+    """Perpetuals at 10x: each liquidation price lies beyond its stop (the stop fills first)."""
+    liquidations = {"BTCUSDT": 54_300.0, "ETHUSDT": 3_285.0}
+    for row in state["positions_state.json"]["positions"]:
+        liq, mark = liquidations[row["symbol"]], row["mark_price"]
+        distance = (mark - liq) / mark if row["side"] == "long" else (liq - mark) / mark
+        row.update(
+            leverage=10.0, margin=row["qty"] * row["entry_price"] / 10, liquidation_price=liq,
+            liquidation_distance_pct=round(distance, 6), funding=-0.42,
+        )  # fmt: skip
+    _diag(state)["exit_pipeline"]["liquidation_before_stop_count"] = 0
+
+
+def btc_at_50x_liquidates_before_its_stop(state: State) -> None:
+    """BTCUSDT long at 50x: liquidation at 59,100, its stop at 58,800 is never reached."""
+    perps_margin_columns(state)
+    btc = state["positions_state.json"]["positions"][0]
+    distance = round((btc["mark_price"] - 59_100.0) / btc["mark_price"], 6)
+    btc.update(leverage=50.0, margin=12.0, liquidation_price=59_100.0,
+               liquidation_distance_pct=distance)  # fmt: skip
+    _diag(state)["exit_pipeline"]["liquidation_before_stop_count"] = 1
+
+
+def positions_state_unreadable(directory: Path) -> None:
+    (directory / "positions_state.json").write_text('{"schema_version": 1, "pos', "utf-8")
+
+
 def _corrupt_ledger(directory: Path) -> None:
     (directory / "positions_ledger.json").write_text('{"schema_version": 1, "posi', "utf-8")
 
@@ -240,6 +268,23 @@ SCENARIOS: tuple[Scenario, ...] = (
         "nan_stop_loss_level",
         (nan_levels,),
         Expected(("trading", None, "ok"), CRIT_P, ("BTCUSDT",)),
+    ),
+    Scenario(
+        "perpetuals_with_stops_in_front_of_liquidation",
+        (perps_margin_columns,),
+        Expected(("trading", None, "ok"), OK_P),
+    ),
+    Scenario(
+        "liquidation_price_before_the_stop",
+        (btc_at_50x_liquidates_before_its_stop,),
+        Expected(("trading", None, "ok"), CRIT_P, ("BTCUSDT",)),
+        protection_has=("BTCUSDT long liquidates at 59,100", "stop 58,800"),
+    ),
+    Scenario(
+        "engine_counts_liquidation_before_stop_but_positions_state_unreadable",
+        (btc_at_50x_liquidates_before_its_stop,),
+        Expected(("trading", None, "ok"), ("unknown", "critical")),
+        extra=positions_state_unreadable,
     ),
     Scenario(
         "drawdown_circuit_tripped",
