@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import sqlite3
-from dataclasses import asdict
+from dataclasses import asdict, fields, replace
 from pathlib import Path
 
 import pytest
@@ -13,7 +13,10 @@ from execution.store import (
     COMPONENTS,
     MIGRATIONS,
     SCHEMA_VERSION,
+    ClosedTradeRow,
+    EquityRow,
     FillRow,
+    FundingRow,
     JournalBatch,
     Memory,
     OrderRow,
@@ -201,3 +204,29 @@ def test_a_closed_store_refuses_to_commit(tmp_path: Path) -> None:
     store.close()
     with pytest.raises(StoreError, match="closed"):
         store.commit(Memory(), JournalBatch())
+
+
+def _rows() -> list[object]:
+    """One valid row of each journal type, every optional number set."""
+    return [
+        OrderRow("c1", "BTCUSDT", "buy", "entry", 0.1, "new", T0, "v1", None, 100.0, 103.0, 98.0),
+        FillRow("f1", "c1", "BTCUSDT", "buy", "entry", 0.1, 100.0, 0.004, T0),
+        ClosedTradeRow(
+            "BTCUSDT", "long", T0, 100.0, T0 + 60, 101.0, 0.1, "tp", 0.1, 0.008, 101.0, 98.0
+        ),  # fmt: skip
+        EquityRow(T0, 10_000.0, 9_990.0, 10.0, 0.01),
+        FundingRow(T0, "BTCUSDT", 0.0001, 100.0, 0.1, -0.001),
+    ]
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf], ids=["nan", "inf", "-inf"])
+def test_every_number_field_of_every_row_refuses_a_non_finite_value(bad: float) -> None:
+    for row in _rows():
+        for f in fields(row):  # type: ignore[arg-type]
+            if isinstance(getattr(row, f.name), float):
+                with pytest.raises(ValueError, match=rf"{type(row).__name__}\.{f.name} is"):
+                    replace(row, **{f.name: bad})  # type: ignore[type-var]
+
+
+def test_a_row_with_huge_but_finite_numbers_is_kept() -> None:
+    assert EquityRow(T0, 1e308, 1e308, 0.0, 0.0).nav == 1e308  # their sum overflows, not them
