@@ -248,7 +248,8 @@ def counted_replay(mode: str, bars_per_symbol: int) -> None:
 def instruction_counts(bars_per_symbol: int = 20_000) -> dict[str, Any]:
     """Count the instructions of an on, an off and a set-up-only replay under cachegrind."""
     counts: dict[str, int] = {}
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    # One BLAS thread: numpy's idle threads spin for a time-dependent number of instructions.
+    env = {**os.environ, "PYTHONHASHSEED": "0", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
     for mode in ("on", "off", "setup"):
         with tempfile.NamedTemporaryFile(prefix="v7-cachegrind-") as out:
             cmd = ["valgrind", "--tool=cachegrind", "--cache-sim=no",

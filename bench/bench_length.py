@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import subprocess
 import sys
 import tempfile
@@ -62,6 +63,7 @@ def _child(data_dir: Path) -> dict[str, Any]:
     prep = prepare_replay(v7_config(), None, data_dir)
     load_s = time.perf_counter() - start
     rss_loaded = current_rss_mb()
+    peak_loading = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     with temp_dir("v7-length-") as state_dir:
         result = run_prepared(prep, state_dir)
     return {
@@ -72,6 +74,7 @@ def _child(data_dir: Path) -> dict[str, Any]:
         "bars_per_s": result.bars_per_s,
         "bars_per_cpu_s": result.bars_per_cpu_s,
         "rss_after_load_mb": rss_loaded,
+        "peak_rss_loading_mb": peak_loading,
         "rss_end_mb": current_rss_mb(),
         "fills": result.summary.get("fills"),
     }
@@ -102,6 +105,7 @@ def measure(source: Path, tiles: int, runs: int) -> dict[str, Any]:
         "runs_bars_per_s": [round(c["bars_per_s"]) for c in children],
         "load_s": round(median([c["load_s"] for c in children]), 2),
         "rss_after_load_mb": round(median([c["rss_after_load_mb"] for c in children]), 1),
+        "peak_rss_loading_mb": round(median([c["peak_rss_loading_mb"] for c in children]), 1),
         "peak_rss_mb": round(median([c["peak_rss_mb"] for c in children]), 1),
         "fills": children[0]["fills"],
     }
@@ -143,8 +147,6 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.child:
         child = _child(Path(args.child))
-        import resource
-
         child["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
         print(json.dumps(child))
         return
@@ -153,12 +155,13 @@ def main(argv: list[str] | None = None) -> None:
         print(f"bench_length: skipped: {result['skipped']}")
         return
     path = write_result(NAME, result)
-    print(f"{'bars':>10} {'bars/s':>9} {'bars/cpu-s':>10} {'load s':>7} {'RSS loaded':>11} "
-          f"{'peak RSS':>9}")  # fmt: skip
+    print(f"{'bars':>10} {'bars/s':>9} {'bars/cpu-s':>10} {'load s':>7} {'peak loading':>13} "
+          f"{'RSS loaded':>11} {'peak RSS':>9}")  # fmt: skip
     for row in result["rows"]:
         print(
             f"{row['bars']:>10,} {row['bars_per_s']:>9,} {row['bars_per_cpu_s']:>10,} "
-            f"{row['load_s']:>7.1f} {row['rss_after_load_mb']:>8.0f} MiB {row['peak_rss_mb']:>5.0f}"
+            f"{row['load_s']:>7.1f} {row['peak_rss_loading_mb']:>9.0f} MiB"
+            f" {row['rss_after_load_mb']:>7.0f} MiB {row['peak_rss_mb']:>5.0f}"
             " MiB"
         )
     for note in (result["load_before"], result["load_after"]):

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bench.common import RESULTS_DIR, machine_info, write_result
+from bench.noise import load_note
 
 COMMAND = "make bench  # = .venv/bin/python -m bench.run_all"
 
@@ -26,6 +27,7 @@ COMMAND = "make bench  # = .venv/bin/python -m bench.run_all"
 BENCHMARKS: tuple[tuple[str, str], ...] = (
     ("replay", "bench.bench_replay"),
     ("vs_backtesting", "bench.bench_vs_backtesting"),
+    ("length", "bench.bench_length"),
     ("scaling", "bench.bench_scaling"),
     ("publish", "bench.bench_publish"),
     ("diagnostics", "bench.bench_diagnostics"),
@@ -220,6 +222,8 @@ def main(argv: list[str] | None = None) -> int:
     m = summary["machine"]
     print(f"\nv7 benchmarks on {m['cpu_model']} ({m['nproc']} cores), Python {m['python']}")
     print_table(table)
+    if note := load_note():
+        print(note)
     print(f"\n{path} ({summary['seconds_total']}s)")
     failed = [n for n, e in summary["benchmarks"].items() if e["status"].startswith("failed")]
     return 1 if failed else 0

@@ -85,3 +85,35 @@ def test_same_trades_reports_an_added_summary_key_as_a_note_and_a_changed_one_as
     ]
     lost = {"case": {"summary": {"fills": 3}, "fills_sha256": "a"}}
     assert differences(before, lost) == ["case: summary differs (pnl)"]
+
+
+def test_tiling_a_csv_gives_one_longer_valid_series_of_the_same_symbol(tmp_path: Path) -> None:
+    from execution.market.bars import load_csv_dir
+
+    source = tmp_path / "src" / "SYNTH-1m.csv"
+    source.parent.mkdir()
+    rows = [f"{60_000 * i},10,11,9,10.5,1" for i in range(5)]
+    source.write_text("ts,open,high,low,close,volume\n" + "\n".join(rows) + "\n")
+    out = tmp_path / "tiled"
+    assert _bench("bench_length").tile_csv(source, out, 3) == 15
+    series, rejects = load_csv_dir(out)
+    assert len(series["SYNTH"]) == 15 and rejects.total == 0
+
+
+def test_length_bench_child_replays_a_small_file_and_reports_its_own_peak_rss(
+    tmp_path: Path,
+) -> None:
+    _bench("bench_vs_backtesting")._write_synthetic_csv(tmp_path, 400)
+    child = _bench("bench_length").spawn(tmp_path)
+    assert child["bars"] == 400
+    assert child["peak_rss_mb"] >= child["rss_after_load_mb"] > 0
+
+
+def test_a_speed_verdict_is_given_only_when_the_spread_is_on_one_side_of_one() -> None:
+    pairs = _bench("pairs")
+    assert pairs.verdict([1.2, 1.3, 1.1], "v7 faster", "bt faster") == "v7 faster (every pair)"
+    assert pairs.verdict([0.9, 1.3, 1.2, 1.25, 1.4], "v7 faster", "bt faster") == "v7 faster (IQR)"
+    assert pairs.verdict([0.8, 1.3, 1.0, 0.9], "v7 faster", "bt faster").startswith("no verdict")
+    assert pairs.verdict([2.0], "v7 faster", "bt faster").startswith("no verdict")
+    stats = pairs.ratio_stats([1.0, 2.0, 3.0], target=2.0)
+    assert stats["median"] == 2.0 and stats["target_met"] is False

@@ -331,7 +331,7 @@ def test_merge_orders_by_time_then_symbol_position_and_appends_unknown_symbols()
         (4.0, "B"),
     ]
     assert len(merged) == 6 and merged.open[0] == 2.0 and merged.volume[0] == 1.0
-    assert isinstance(merged.ts, list) and type(merged.sym_idx[0]) is int
+    assert type(merged.ts[0]) is float and type(merged.sym_idx[0]) is int  # plain scalars
     assert len(merge_series({}, ["A"])) == 0
     # One engine loop per time: where each run of equal times ends.
     assert list(merged.loop_ends()) == [1, 4, 5, 6]

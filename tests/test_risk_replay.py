@@ -34,6 +34,7 @@ def _replay(tmp_path: Path, risk: dict[str, Any], *, halt: bool = False) -> dict
     """Run ``v7 run --fast`` on the synthetic data with ``risk`` overrides; return its summary."""
     cfg = json.loads(BASE_CONFIG.read_text(encoding="utf-8"))
     cfg["risk"].update(risk)
+    cfg["strategy"]["risk_per_trade_nav_pct"] = 0.0005  # sized boldly, so every limit is reached
     path = tmp_path / "config.json"
     path.write_text(json.dumps(cfg), encoding="utf-8")
     state = tmp_path / "state"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import sys
@@ -248,8 +249,19 @@ def _load_replay_data(
         tf = timeframe_seconds(cfg.data.timeframe)
         series = synthetic_series(cfg.universe, per_symbol, syn, tf)
         source = f"synthetic:seed={syn.seed}:tf={cfg.data.timeframe}:n={per_symbol}"
-    merged = merge_series(series, cfg.symbols)
-    return cfg, first_bars(merged, args.max_bars), rejects, source
+    merged = first_bars(merge_series(series, cfg.symbols), args.max_bars)
+    del series
+    settle_heap()
+    return cfg, merged, rejects, source
+
+
+def settle_heap() -> None:
+    """Move what is alive after loading (config, bars, imported modules: all kept to the end
+    of the run) out of the cyclic collector's reach: its full collections then walk only what
+    the run creates (measured: GC time of a 450k-bar replay 0.84 s -> 0.13 s, docs/performance.md).
+    """
+    gc.collect()  # the loading's own cyclic garbage is freed, not frozen
+    gc.freeze()
 
 
 def first_bars(merged: MergedBars, n: int | None) -> MergedBars:

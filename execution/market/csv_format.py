@@ -192,8 +192,77 @@ def _parse_rows(
     return [c[ok] for c in cols], malformed + int((~ok).sum())
 
 
+_HEAD_BYTES = 65_536
+
+
+def _head_lines(path: Path) -> tuple[list[str], bool]:
+    """The first non-empty lines of a file (as ``read_lines`` gives them) and whether the raw
+    first line is one of them (no blank line or BOM before it)."""
+    try:
+        with path.open("rb") as f:
+            raw = f.read(_HEAD_BYTES)
+    except OSError as err:
+        raise DataError(f"{path}: cannot read ({err.strerror or err})") from None
+    text = raw.decode("utf-8", errors="replace").replace('"', "")
+    lines = text.splitlines()
+    if len(raw) == _HEAD_BYTES and lines:
+        lines = lines[:-1]  # the last one may be cut
+    clean = bool(lines) and bool(lines[0].strip()) and not text.startswith("\ufeff")
+    return [ln for ln in lines if ln.strip()], clean
+
+
+def _fast_columns(path: Path, layout: _Layout) -> list[FloatArray] | None:
+    """Every column of a clean all-numeric file, parsed by pandas' C reader; None otherwise.
+
+    Clean means: every line has ``layout.n_fields`` fields and every field is a number, so
+    nothing is malformed (any doubt: None, and the forgiving line-by-line path decides).
+    pandas 3's default parser gives ``float()``'s bits (checked on every file of the shared
+    real data and on 650k random decimal strings; ``float_precision`` is deprecated).
+    """
+    try:
+        frame = pd.read_csv(
+            path, header=None, skiprows=1 if layout.header else 0, dtype=np.float64,
+            engine="c", na_filter=True,
+        )  # fmt: skip
+    except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
+        return None
+    if frame.shape[1] != layout.n_fields or not len(frame):
+        return None
+    # Column by column: no 2-D copy of the whole file (216 MB at 4.5M bars).
+    cols = [frame[c].to_numpy(dtype=np.float64) for c in frame.columns]
+    del frame
+    return None if any(np.isnan(c).any() for c in cols) else cols
+
+
+def _read_fast(path: Path, blank_volume_ok: bool) -> tuple[RawBars, int] | None:
+    """The bar columns through :func:`_fast_columns`, when the file is clean; else None."""
+    head, clean = _head_lines(path)
+    if not head or not clean or len(head) < 2:
+        return None
+    layout = detect_layout(path, head)
+    if blank_volume_ok and layout.cols[5] is not None:
+        return None  # a mark file: blank volumes read as 0 on the line-by-line path
+    cols = _fast_columns(path, layout)
+    if cols is None:
+        return None
+    ts_col, *value_cols = layout.cols
+    assert ts_col is not None
+    secs, ok = plausible_times(epoch_seconds(cols[ts_col]), np.ones(len(cols[0]), np.bool_))
+    out = [secs] + [np.zeros(len(secs)) if c is None else cols[c] for c in value_cols]
+    if not ok.all():
+        out = [c[ok] for c in out]
+    return (out[0], out[1], out[2], out[3], out[4], out[5]), int((~ok).sum())
+
+
 def read_bar_file(path: Path, blank_volume_ok: bool = False) -> tuple[RawBars, int]:
-    """Return the six parsed bar columns of one file and how many lines were malformed."""
+    """Return the six parsed bar columns of one file and how many lines were malformed.
+
+    A clean numeric file is read as columns (no Python object per line: a 4.5M-bar file would
+    need GiBs as lists of strings); anything else goes line by line.
+    """
+    fast = _read_fast(path, blank_volume_ok)
+    if fast is not None:
+        return fast
     lines = read_lines(path)
     if not lines:
         c = empty_columns(N_BAR_FIELDS)

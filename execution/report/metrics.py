@@ -179,6 +179,16 @@ def ratios(days: np.ndarray, periods: int = PERIODS_PER_YEAR) -> dict[str, float
     }
 
 
+def _annualized(growth: float, years: float) -> float | None:
+    """Return the yearly rate behind ``growth`` over ``years``; None where it cannot be told."""
+    if years <= 0:
+        return None
+    try:
+        return float(growth ** (1.0 / years) - 1.0)
+    except OverflowError:  # minutes of data compounded to a year exceed a float
+        return None
+
+
 def equity_stats(ts: Sequence[float], nav: Sequence[float]) -> dict[str, Any]:
     """Return, CAGR, drawdown, and the annualized Sharpe / Sortino / Calmar of the NAV curve."""
     if not nav:
@@ -186,7 +196,7 @@ def equity_stats(ts: Sequence[float], nav: Sequence[float]) -> dict[str, Any]:
                 "calmar": None, **drawdown(ts, nav)}  # fmt: skip
     first, last = float(nav[0]), float(nav[-1])
     years = (ts[-1] - ts[0]) / DAY_SECONDS / YEAR_DAYS
-    cagr = (last / first) ** (1.0 / years) - 1.0 if years > 0 and first > 0 and last > 0 else None
+    cagr = _annualized(last / first, years) if first > 0 and last > 0 else None
     return {
         "return_pct": (last / first - 1.0) * 100.0 if first else None,
         "cagr": _finite(cagr),

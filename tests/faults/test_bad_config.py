@@ -80,7 +80,7 @@ EDITED: list[tuple[str, Edit, str]] = [
     # unknown keys
     ("unknown_top_level_key", set_("risk_limits", {}), "risk_limits: unknown key"),
     ("typo_in_risk_key", set_("risk.max_concurent", 3), "risk.max_concurent: unknown key"),
-    ("unknown_symbol_key", set_("universe.0.leverage", 20), "universe.0.leverage: unknown key"),
+    ("unknown_symbol_key", set_("universe.0.margin", 20), "universe.0.margin: unknown key"),
     ("unknown_deep_key", set_("diagnostics.veto_metrics.window", 5),
      "diagnostics.veto_metrics.window: unknown key"),
     # negative, zero or out-of-range values

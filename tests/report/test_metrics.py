@@ -113,3 +113,11 @@ def test_veto_table_ranks_reasons_with_their_share_and_top_symbols() -> None:
     assert list(rows) == ["tier_block", "cooldown"]
     assert rows["tier_block"] == {"vetoes": 3, "share": 0.75, "top_symbols": {"PEPEUSDT": 3}}
     assert veto_reasons({}) == {}
+
+
+def test_a_run_of_minutes_has_no_cagr_instead_of_an_overflow() -> None:
+    from execution.report.metrics import equity_stats
+
+    stats = equity_stats([0.0, 60.0, 120.0], [10_000.0, 10_500.0, 12_000.0])
+    assert stats["cagr"] is None
+    assert stats["return_pct"] == pytest.approx(20.0)

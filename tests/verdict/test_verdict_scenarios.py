@@ -5,6 +5,7 @@ every dir, hand-made and from real engine runs.
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -95,15 +96,18 @@ def _v7_run(state_dir: Path, *args: str) -> None:
 
 @pytest.fixture(scope="module")
 def engine_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A short default replay, and one long enough for the drawdown circuit to trip."""
+    """A short default replay, and one whose sizing is bold enough for the circuit to trip."""
     base = tmp_path_factory.mktemp("engine")
     dirs = {"short_replay": base / "short", "circuit_replay": base / "circuit"}
     _v7_run(dirs["short_replay"], "--max-bars", "3000")
-    _v7_run(dirs["circuit_replay"], "--max-bars", "100000")
+    bold = json.loads((ROOT / "config" / "strategy_config.json").read_text(encoding="utf-8"))
+    bold["strategy"]["risk_per_trade_nav_pct"] = 0.0005  # five times the shipped risk per trade
+    (base / "bold.json").write_text(json.dumps(bold), encoding="utf-8")
+    _v7_run(dirs["circuit_replay"], "--max-bars", "100000", "--config", str(base / "bold.json"))
     return dirs
 
 
-def test_a_default_replay_that_trips_the_circuit_says_so_on_every_surface(
+def test_a_replay_that_trips_the_circuit_says_so_on_every_surface(
     engine_dirs: dict[str, Path],
 ) -> None:
     directory = engine_dirs["circuit_replay"]
