@@ -182,7 +182,11 @@ def test_build_runtime_diagnostics_snapshot_has_the_spec_structure(clock: FakeCl
         "tp_sl_registered_count",
         "tp_sl_missing_count",
         "underwater_without_tp_sl_count",
+        # issue 19's one addition, after the spec's fields and with a default, so every
+        # positional construction the spec shows still means what it says
+        "liquidation_before_stop_count",
     ]
+    assert ExitPipelineStatus(None, None, 0, 0, 0, 0).liquidation_before_stop_count == 0
     assert snap.veto_counters == VetoCounters(
         by_reason={"symbol_cap": 1},
         total_signals=2,
