@@ -45,10 +45,12 @@ def veto_rate(vetoes: int, signals: int) -> float | None:
 
 def veto_totals(veto_counters: Any) -> VetoTotals:
     """Read total_signals / total_vetoes / total_orders and derive the veto rate."""
-    vc = as_dict(veto_counters)
-    signals = as_count(vc.get("total_signals"))
-    vetoes = as_count(vc.get("total_vetoes"))
-    return VetoTotals(signals, vetoes, as_count(vc.get("total_orders")), veto_rate(vetoes, signals))
+    counters = as_dict(veto_counters)
+    signals = as_count(counters.get("total_signals"))
+    vetoes = as_count(counters.get("total_vetoes"))
+    return VetoTotals(
+        signals, vetoes, as_count(counters.get("total_orders")), veto_rate(vetoes, signals)
+    )
 
 
 def veto_table(by_reason: Any) -> pd.DataFrame:

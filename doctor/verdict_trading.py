@@ -147,13 +147,16 @@ def _hard_stop(files: Files, diag: Mapping[str, Any], halt_file: bool) -> dict[s
         if halt_file:
             detail, hint = "the HALT file is in the state dir", "remove it to resume: rm <DIR>/HALT"
         elif reason == "trading_halted":
-            dd, lim = num(risk.get("drawdown_pct")), num(dig(risk, "limits").get("dd_panic_pct"))
-            if dd is not None and lim is not None:
-                a, b = exact_pcts(dd, lim)
+            drawdown, limit = (
+                num(risk.get("drawdown_pct")),
+                num(dig(risk, "limits").get("dd_panic_pct")),
+            )
+            if drawdown is not None and limit is not None:
+                a, b = exact_pcts(drawdown, limit)
                 detail = f"drawdown {a} ≥ panic {b}: every entry is vetoed"
         return _answer("not_trading", reason, since, detail, hint, CRITICAL, diag)
-    dd, lim = num(risk.get("drawdown_pct")), num(dig(risk, "limits").get("dd_circuit_pct"))
-    if dd is not None and lim is not None and dd >= lim:
+    drawdown, limit = num(risk.get("drawdown_pct")), num(dig(risk, "limits").get("dd_circuit_pct"))
+    if drawdown is not None and limit is not None and drawdown >= limit:
         detail, hint = explain("portfolio_dd_circuit", risk, diag)
         return _answer("not_trading", "portfolio_dd_circuit", since, detail, hint, CRITICAL, diag)
     flags = gated(diag)

@@ -33,27 +33,27 @@ def write_runtime_diagnostics_state(state: dict[str, Any]) -> None:
     if not snapshot.enabled:
         state["runtime_diagnostics"] = {"enabled": False}
         return
-    vc = snapshot.veto_counters
-    es = snapshot.exit_pipeline_status
+    counters = snapshot.veto_counters
+    exits = snapshot.exit_pipeline_status
     state["runtime_diagnostics"] = {
         "enabled": True,
         "veto_counters": {
-            "by_reason": vc.by_reason,
-            "total_signals": vc.total_signals,
-            "total_orders": vc.total_orders,
-            "total_vetoes": vc.total_vetoes,
-            "last_signal_ts": vc.last_signal_ts,
-            "last_order_ts": vc.last_order_ts,
-            "last_veto_ts": vc.last_veto_ts,
+            "by_reason": counters.by_reason,
+            "total_signals": counters.total_signals,
+            "total_orders": counters.total_orders,
+            "total_vetoes": counters.total_vetoes,
+            "last_signal_ts": counters.last_signal_ts,
+            "last_order_ts": counters.last_order_ts,
+            "last_veto_ts": counters.last_veto_ts,
         },
         "exit_pipeline": {
-            "last_exit_scan_ts": es.last_exit_scan_ts,
-            "last_exit_trigger_ts": es.last_exit_trigger_ts,
-            "open_positions_count": es.open_positions_count,
-            "tp_sl_registered_count": es.tp_sl_registered_count,
-            "tp_sl_missing_count": es.tp_sl_missing_count,
-            "underwater_without_tp_sl_count": es.underwater_without_tp_sl_count,
-            "liquidation_before_stop_count": es.liquidation_before_stop_count,
+            "last_exit_scan_ts": exits.last_exit_scan_ts,
+            "last_exit_trigger_ts": exits.last_exit_trigger_ts,
+            "open_positions_count": exits.open_positions_count,
+            "tp_sl_registered_count": exits.tp_sl_registered_count,
+            "tp_sl_missing_count": exits.tp_sl_missing_count,
+            "underwater_without_tp_sl_count": exits.underwater_without_tp_sl_count,
+            "liquidation_before_stop_count": exits.liquidation_before_stop_count,
         },
         "window": snapshot.window,
         "heatmap": snapshot.heatmap,

@@ -85,5 +85,5 @@ def accounting(d: Diagnostics) -> dict[str, Any]:
 
 def veto_causes(d: Diagnostics, now: float) -> dict[str, Any]:
     """Every failing check of the vetoed signals: since start, and over the outcome window."""
-    first = d.heatmap.by_reason_symbol  # every veto, under its deciding check
+    first = d.heatmap.by_reason_symbol()  # every veto, under its deciding check
     return {**d.causes.published(first), "window": d.window.causes(now)}

@@ -1,4 +1,8 @@
-"""The executor's journal sink: what it did, as the store's journal rows, batched per commit."""
+"""The executor's journal sink: what it did, as the store's journal rows, batched per commit.
+
+A replay journals an order, a fill and half a closed trade per order it sends: each row is
+built positionally as the tuple its INSERT takes (the store checks the batch when it writes it).
+"""
 
 from __future__ import annotations
 
@@ -16,53 +20,56 @@ class EngineJournal:
         self.batch = batch
 
     def order(self, req: OrderRequest, placed: bool, status: str, venue_order_id: str) -> None:
+        exit_kind = req.exit_kind
+        price = req.trigger_price
         self.batch.order(
             OrderRow(
-                client_order_id=req.client_order_id,
-                symbol=req.symbol,
-                side=req.side,
-                kind=req.kind.value,
-                qty=req.qty,
-                status=status if placed else "failed",
-                ts=req.ts,
-                venue_order_id=venue_order_id or None,
-                exit_kind=req.exit_kind.value if req.exit_kind else None,
-                price=req.trigger_price if req.trigger_price is not None else req.ref_price,
-                tp=req.tp,
-                sl=req.sl,
+                req.client_order_id,
+                req.symbol,
+                req.side,
+                req.kind.value,
+                req.qty,
+                status if placed else "failed",
+                req.ts,
+                venue_order_id or None,
+                exit_kind.value if exit_kind is not None else None,
+                price if price is not None else req.ref_price,
+                req.tp,
+                req.sl,
             )
         )
 
     def fill(self, fill: Fill) -> None:
+        cid, qty, ts = fill.client_order_id, fill.qty, fill.ts
         self.batch.fill(
             FillRow(
-                fill_id=f"{fill.client_order_id}@{fill.ts:.3f}:{fill.qty:.12g}",
-                client_order_id=fill.client_order_id,
-                symbol=fill.symbol,
-                side=fill.side,
-                kind=fill.kind.value,
-                qty=fill.qty,
-                price=fill.price,
-                fee=fill.fee,
-                ts=fill.ts,
+                f"{cid}@{ts:.3f}:{qty:.12g}",
+                cid,
+                fill.symbol,
+                fill.side,
+                fill.kind.value,
+                qty,
+                fill.price,
+                fill.fee,
+                ts,
             )
         )
 
     def closed_trade(self, trade: ClosedTrade, entry: TpSlEntry | None) -> None:
         self.batch.closed_trade(
             ClosedTradeRow(
-                symbol=trade.symbol,
-                side=trade.side.value,
-                entry_ts=trade.entry_ts,
-                entry_price=trade.entry_price,
-                exit_ts=trade.ts,
-                exit_price=trade.exit_price,
-                qty=trade.qty,
-                exit_reason=trade.reason,
-                pnl=trade.realized_pnl,
-                fees=trade.fees,
-                tp=entry.tp_price if entry is not None else None,
-                sl=entry.sl_price if entry is not None else None,
+                trade.symbol,
+                trade.side.value,
+                trade.entry_ts,
+                trade.entry_price,
+                trade.ts,
+                trade.exit_price,
+                trade.qty,
+                trade.reason,
+                trade.realized_pnl,
+                trade.fees,
+                entry.tp_price if entry is not None else None,
+                entry.sl_price if entry is not None else None,
             )
         )
 

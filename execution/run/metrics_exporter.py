@@ -97,11 +97,13 @@ def _gauge(name: str, doc: str, value: float | None) -> GaugeMetricFamily:
 
 def counter_families(snap: RuntimeDiagnosticsSnapshot) -> Iterator[Metric]:
     """Signals, vetoes by reason, orders by kind, exit triggers by kind, failures by error."""
-    vc, acc = snap.veto_counters, snap.accounting
+    counters, acc = snap.veto_counters, snap.accounting
     yield CounterMetricFamily(
-        "v7_signals", "Entry signals emitted by the screener.", vc.total_signals
+        "v7_signals", "Entry signals emitted by the screener.", counters.total_signals
     )
-    yield _counter("v7_vetoes", "Entry signals vetoed by risk, by reason.", "reason", vc.by_reason)
+    yield _counter(
+        "v7_vetoes", "Entry signals vetoed by risk, by reason.", "reason", counters.by_reason
+    )
     yield _counter(
         "v7_orders",
         "Orders accepted by the exchange, by kind.",
@@ -120,24 +122,26 @@ def counter_families(snap: RuntimeDiagnosticsSnapshot) -> Iterator[Metric]:
 
 def exit_pipeline_families(snap: RuntimeDiagnosticsSnapshot) -> Iterator[Metric]:
     """The exit-pipeline counts of the last exit scan, and when it ran."""
-    es = snap.exit_pipeline_status
-    yield _gauge("v7_open_positions", "Open positions (ledger).", es.open_positions_count)
-    yield _gauge("v7_tp_sl_registered", "Open positions with a TP/SL.", es.tp_sl_registered_count)
-    yield _gauge("v7_tp_sl_missing", "Open positions without a TP/SL.", es.tp_sl_missing_count)
+    exits = snap.exit_pipeline_status
+    yield _gauge("v7_open_positions", "Open positions (ledger).", exits.open_positions_count)
+    yield _gauge(
+        "v7_tp_sl_registered", "Open positions with a TP/SL.", exits.tp_sl_registered_count
+    )
+    yield _gauge("v7_tp_sl_missing", "Open positions without a TP/SL.", exits.tp_sl_missing_count)
     yield _gauge(
         "v7_underwater_without_tp_sl",
         "Open positions below the underwater threshold without a TP/SL.",
-        es.underwater_without_tp_sl_count,
+        exits.underwater_without_tp_sl_count,
     )
     yield _gauge(
         "v7_liquidation_before_stop",
         "Open positions whose liquidation price comes before their stop (or with no stop).",
-        es.liquidation_before_stop_count,
+        exits.liquidation_before_stop_count,
     )
     yield _gauge(
         "v7_last_exit_scan_timestamp_seconds",
         "Engine-clock time of the last exit scan (bar time in a replay).",
-        from_iso(es.last_exit_scan_ts),
+        from_iso(exits.last_exit_scan_ts),
     )
 
 

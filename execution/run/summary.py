@@ -30,7 +30,7 @@ def report_headline(state_dir: Any) -> dict[str, Any] | None:
 def summary_dict(runner: EngineRunner, elapsed: float, bars_run: int) -> dict[str, Any]:
     ex = runner.executor
     snap = build_runtime_diagnostics_snapshot()
-    vc = snap.veto_counters
+    counters = snap.veto_counters
     dd = ex.book.drawdown()
     start = ex.cfg.exchange.starting_balance
     return {
@@ -44,10 +44,10 @@ def summary_dict(runner: EngineRunner, elapsed: float, bars_run: int) -> dict[st
         "bars_per_s": round(bars_run / elapsed, 1) if elapsed > 0 else None,
         "symbols": len(ex.symbols),
         "diagnostics": diagnostics_mode(),
-        "signals": vc.total_signals,
-        "vetoes": vc.total_vetoes,
-        "vetoes_by_reason": dict(sorted(vc.by_reason.items(), key=lambda kv: -kv[1])),
-        "orders": vc.total_orders,
+        "signals": counters.total_signals,
+        "vetoes": counters.total_vetoes,
+        "vetoes_by_reason": dict(sorted(counters.by_reason.items(), key=lambda kv: -kv[1])),
+        "orders": counters.total_orders,
         "orders_by_kind": snap.accounting.get("orders_by_kind", {}),
         "order_failures": snap.accounting.get("order_failures", 0),
         "exits_by_kind": snap.exit_triggers_by_kind,

@@ -2,39 +2,28 @@
 
 Rows are appended (orders are upserted by client order id, since an order's status changes);
 a fill seen twice (a venue re-reporting it after a restart) is kept once.
+
+A row is a named tuple in the column order of its INSERT: a replay journals tens of thousands
+of them, so building one is building that tuple and nothing more. The batch is checked as a
+whole when it is written (:func:`check_batch`: one pass per table over its number columns),
+not row by row as it is built.
 """
 
 from __future__ import annotations
 
 import math
 import sqlite3
-from collections.abc import Callable
-from dataclasses import dataclass, field, fields
-from operator import attrgetter
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from itertools import chain
+from operator import itemgetter
+from typing import Any, NamedTuple
 
 KINDS = ("entry", "exit")
+_KINDS = frozenset(KINDS)
 
 
-def _check(row: Any) -> None:
-    """Refuse a NaN or infinite number, or an unknown kind, naming the field."""
-    names, values = _NUMBER_FIELDS[type(row)]
-    numbers = values(row)
-    try:  # one C pass for the usual row: a NaN or an infinity makes the sum non-finite
-        finite = math.isfinite(sum(filter(None, numbers)))
-    except TypeError:  # a None or a non-number among them: look field by field
-        finite = False
-    if not finite:
-        for name, value in zip(names, numbers, strict=True):
-            if isinstance(value, float) and not math.isfinite(value):
-                raise ValueError(f"{type(row).__name__}.{name} is {value}: not stored")
-    kind = getattr(row, "kind", None)
-    if kind is not None and kind not in KINDS:
-        raise ValueError(f"{type(row).__name__}.kind is {kind!r}, not one of {KINDS}")
-
-
-@dataclass(frozen=True, slots=True)
-class OrderRow:
+class OrderRow(NamedTuple):
     client_order_id: str
     symbol: str
     side: str
@@ -48,12 +37,8 @@ class OrderRow:
     tp: float | None = None
     sl: float | None = None
 
-    def __post_init__(self) -> None:
-        _check(self)
 
-
-@dataclass(frozen=True, slots=True)
-class FillRow:
+class FillRow(NamedTuple):
     fill_id: str
     client_order_id: str
     symbol: str
@@ -64,12 +49,8 @@ class FillRow:
     fee: float
     ts: float
 
-    def __post_init__(self) -> None:
-        _check(self)
 
-
-@dataclass(frozen=True, slots=True)
-class ClosedTradeRow:
+class ClosedTradeRow(NamedTuple):
     symbol: str
     side: str  # "long" | "short"
     entry_ts: float
@@ -83,37 +64,26 @@ class ClosedTradeRow:
     tp: float | None = None
     sl: float | None = None
 
-    def __post_init__(self) -> None:
-        _check(self)
-
     @property
     def net_pnl(self) -> float:
         return self.pnl - self.fees
 
 
-@dataclass(frozen=True, slots=True)
-class EquityRow:
+class EquityRow(NamedTuple):
     ts: float
     nav: float
     balance: float
     unrealized: float
     drawdown_pct: float
 
-    def __post_init__(self) -> None:
-        _check(self)
 
-
-@dataclass(frozen=True, slots=True)
-class FundingRow:
+class FundingRow(NamedTuple):
     ts: float
     symbol: str
     rate: float
     mark: float
     qty: float
     payment: float
-
-    def __post_init__(self) -> None:
-        _check(self)
 
 
 @dataclass
@@ -141,6 +111,13 @@ class JournalBatch:
     def funding_payment(self, row: FundingRow) -> None:
         self.funding.append(row)
 
+    def tables(self) -> tuple[tuple[type, Sequence[tuple[Any, ...]]], ...]:
+        """(row type, rows) of every table, in the order they are written."""
+        return (
+            (OrderRow, self.orders), (FillRow, self.fills), (ClosedTradeRow, self.closed_trades),
+            (EquityRow, self.equity), (FundingRow, self.funding),
+        )  # fmt: skip
+
     def clear(self) -> None:
         for rows in (self.orders, self.fills, self.closed_trades, self.equity, self.funding):
             rows.clear()
@@ -152,53 +129,85 @@ class JournalBatch:
         )  # fmt: skip
 
 
-# Rows are built once per order, fill and trade of a replay: each class's number fields and
-# column values are read by one attrgetter (a C call) rather than field by field.
-_NUMBER_FIELDS: dict[type, tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]]] = {}
-_VALUES: dict[type, Callable[[Any], tuple[Any, ...]]] = {}
-for _row_type in (OrderRow, FillRow, ClosedTradeRow, EquityRow, FundingRow):
-    _numbers = tuple(f.name for f in fields(_row_type) if "float" in str(f.type))
-    assert len(_numbers) > 1  # attrgetter of one name returns the bare value, not a tuple
-    _NUMBER_FIELDS[_row_type] = (_numbers, attrgetter(*_numbers))
-    _VALUES[_row_type] = attrgetter(*(f.name for f in fields(_row_type)))
+def _number_fields(row_type: Any) -> tuple[str, ...]:
+    return tuple(n for n, t in row_type.__annotations__.items() if "float" in str(t))
 
-_ORDER_COLUMNS = tuple(f.name for f in fields(OrderRow))
+
+# Per row type: the names and positions of its number columns (read by one itemgetter, a C call),
+# and the position of its kind column if it has one.
+_NUMBERS = {
+    t: _number_fields(t) for t in (OrderRow, FillRow, ClosedTradeRow, EquityRow, FundingRow)
+}
+_NUMBER_GETTERS = {t: itemgetter(*(t._fields.index(n) for n in ns)) for t, ns in _NUMBERS.items()}
+_KIND_AT = {t: t._fields.index("kind") for t in (OrderRow, FillRow)}
+
+
+def _refuse_non_finite(row_type: Any, rows: Sequence[tuple[Any, ...]]) -> None:
+    names = _NUMBERS[row_type]
+    for i, row in enumerate(rows):
+        for name, value in zip(names, _NUMBER_GETTERS[row_type](row), strict=True):
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(
+                    f"{row_type.__name__}.{name} is {value}: not stored (row {i} of the batch)"
+                )
+
+
+def check_rows(row_type: Any, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Refuse a NaN or infinite number, or an unknown kind, naming the field and the row."""
+    if not rows:
+        return
+    try:  # one C pass for the usual batch: a NaN or an infinity makes the sum non-finite
+        finite = math.isfinite(sum(filter(None, chain.from_iterable(
+            map(_NUMBER_GETTERS[row_type], rows)))))  # fmt: skip
+    except (TypeError, OverflowError):  # a non-number, or ints too large: look value by value
+        finite = False
+    if not finite:  # a true non-finite value, or finite ones whose sum overflowed
+        _refuse_non_finite(row_type, rows)
+    at = _KIND_AT.get(row_type)
+    if at is not None and not _KINDS.issuperset(map(itemgetter(at), rows)):
+        i, kind = next((i, r[at]) for i, r in enumerate(rows) if r[at] not in _KINDS)
+        raise ValueError(f"{row_type.__name__}.kind is {kind!r}, not one of {KINDS} "
+                         f"(row {i} of the batch)")  # fmt: skip
+
+
+def check_batch(batch: JournalBatch) -> None:
+    """Refuse a batch with a non-finite number or an unknown kind (ValueError names both)."""
+    for row_type, rows in batch.tables():
+        check_rows(row_type, rows)
+
+
 # A status update keeps what the first report knew and a later one omits.
 _UPSERT_ORDER = (
-    f"INSERT INTO orders ({', '.join(_ORDER_COLUMNS)}) "
-    f"VALUES ({', '.join('?' * len(_ORDER_COLUMNS))}) ON CONFLICT (client_order_id) DO UPDATE SET "
+    f"INSERT INTO orders ({', '.join(OrderRow._fields)}) "
+    f"VALUES ({', '.join('?' * len(OrderRow._fields))}) ON CONFLICT (client_order_id) DO UPDATE SET "
     "status = excluded.status, ts = excluded.ts, qty = excluded.qty, "
     "venue_order_id = coalesce(excluded.venue_order_id, orders.venue_order_id), "
     "price = coalesce(excluded.price, orders.price), exit_kind = coalesce(excluded.exit_kind, "
     "orders.exit_kind), tp = coalesce(excluded.tp, orders.tp), sl = coalesce(excluded.sl, orders.sl)"
 )
 _INSERT_FILL = (
-    "INSERT INTO fills (fill_id, client_order_id, symbol, side, kind, qty, price, fee, ts) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (fill_id) DO NOTHING"
+    f"INSERT INTO fills ({', '.join(FillRow._fields)}) "
+    f"VALUES ({', '.join('?' * len(FillRow._fields))}) ON CONFLICT (fill_id) DO NOTHING"
 )
+# net_pnl (pnl - fees, the same double subtraction) is computed by SQLite from the row's own
+# parameters, so the row carries only what the trade is.
 _INSERT_CLOSED = (
-    "INSERT INTO closed_trades (symbol, side, entry_ts, entry_price, exit_ts, exit_price, qty, "
-    "exit_reason, pnl, fees, tp, sl, net_pnl) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    f"INSERT INTO closed_trades ({', '.join(ClosedTradeRow._fields)}, net_pnl) "
+    f"VALUES ({', '.join(f'?{i}' for i in range(1, 13))}, ?9 - ?10)"
 )
-_INSERT_EQUITY = (
-    "INSERT INTO equity (ts, nav, balance, unrealized, drawdown_pct) VALUES (?, ?, ?, ?, ?)"
-)
-_INSERT_FUNDING = (
-    "INSERT INTO funding (ts, symbol, rate, mark, qty, payment) VALUES (?, ?, ?, ?, ?, ?)"
-)
+_INSERT_EQUITY = f"INSERT INTO equity ({', '.join(EquityRow._fields)}) VALUES (?, ?, ?, ?, ?)"
+_INSERT_FUNDING = f"INSERT INTO funding ({', '.join(FundingRow._fields)}) VALUES (?, ?, ?, ?, ?, ?)"
+_SQL = {
+    OrderRow: _UPSERT_ORDER, FillRow: _INSERT_FILL, ClosedTradeRow: _INSERT_CLOSED,
+    EquityRow: _INSERT_EQUITY, FundingRow: _INSERT_FUNDING,
+}  # fmt: skip
 
 
 def write_batch(conn: sqlite3.Connection, batch: JournalBatch) -> None:
-    """Append the batch inside the caller's transaction (one statement per non-empty table)."""
-    if batch.orders:
-        conn.executemany(_UPSERT_ORDER, map(_VALUES[OrderRow], batch.orders))
-    if batch.fills:
-        conn.executemany(_INSERT_FILL, map(_VALUES[FillRow], batch.fills))
-    if batch.closed_trades:
-        closed = _VALUES[ClosedTradeRow]
-        rows = ((*closed(t), t.net_pnl) for t in batch.closed_trades)
-        conn.executemany(_INSERT_CLOSED, rows)
-    if batch.equity:
-        conn.executemany(_INSERT_EQUITY, map(_VALUES[EquityRow], batch.equity))
-    if batch.funding:
-        conn.executemany(_INSERT_FUNDING, map(_VALUES[FundingRow], batch.funding))
+    """Append the batch inside the caller's transaction (one statement per non-empty table).
+
+    The caller checks it first (:func:`check_batch`), before its transaction begins.
+    """
+    for row_type, rows in batch.tables():
+        if rows:
+            conn.executemany(_SQL[row_type], rows)

@@ -22,7 +22,7 @@ from execution.store.files import (
     regular_file_exists,
     sidecars,
 )
-from execution.store.journal import JournalBatch, write_batch
+from execution.store.journal import JournalBatch, check_batch, write_batch
 from execution.store.memory import (
     COMPONENTS,
     MAX_COMPONENT_BYTES,
@@ -127,9 +127,11 @@ class Store:
         """Write the changed components and append the journal batch in one transaction.
 
         On success the batch is cleared. On PersistError everything is rolled back and the
-        batch keeps its rows, so the next commit writes them too.
+        batch keeps its rows, so the next commit writes them too. ValueError (nothing written)
+        names the component, or the journal row and field, holding a NaN or an infinity.
         """
         texts = encode_memory(memory)  # refuses NaN before anything is written
+        check_batch(journal)  # and a journal row holding one
         changed = [(n, t) for n, t in texts.items() if self._committed.get(n) != t]
         conn = self._connection()
         try:
