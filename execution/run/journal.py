@@ -1,7 +1,7 @@
 """The executor's journal sink: what it did, as the store's journal rows, batched per commit.
 
-A replay journals an order, a fill and half a closed trade per order it sends: each row is
-built positionally as the tuple its INSERT takes (the store checks the batch when it writes it).
+A replay journals an order, a fill and half a closed trade per order it sends: each row is the
+plain tuple its INSERT takes (``OrderValues``...), checked by the store when it writes the batch.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from execution.perps.funding import FundingPayment
 from execution.position_ledger import ClosedTrade
 from execution.position_tp_sl_registry import TpSlEntry
-from execution.store import ClosedTradeRow, EquityRow, FillRow, FundingRow, JournalBatch, OrderRow
+from execution.store import EquityRow, FundingRow, JournalBatch
 from execution.types import Fill, OrderRequest
 
 
@@ -20,58 +20,28 @@ class EngineJournal:
         self.batch = batch
 
     def order(self, req: OrderRequest, placed: bool, status: str, venue_order_id: str) -> None:
-        exit_kind = req.exit_kind
-        price = req.trigger_price
-        self.batch.order(
-            OrderRow(
-                req.client_order_id,
-                req.symbol,
-                req.side,
-                req.kind.value,
-                req.qty,
-                status if placed else "failed",
-                req.ts,
-                venue_order_id or None,
-                exit_kind.value if exit_kind is not None else None,
-                price if price is not None else req.ref_price,
-                req.tp,
-                req.sl,
-            )
-        )
+        exit_kind, price = req.exit_kind, req.trigger_price
+        self.batch.order((
+            req.client_order_id, req.symbol, req.side, req.kind.value, req.qty,
+            status if placed else "failed", req.ts, venue_order_id or None,
+            exit_kind.value if exit_kind is not None else None,
+            price if price is not None else req.ref_price, req.tp, req.sl,
+        ))  # fmt: skip
 
     def fill(self, fill: Fill) -> None:
         cid, qty, ts = fill.client_order_id, fill.qty, fill.ts
-        self.batch.fill(
-            FillRow(
-                f"{cid}@{ts:.3f}:{qty:.12g}",
-                cid,
-                fill.symbol,
-                fill.side,
-                fill.kind.value,
-                qty,
-                fill.price,
-                fill.fee,
-                ts,
-            )
-        )
+        self.batch.fill((
+            f"{cid}@{ts:.3f}:{qty:.12g}", cid, fill.symbol, fill.side, fill.kind.value, qty,
+            fill.price, fill.fee, ts,
+        ))  # fmt: skip
 
     def closed_trade(self, trade: ClosedTrade, entry: TpSlEntry | None) -> None:
-        self.batch.closed_trade(
-            ClosedTradeRow(
-                trade.symbol,
-                trade.side.value,
-                trade.entry_ts,
-                trade.entry_price,
-                trade.ts,
-                trade.exit_price,
-                trade.qty,
-                trade.reason,
-                trade.realized_pnl,
-                trade.fees,
-                entry.tp_price if entry is not None else None,
-                entry.sl_price if entry is not None else None,
-            )
-        )
+        self.batch.closed_trade((
+            trade.symbol, trade.side.value, trade.entry_ts, trade.entry_price, trade.ts,
+            trade.exit_price, trade.qty, trade.reason, trade.realized_pnl, trade.fees,
+            entry.tp_price if entry is not None else None,
+            entry.sl_price if entry is not None else None,
+        ))  # fmt: skip
 
     def funding(self, p: FundingPayment) -> None:
         self.batch.funding_payment(FundingRow(p.ts, p.symbol, p.rate, p.mark, p.qty, p.payment))

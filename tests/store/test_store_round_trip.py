@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 import sqlite3
-from dataclasses import asdict, fields, replace
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -69,7 +69,7 @@ def test_the_journal_round_trips_with_net_pnl_and_newest_last(tmp_path: Path) ->
     trades = read_closed_trades(tmp_path)
     assert [t["entry_ts"] for t in trades] == [trade("BTCUSDT", 3).entry_ts,
                                                trade("BTCUSDT", 6).entry_ts]  # fmt: skip
-    expected = {**asdict(trade("BTCUSDT", 6)), "net_pnl": 12.0, "id": 2}
+    expected = {**trade("BTCUSDT", 6)._asdict(), "net_pnl": 12.0, "id": 2}
     assert trades[-1] == expected
     assert [e["ts"] for e in read_equity(tmp_path)] == [T0 + 60 * n for n in range(1, 7)]
     assert [f["fill_id"] for f in read_fills(tmp_path)] == [f"f{n}" for n in range(1, 7)]
@@ -101,7 +101,7 @@ def test_an_order_status_change_updates_the_order_and_keeps_what_it_knew(tmp_pat
         store.commit(memory_at(2), batch)
     orders = read_orders(tmp_path)
     assert [o["client_order_id"] for o in orders] == ["c1", "c2"], "first seen order is kept"
-    assert orders[0] == {**asdict(first), "status": "filled", "ts": T0 + 5, "price": 41000.0}
+    assert orders[0] == {**first._asdict(), "status": "filled", "ts": T0 + 5, "price": 41000.0}
 
 
 def test_a_fill_reported_twice_is_journaled_once(tmp_path: Path) -> None:
@@ -130,8 +130,18 @@ def test_non_finite_numbers_are_refused_before_anything_is_written(tmp_path: Pat
             store.commit(memory, loop_batch(1))
         assert store.load() is None
     assert read_equity(tmp_path) == []
-    with pytest.raises(ValueError, match="EquityRow.nav is inf"):
-        loop_batch(1).equity_sample(type(loop_batch(1).equity[0])(T0, math.inf, 1.0, 0.0, 0.0))
+
+
+def test_a_journal_row_with_an_infinity_is_refused_naming_field_and_row(tmp_path: Path) -> None:
+    batch = loop_batch(1)
+    rows = len(batch)
+    batch.equity_sample(EquityRow(T0, math.inf, 1.0, 0.0, 0.0))
+    with Store.open(tmp_path, durable=True) as store:
+        with pytest.raises(ValueError, match=r"EquityRow\.nav is inf.*row 1 of the batch"):
+            store.commit(memory_at(1), batch)
+        assert store.load() is None
+    assert len(batch) == rows + 1, "nothing written: the batch keeps its rows"
+    assert read_equity(tmp_path) == [] and read_orders(tmp_path) == []
 
 
 def test_a_component_of_the_wrong_type_is_refused(tmp_path: Path) -> None:
@@ -141,9 +151,15 @@ def test_a_component_of_the_wrong_type_is_refused(tmp_path: Path) -> None:
         store.commit(memory, JournalBatch())
 
 
-def test_rows_with_an_unknown_kind_are_refused() -> None:
-    with pytest.raises(ValueError, match="kind"):
-        OrderRow("c1", "BTCUSDT", "buy", "reduce", 0.1, "new", T0)
+def test_rows_with_an_unknown_kind_are_refused(tmp_path: Path) -> None:
+    batch = JournalBatch()
+    batch.order(OrderRow("c1", "BTCUSDT", "buy", "reduce", 0.1, "new", T0))
+    with (
+        Store.open(tmp_path, durable=True) as store,
+        pytest.raises(ValueError, match=r"OrderRow\.kind is 'reduce'.*row 0"),
+    ):
+        store.commit(memory_at(1), batch)
+    assert read_orders(tmp_path) == []
 
 
 def _add_note_column(conn: sqlite3.Connection) -> None:
@@ -206,7 +222,7 @@ def test_a_closed_store_refuses_to_commit(tmp_path: Path) -> None:
         store.commit(Memory(), JournalBatch())
 
 
-def _rows() -> list[object]:
+def _rows() -> list[Any]:
     """One valid row of each journal type, every optional number set."""
     return [
         OrderRow("c1", "BTCUSDT", "buy", "entry", 0.1, "new", T0, "v1", None, 100.0, 103.0, 98.0),
@@ -219,14 +235,31 @@ def _rows() -> list[object]:
     ]
 
 
+def _batch_of(rows: list[NamedTuple]) -> JournalBatch:
+    batch = JournalBatch()
+    add = {OrderRow: batch.order, FillRow: batch.fill, ClosedTradeRow: batch.closed_trade,
+           EquityRow: batch.equity_sample, FundingRow: batch.funding_payment}  # fmt: skip
+    for row in rows:
+        add[type(row)](row)  # type: ignore[operator]
+    return batch
+
+
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf], ids=["nan", "inf", "-inf"])
-def test_every_number_field_of_every_row_refuses_a_non_finite_value(bad: float) -> None:
-    for row in _rows():
-        for f in fields(row):  # type: ignore[arg-type]
-            if isinstance(getattr(row, f.name), float):
-                with pytest.raises(ValueError, match=rf"{type(row).__name__}\.{f.name} is"):
-                    replace(row, **{f.name: bad})  # type: ignore[type-var]
+def test_every_number_field_of_every_row_refuses_a_non_finite_value(
+    tmp_path: Path, bad: float
+) -> None:
+    with Store.open(tmp_path, durable=False) as store:
+        for row in _rows():
+            for name in row._fields:
+                if isinstance(getattr(row, name), float):
+                    batch = _batch_of([row, row._replace(**{name: bad})])
+                    pattern = rf"{type(row).__name__}\.{name} is .*row 1 of the batch"
+                    with pytest.raises(ValueError, match=pattern):
+                        store.commit(Memory(), batch)
+    assert read_orders(tmp_path) == [] and read_equity(tmp_path) == []
 
 
-def test_a_row_with_huge_but_finite_numbers_is_kept() -> None:
-    assert EquityRow(T0, 1e308, 1e308, 0.0, 0.0).nav == 1e308  # their sum overflows, not them
+def test_a_row_with_huge_but_finite_numbers_is_kept(tmp_path: Path) -> None:
+    with Store.open(tmp_path, durable=False) as store:
+        store.commit(Memory(), _batch_of([EquityRow(T0, 1e308, 1e308, 0.0, 0.0)]))
+    assert read_equity(tmp_path)[0]["nav"] == 1e308  # their sum overflows, not them
