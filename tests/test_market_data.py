@@ -371,3 +371,20 @@ def test_timeframe_seconds_knows_the_supported_timeframes() -> None:
 def test_bar_series_rejects_arrays_of_different_lengths() -> None:
     with pytest.raises(ValueError, match="length"):
         BarSeries("X", np.zeros(2), np.zeros(2), np.zeros(2), np.zeros(1), np.zeros(2), np.zeros(2))
+
+
+def test_one_bar_dated_twenty_years_ahead_is_dropped_and_the_bars_after_it_are_kept() -> None:
+    good = (10.0, 11.0, 9.0, 10.0, 1.0)
+    minute = 60.0
+    ts = [i * minute for i in range(3000)]
+    ts[1000] += 20 * 365 * 86_400.0
+    bars, rejects = _validate([(t, *good) for t in ts])
+    assert rejects.by_symbol["X"] == {"ts_far_ahead": 1}
+    assert len(bars) == 2999 and bars.ts.tolist()[999:1001] == [999 * minute, 1001 * minute]
+
+
+def test_swapped_neighbours_are_an_order_problem_not_a_bar_far_ahead() -> None:
+    good = (10.0, 11.0, 9.0, 10.0, 1.0)
+    bars, rejects = _validate([(t, *good) for t in (1.0, 2.0, 4.0, 3.0, 5.0)])
+    assert rejects.by_symbol["X"] == {"out_of_order_ts": 1}
+    assert bars.ts.tolist() == [1.0, 2.0, 4.0, 5.0]

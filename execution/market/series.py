@@ -22,9 +22,12 @@ REJECT_REASONS = (
     "high_below_low",
     "open_outside_range",
     "close_outside_range",
+    "ts_far_ahead",
     "duplicate_ts",
     "out_of_order_ts",
 )
+# A bar dated this many median spacings after the bar that follows it is a lone bad timestamp.
+FAR_AHEAD_SPACINGS = 100
 _TIMEFRAMES = {"1m": 60, "3m": 180, "5m": 300, "15m": 900, "30m": 1800, "1h": 3600}
 _TIMEFRAMES |= {"2h": 7200, "4h": 14_400, "6h": 21_600, "8h": 28_800, "12h": 43_200}
 _TIMEFRAMES |= {"1d": 86_400}
@@ -123,6 +126,9 @@ def validate_bars(
         rejects.add(symbol, reason, int(hit.sum()))
         alive &= ~hit
     idx = np.flatnonzero(alive)
+    far = _lone_bars_far_ahead(t[idx])
+    rejects.add(symbol, "ts_far_ahead", int(far.sum()))
+    idx = idx[~far]
     tv = t[idx]
     prev_max = np.full(len(tv), -np.inf)
     if len(tv) > 1:
@@ -133,6 +139,26 @@ def validate_bars(
     if len(keep) == len(t):  # every bar kept: no copy (a 4.5M-bar file is 216 MB of columns)
         return BarSeries(symbol, t, op, hi, lo, cl, vo)
     return BarSeries(symbol, t[keep], op[keep], hi[keep], lo[keep], cl[keep], vo[keep])
+
+
+def _lone_bars_far_ahead(tv: FloatArray) -> BoolArray:
+    """Flag each bar dated far after the bar that follows it while the bar before it is not.
+
+    Such a bar (one row dated 20 years ahead) would otherwise raise the running maximum and
+    make every later, good bar out of order; dropping it instead keeps them. Rows that are
+    merely swapped, or replayed from the past, are left to the order checks.
+    """
+    far = np.zeros(len(tv), dtype=np.bool_)
+    if len(tv) < 3:
+        return far
+    steps = np.diff(tv)
+    spacing = float(np.median(steps[steps > 0])) if (steps > 0).any() else 0.0
+    if spacing <= 0:
+        return far
+    ahead = -steps > FAR_AHEAD_SPACINGS * spacing  # bar i after bar i + 1 by that much
+    before_is_in_order = np.r_[True, tv[:-2] < tv[2:]]  # bar i - 1 precedes bar i + 1
+    far[:-1] = ahead & before_is_in_order
+    return far
 
 
 def _columns(symbol: str, cols: Sequence[object]) -> list[FloatArray]:
