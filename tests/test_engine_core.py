@@ -274,3 +274,17 @@ def test_seed_sets_the_synthetic_data_in_replay_and_in_real_time(tmp_path: Path)
     closes = [_json(tmp_path / d / "paper_exchange.json")["last_prices"]
               for d in ("fast", "other")]  # fmt: skip
     assert other.returncode == 0 and closes[0] != closes[1]  # the seed changes the prices
+
+
+def test_a_paced_run_with_max_bars_runs_exactly_that_many_and_its_resume_goes_on_from_there(
+    tmp_path: Path,
+) -> None:
+    from execution.store import read_memory
+
+    state = tmp_path / "paced"
+    for max_bars in (10, 24):  # 7 symbols a loop: both limits fall inside a loop
+        run = _v7("run", "--seed", "7", "--max-bars", str(max_bars), "--pace", "0",
+                  "--state-dir", str(state))  # fmt: skip
+        assert run.returncode == 0, run.stderr
+        memory = read_memory(state)
+        assert memory is not None and memory.progress["bars_processed"] == max_bars

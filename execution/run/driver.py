@@ -63,9 +63,10 @@ def paced_loops(
     first = True
     while True:
         for group in _groups(merge_series(stream.next_chunk(), symbols)):
-            if skip > 0:
+            if skip >= len(group):
                 skip -= len(group)
                 continue
+            group, skip = group[skip:], 0  # a run stopped by --max-bars inside this loop
             if not first:
                 time.sleep(pace_seconds)
             first = False
@@ -104,6 +105,8 @@ def drive(
             if should_stop() or (limit is not None and i >= limit):
                 exhausted = limit is not None and i >= limit
                 break
+            if limit is not None and i + len(group) > limit:
+                group = group[: limit - i]  # --max-bars N is N bars, even inside a loop
             if set_time is not None:
                 set_time(group[0][1])
             step(group)
