@@ -98,7 +98,7 @@ def run_live(
     # there is a runner, then the runner's last one.
     holder: dict[str, EngineRunner] = {}
     try:
-        with metrics_endpoint(cfg, lambda: holder["runner"].last_risk if holder else {}):
+        with metrics_endpoint(cfg, lambda: holder["runner"].last_risk if holder else {}, state_dir):
             runner = EngineRunner(
                 cfg, opts, state_dir, clock, lambda _: exchange, strategy=strategy
             )

@@ -311,8 +311,8 @@ def _run_replay(cfg: EngineConfig, args: argparse.Namespace, state_dir: Path) ->
     clock = ReplayClock(merged.ts[0] if merged.ts else 0.0)
     opts = RunOptions("replay", source, args.max_bars, not args.no_progress, fresh=args.fresh)
     holder: dict[str, EngineRunner] = {}
-    with metrics_endpoint(cfg, lambda: holder["r"].last_risk if holder else {}):
-        runner = holder["r"] = _build_runner(cfg, opts, state_dir, clock, rejects)
+    with metrics_endpoint(cfg, lambda: holder["runner"].last_risk if holder else {}, state_dir):
+        runner = holder["runner"] = _build_runner(cfg, opts, state_dir, clock, rejects)
         runner.install_signal_handlers()
         wall0 = time.perf_counter()
         bars0 = runner.bars_done
@@ -344,8 +344,8 @@ def _run_realtime(cfg: EngineConfig, args: argparse.Namespace, state_dir: Path) 
     source = f"synthetic-live:seed={syn.seed}"
     opts = RunOptions("realtime", source, args.max_bars, False, pace, fresh=args.fresh)
     holder: dict[str, EngineRunner] = {}
-    with metrics_endpoint(cfg, lambda: holder["r"].last_risk if holder else {}):
-        runner = holder["r"] = _build_runner(cfg, opts, state_dir, clock, RejectCounts())
+    with metrics_endpoint(cfg, lambda: holder["runner"].last_risk if holder else {}, state_dir):
+        runner = holder["runner"] = _build_runner(cfg, opts, state_dir, clock, RejectCounts())
         runner.install_signal_handlers()
         print(
             f"v7: paper engine on synthetic data, {len(cfg.symbols)} symbols, one bar step every "
