@@ -129,6 +129,7 @@ class CannedBinance:
     leverage_by_symbol: dict[str, int] = field(default_factory=dict)
     liquidation_prices: dict[str, float] = field(default_factory=dict)
     funding: dict[str, list[tuple[int, float]]] = field(default_factory=dict)  # ms, rate
+    income: list[dict[str, Any]] = field(default_factory=list)  # the account's income history
 
     def install(self, client: ccxt.Exchange) -> ccxt.Exchange:
         """Route ``client``'s HTTP through this fake; keep ccxt's throttle but make it quick."""
@@ -236,7 +237,14 @@ class CannedBinance:
             ("GET", "/fapi/v1/fundingRate"): self._funding_rate,
             ("POST", "/fapi/v1/marginType"): self._margin_type,
             ("POST", "/fapi/v1/leverage"): self._set_leverage,
+            ("GET", "/fapi/v1/income"): self._income,
         }
+
+    def _income(self, p: dict[str, str]) -> tuple[int, Any]:
+        """GET /fapi/v1/income: rows of ``incomeType`` from ``startTime`` on (inclusive)."""
+        start = int(p.get("startTime", 0))
+        rows = [r for r in self.income if r["incomeType"] == p.get("incomeType", r["incomeType"])]
+        return 200, [r for r in rows if int(r["time"]) >= start]
 
     def _mark_klines(self, p: dict[str, str]) -> tuple[int, Any]:
         """Mark-price klines: the trade klines with an empty volume (as Binance sends "0")."""

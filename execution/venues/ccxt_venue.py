@@ -18,6 +18,7 @@ from typing import Any
 
 from execution.clock import Clock
 from execution.config import EngineConfig
+from execution.perps.funding import FundingPayment
 from execution.perps.margin import PositionRisk
 from execution.types import Bar, ExchangePosition, Fill, MarketRules, OrderAck, OrderRequest
 from execution.venues.base import (
@@ -40,7 +41,7 @@ from execution.venues.ccxt_guard import (
     map_ccxt_error,
     venue_client_id,
 )
-from execution.venues.ccxt_margin import risk_from_ccxt, set_margin
+from execution.venues.ccxt_margin import FundingReader, risk_from_ccxt, set_margin
 from execution.venues.ccxt_parse import (
     bars_from_ohlcv,
     contract_size,
@@ -126,6 +127,8 @@ class CcxtExchange:
         self._tracked: dict[str, _Tracked] = {}
         self._unsure: set[str] = set()  # client ids whose last send ended in a transient error
         self.duplicates_prevented = 0
+        ours = lambda s: str(self._market(s)["id"])  # noqa: E731 - the venue's id is our symbol
+        self._funding = FundingReader(self._call, client, ours, clock.now())
 
     @classmethod
     def from_config(
@@ -188,6 +191,10 @@ class CcxtExchange:
         if m is not None:
             return m
         raise OrderRejected(f"unknown symbol {symbol!r} on {self.name} (no USD-margined swap)")
+
+    def poll_funding(self) -> list[FundingPayment]:
+        """Return the funding payments the venue booked since the last read (at most every 5 min)."""
+        return self._funding.poll(self._clock.now())
 
     def to_unified(self, symbol: str) -> str:
         """Return ccxt's unified symbol for one of ours."""
