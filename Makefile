@@ -8,6 +8,8 @@ RUN_STAMP := $(VENV)/.installed-run
 # The default state dir, so `v7 doctor` right after the demo reads the demo's state.
 STATE  ?= logs/state
 PORT   ?= 8501
+# e.g. RUN_ARGS=--fresh: move an earlier run's memory in $(STATE) aside (into backup-*/)
+RUN_ARGS ?=
 
 .PHONY: demo test lint typecheck unit chromium bench clean
 
@@ -28,10 +30,11 @@ demo: $(RUN_STAMP)
 	@mkdir -p $(STATE)
 	@echo "v7 demo: engine (paper, synthetic) -> $(STATE); dashboard -> http://127.0.0.1:$(PORT)"
 	@echo "v7 demo: in another terminal: $(BIN)/v7 doctor --state-dir $(STATE)"
-	@trap 'trap - INT TERM EXIT; kill 0' INT TERM EXIT; \
-	  $(BIN)/v7 run --state-dir $(STATE) & \
-	  $(BIN)/v7 dashboard --state-dir $(STATE) --port $(PORT) & \
-	  wait
+	@$(BIN)/v7 dashboard --state-dir $(STATE) --port $(PORT) & dash=$$!; \
+	  trap 'kill $$dash 2>/dev/null' EXIT; \
+	  $(BIN)/v7 run --state-dir $(STATE) $(RUN_ARGS); code=$$?; \
+	  if [ $$code = 2 ]; then echo "v7 demo: to start over on $(STATE): make demo RUN_ARGS=--fresh"; fi; \
+	  exit $$code
 
 ## chromium: Debian's chromium for the browser test (skipped by the test when impossible)
 chromium:
