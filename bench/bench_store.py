@@ -9,12 +9,18 @@ equity sample; an order and its fill every 5th loop; a closed trade every 10th).
 ``durable=True`` is live / paced paper (``synchronous=FULL``: an fsync per commit);
 ``durable=False`` is a replay. Each timed call is one ``Store.commit``, JSON encoding
 included, into a state dir on the project's file system (where logs/state lives).
-Run alone: ``.venv/bin/python -m bench.bench_store``.
+Run alone: ``.venv/bin/python -m bench.bench_store``; ``--instructions`` counts the store's
+instructions in a replay under valgrind (deterministic where the paired CPU figure is noisy).
 """
 
 from __future__ import annotations
 
+import argparse
+import os
+import re
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from itertools import islice
@@ -136,14 +142,19 @@ def time_commits(durable: bool, commits: int) -> dict[str, Any]:
 # --- the store inside the engine --------------------------------------------------------------
 
 
+def _strip_store(runner: EngineRunner) -> None:
+    """Run without the store: no commit, no journal row, no equity sample."""
+    runner.commit = lambda: True  # type: ignore[method-assign]
+    runner.executor.journal = None
+    runner._next_equity_ts = float("inf")
+
+
 def _replay_cpu(prep: PreparedReplay, with_store: bool) -> float:
     """CPU seconds of one replay; without the store, commits and journal rows are skipped."""
 
     def strip(runner: EngineRunner) -> None:
         if not with_store:
-            runner.commit = lambda: True  # type: ignore[method-assign]
-            runner.executor.journal = None
-            runner._next_equity_ts = float("inf")
+            _strip_store(runner)
 
     with temp_dir("v7-bench-store-") as d:
         return run_prepared(prep, d, on_runner=strip).cpu_s
@@ -169,6 +180,54 @@ def store_cost_in_replay(pairs: int, bars_per_symbol: int) -> dict[str, Any]:
         "overhead_mean_pct": round((statistics.fmean(ratios) - 1) * 100, 2),
         "overhead_iqr_pct": [round((q[0] - 1) * 100, 2), round((q[2] - 1) * 100, 2)],
         "target_pct": 5.0,
+    }
+
+
+# Commits by bar count under valgrind (a wall-second throttle would commit ~50x as often): one
+# per 100k bars, about what the wall-second throttle gives a replay at full speed.
+COUNTED_EVERY_BARS = 100_000
+
+
+def counted_replay(mode: str, bars_per_symbol: int) -> None:
+    """One replay for :func:`instruction_counts`: the store ``on`` or ``off``, or ``setup``
+    (imports and a 100-bar replay)."""
+    cfg = default_config_dict()
+    cfg["publish"] = {**cfg["publish"], "min_interval_seconds": 1e9,
+                      "replay_every_bars": COUNTED_EVERY_BARS}  # fmt: skip
+    n_bars = bars_per_symbol * len(cfg["universe"]) if mode != "setup" else 100
+    prep = prepare_replay(cfg, n_bars)
+    with temp_dir("v7-bench-store-") as d:  # as run_prepared, without the summary (it reads
+        clock = ReplayClock(prep.merged.ts[0])  # the journal back: not what the store costs)
+        opts = RunOptions("replay", prep.source, None, False)
+        factory = paper_exchange_factory(prep.cfg, clock)
+        runner = EngineRunner(prep.cfg, opts, d, clock, factory, prep.rejects)
+        if mode == "off":
+            _strip_store(runner)
+        runner.run_replay(prep.merged)
+        runner.finish()
+
+
+def instruction_counts(bars_per_symbol: int = 15_000) -> dict[str, Any]:
+    """Count the instructions of a replay with the store on, off and of the set-up alone."""
+    counts: dict[str, int] = {}
+    # One BLAS thread: numpy's idle threads spin for a time-dependent number of instructions.
+    env = {**os.environ, "PYTHONHASHSEED": "0", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    for mode in ("on", "off", "setup"):
+        cmd = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
+               sys.executable, "-m", "bench.bench_store", "--counted-replay", mode,
+               "--bars-per-symbol", str(bars_per_symbol)]  # fmt: skip
+        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+        found = re.search(r"I\s+refs:\s+([\d,]+)", proc.stderr)
+        if found is None:
+            raise RuntimeError(f"no instruction count in valgrind's output: {proc.stderr[-500:]}")
+        counts[mode] = int(found.group(1).replace(",", ""))
+    return {
+        "bars_per_symbol": bars_per_symbol,
+        "instructions": counts,
+        "store_instructions": counts["on"] - counts["off"],
+        "store_of_loop_pct": round(
+            (counts["on"] - counts["off"]) / (counts["off"] - counts["setup"]) * 100, 2
+        ),
     }
 
 
@@ -248,6 +307,25 @@ def run(small: bool = False) -> dict[str, Any]:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="only the store's instruction count in a replay (valgrind; ~5 min)",
+    )
+    parser.add_argument("--counted-replay", choices=("on", "off", "setup"), help=argparse.SUPPRESS)
+    parser.add_argument("--bars-per-symbol", type=int, default=15_000, help=argparse.SUPPRESS)
+    args = parser.parse_args()  # fmt: skip
+    if args.counted_replay:
+        counted_replay(args.counted_replay, args.bars_per_symbol)
+        return
+    if args.instructions:
+        counted = instruction_counts(args.bars_per_symbol)
+        print(
+            f"store on - off: {counted['store_instructions']:,} instructions, "
+            f"{counted['store_of_loop_pct']}% of the loop ({counted['instructions']})"
+        )
+        return
     result = run()
     path = write_result(NAME, result)
     cost = result["replay_store_cost"]

@@ -30,7 +30,7 @@ from execution.diagnostics.model import (
     unknown_reason,
 )
 from execution.diagnostics.state import export_state, parse_state, published_counters
-from execution.diagnostics.window import FAILED, NONE_OTHER, ORDER, VETO, OutcomeWindow
+from execution.diagnostics.window import FAILED, NONE_OTHER, ORDER, OutcomeWindow
 from execution.types import VetoReason
 
 Clock = Callable[[], float]
@@ -159,8 +159,6 @@ class Diagnostics:
         t = self.loop_t
         if t is None:
             t = self.clock()
-        cell = (key, symbol)
-        heatmap = self.heatmap
         lock = self._lock
         lock.acquire()
         try:
@@ -168,15 +166,10 @@ class Diagnostics:
             by_reason = self.vetoes_by_reason
             by_reason[key] = by_reason.get(key, 0) + 1
             self.last_veto = t
-            self.window.outcomes.append((VETO, key, t, others))
-            cells = heatmap.cells
-            cells[cell] = cells.get(cell, 0) + 1
-            bucket = t // heatmap.bucket_seconds
-            if bucket == heatmap.newest:
-                counts = heatmap.current
-                counts[key] = counts.get(key, 0) + 1
-            else:
-                heatmap.add_in_bucket(key, bucket)
+            window = self.window
+            window.times.append(t)
+            window.what.append((key, *others) if others else key)
+            self.heatmap.add(key, symbol, t)
             if others:
                 self.causes.add(key, symbol or PORTFOLIO, others)
         finally:
@@ -200,7 +193,9 @@ class Diagnostics:
             if key == "entry":
                 if self.in_flight > 0:
                     self.in_flight -= 1
-                self.window.outcomes.append((ORDER, None, t, NONE_OTHER))
+                window = self.window
+                window.times.append(t)
+                window.what.append(ORDER)
         finally:
             lock.release()
 
@@ -219,7 +214,9 @@ class Diagnostics:
             if key == "entry":
                 if self.in_flight > 0:
                     self.in_flight -= 1
-                self.window.outcomes.append((FAILED, None, t, NONE_OTHER))
+                window = self.window
+                window.times.append(t)
+                window.what.append(FAILED)
 
     def record_exit_trigger(self, kind: str | None = None, symbol: str | None = None) -> None:
         """Count an exit decision (tp, sl, signal...)."""

@@ -6,8 +6,16 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from execution.clock import to_iso
+from execution.diagnostics.model import REASON_KEYS
 
 PORTFOLIO = "_portfolio"  # the symbol column of a portfolio-level veto
+# A (bucket, reason) count is keyed by one int, bucket * SLOTS + the reason's number: an int key
+# is no container for the garbage collector to track (see OutcomeWindow), and one flat dict
+# holds every bucket.
+REASONS = tuple(REASON_KEYS)
+REASON_NUMBER = {reason: n for n, reason in enumerate(REASONS)}
+SLOTS = 16
+assert len(REASONS) <= SLOTS
 
 
 class VetoHeatmap:
@@ -15,69 +23,61 @@ class VetoHeatmap:
 
     Bucket b holds the vetoes with ``b * bucket_seconds <= t < (b + 1) * bucket_seconds``. Only
     the newest ``max_buckets`` buckets are kept, so memory never grows; a veto older than that
-    (a live clock stepped back) counts in the cumulative view only.
-
-    The record path (``Diagnostics.record_veto``) touches two flat counters: ``cells``, keyed
-    by (reason, symbol as given), and ``current``, the newest bucket's counts by reason, when
-    the veto falls in that bucket (nearly always: records carry the loop's time). The nested
-    maps and the bucket labels are built when read.
+    (a live clock stepped back) counts in the cumulative view only. A record updates two flat
+    counters; the nested maps and the bucket labels are built when read.
     """
 
-    __slots__ = ("bucket_seconds", "max_buckets", "cells", "buckets", "newest", "current")
+    __slots__ = ("bucket_seconds", "max_buckets", "cells", "counts", "newest")
 
     def __init__(self, bucket_seconds: float, max_buckets: int) -> None:
         self.bucket_seconds = bucket_seconds
         self.max_buckets = max_buckets
-        self.cells: dict[tuple[str, str | None], int] = {}  # (reason, symbol) -> n
-        self.buckets: dict[int, dict[str, int]] = {}  # bucket index -> reason -> n
-        # The newest bucket's index as ``t // bucket_seconds`` gives it (a float: compared
-        # with the record's own quotient), and its counts; -inf before the first veto.
-        self.newest = float("-inf")
-        self.current: dict[str, int] = {}
+        self.cells: dict[tuple[str, str | None], int] = {}  # (reason, symbol as given) -> n
+        self.counts: dict[int, int] = {}  # bucket * SLOTS + reason number -> n
+        self.newest: int | None = None
 
-    def add_in_bucket(self, reason: str, bucket: float) -> None:
-        """Count a veto of ``reason`` in a bucket other than the newest (opened here when it
-        is newer; dropped when it is older than the buckets kept).
-
-        Opening a bucket drops those that fell out of the window, oldest first: buckets open
-        in time order, so the oldest is first in the dict and the loop stops at the first one
-        kept. One reopened out of order (a clock stepped back) goes when those opened before
-        it have, and is filtered out when read until then.
-        """
-        index = int(bucket)
-        buckets = self.buckets
-        if bucket > self.newest:
+    def add(self, reason: str, symbol: str | None, t: float) -> None:
+        """Count a veto of ``reason`` (a REASON_KEYS value) on ``symbol`` at ``t``."""
+        cell = (reason, symbol)
+        cells = self.cells
+        cells[cell] = cells.get(cell, 0) + 1
+        bucket = int(t // self.bucket_seconds)
+        newest = self.newest
+        if newest is not None and bucket <= newest - self.max_buckets:
+            return  # older than every bucket kept
+        counts = self.counts
+        key = bucket * SLOTS + REASON_NUMBER[reason]
+        counts[key] = counts.get(key, 0) + 1
+        if newest is None or bucket > newest:
             self.newest = bucket
-            self.current = buckets[index] = {reason: 1}
-            oldest_kept = index - self.max_buckets + 1
-            # Never empty: the bucket just opened is kept, so the loop stops there at the latest.
-            while (first := next(iter(buckets))) < oldest_kept:
-                del buckets[first]
-            return
-        if bucket <= self.newest - self.max_buckets:
-            return
-        counts = buckets.get(index)
-        if counts is None:
-            counts = buckets[index] = {}
-        counts[reason] = counts.get(reason, 0) + 1
+            # Buckets open in time order, so the oldest keys are first in the dict: drop from
+            # the front until the first one kept (O(1) amortised; the key just counted is kept,
+            # so the loop ends). A bucket reopened after a clock stepped back waits behind
+            # newer ones and is filtered out when read.
+            oldest_kept = (bucket - self.max_buckets + 1) * SLOTS
+            while (first := next(iter(counts))) < oldest_kept:
+                del counts[first]
 
     def by_reason_symbol(self) -> dict[str, dict[str, int]]:
         """reason -> symbol column -> n (a portfolio veto under PORTFOLIO), first seen first."""
         nested: dict[str, dict[str, int]] = {}
         for (reason, symbol), n in self.cells.items():
-            per_symbol = nested.get(reason)
-            if per_symbol is None:
-                per_symbol = nested[reason] = {}
+            per_symbol = nested.setdefault(reason, {})
             column = symbol or PORTFOLIO
             per_symbol[column] = per_symbol.get(column, 0) + n
         return nested
 
     def held(self) -> list[tuple[int, dict[str, int]]]:
-        """The buckets within the window, oldest first (copies)."""
-        if not self.buckets:
+        """The buckets within the window, oldest first: (bucket, reason -> n)."""
+        if self.newest is None:
             return []
-        oldest_kept = int(self.newest) - self.max_buckets + 1
-        return sorted((b, dict(c)) for b, c in self.buckets.items() if b >= oldest_kept)
+        oldest_kept = self.newest - self.max_buckets + 1
+        buckets: dict[int, dict[str, int]] = {}
+        for key, n in self.counts.items():
+            bucket, number = divmod(key, SLOTS)
+            if bucket >= oldest_kept:
+                buckets.setdefault(bucket, {})[REASONS[number]] = n
+        return sorted(buckets.items())
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready copy: reason -> symbol -> n, and reason -> bucket ISO -> n."""
@@ -117,11 +117,11 @@ class VetoHeatmap:
             target = merged.setdefault(index, {})
             for reason, n in counts.items():
                 target[reason] = target.get(reason, 0) + n
-        if not merged:
-            self.buckets, self.newest, self.current = {}, float("-inf"), {}
-            return
-        newest = max(merged)
-        oldest_kept = newest - self.max_buckets + 1
-        self.buckets = {b: c for b, c in sorted(merged.items()) if b >= oldest_kept}
-        self.newest = float(newest)
-        self.current = self.buckets[newest]
+        self.newest = max(merged) if merged else None
+        oldest_kept = (self.newest or 0) - self.max_buckets + 1
+        self.counts = {
+            b * SLOTS + REASON_NUMBER[reason]: n
+            for b, counts in sorted(merged.items())
+            if b >= oldest_kept
+            for reason, n in counts.items()
+        }

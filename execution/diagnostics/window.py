@@ -20,20 +20,42 @@ NONE_OTHER: tuple[str, ...] = ()
 
 
 class OutcomeWindow:
-    """A bounded deque of outcomes; the age bound is applied when it is read (by the reader's
-    clock), so an idle engine's window empties without anyone recording."""
+    """The last ``max_signals`` outcomes; the age bound is applied when they are read (by the
+    reader's clock), so an idle engine's window empties without anyone recording.
+
+    An outcome is held as two plain values in two aligned deques: its time (a float) and what
+    it was: ORDER, FAILED, a veto's reason, or (reason, *other failing checks) for a veto that
+    failed more than one check. A tuple per outcome would be a garbage-collected container
+    that lives long enough to reach the oldest generation: thousands of them over a replay
+    brought on an extra full collection, which cost more than every record together.
+    """
+
+    __slots__ = ("max_signals", "max_age_seconds", "times", "what")
 
     def __init__(self, max_signals: int, max_age_seconds: float) -> None:
         self.max_signals = max_signals
         self.max_age_seconds = max_age_seconds
-        self.outcomes: deque[Outcome] = deque(maxlen=max_signals)
+        self.times: deque[float] = deque(maxlen=max_signals)
+        self.what: deque[str | tuple[str, ...]] = deque(maxlen=max_signals)
+
+    def held(self) -> list[Outcome]:
+        """Every outcome held, oldest first, as (kind, reason, time, other failing checks)."""
+        outcomes: list[Outcome] = []
+        for what, t in zip(self.what, self.times, strict=True):
+            if isinstance(what, tuple):
+                outcomes.append((VETO, what[0], t, what[1:]))
+            elif what in (ORDER, FAILED):
+                outcomes.append((what, None, t, NONE_OTHER))
+            else:
+                outcomes.append((VETO, what, t, NONE_OTHER))
+        return outcomes
 
     def summary(self, now: float) -> dict[str, Any]:
         """Aggregate the outcomes within both bounds (count and age)."""
         cutoff = now - self.max_age_seconds
         by_reason: dict[str, int] = {}
         vetoes = orders = failures = 0
-        for kind, reason, ts, _ in self.outcomes:
+        for kind, reason, ts, _ in self.held():
             if ts < cutoff:
                 continue
             if kind == VETO:
@@ -59,7 +81,7 @@ class OutcomeWindow:
         cutoff = now - self.max_age_seconds
         counts: dict[str, dict[str, int]] = {}
         vetoed = 0
-        for kind, reason, ts, others in self.outcomes:
+        for kind, reason, ts, others in self.held():
             if kind != VETO or ts < cutoff or reason is None:
                 continue
             vetoed += 1
@@ -74,8 +96,17 @@ class OutcomeWindow:
         }
 
     def export(self) -> list[list[Any]]:
-        return [[kind, reason, ts, list(others)] for kind, reason, ts, others in self.outcomes]
+        return [[kind, reason, ts, list(others)] for kind, reason, ts, others in self.held()]
 
     def replace(self, outcomes: Iterable[Outcome]) -> None:
         """Hold ``outcomes`` (oldest first; beyond max_signals the oldest fall out)."""
-        self.outcomes = deque(outcomes, maxlen=self.max_signals)
+        self.times.clear()
+        self.what.clear()
+        for kind, reason, ts, others in outcomes:
+            self.times.append(ts)
+            if kind != VETO:
+                self.what.append(kind)
+            elif others:
+                self.what.append((reason or "", *others))
+            else:
+                self.what.append(reason or "")

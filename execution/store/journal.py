@@ -7,7 +7,8 @@ A row is the tuple its INSERT takes, in column order: a replay journals tens of 
 them, so the engine builds that plain tuple and nothing more (``OrderValues``...). The named
 tuples (``OrderRow``...) name the same columns, for code that builds a few rows by keyword. The
 batch is checked as a whole when it is written (:func:`check_batch`: one pass per table over
-its number columns), not row by row as it is built."""
+its number columns), not row by row as it is built.
+"""
 
 from __future__ import annotations
 

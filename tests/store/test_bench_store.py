@@ -20,3 +20,13 @@ def test_a_small_store_benchmark_reports_latencies_for_both_modes() -> None:
         assert figures["memory_json_bytes"] > 100_000, "a 10-symbol memory is ~130 KB of JSON"
     assert [row["unit"] for row in result["headline"]] == ["%", "ms", "ms", "ms"]
     assert result["replay_store_cost"]["pairs"] == 2 and result["replay_store_cost"]["bars"] > 0
+
+
+def test_the_counted_replays_run_with_the_store_on_and_off() -> None:
+    import sys
+
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    bench = importlib.import_module("bench.bench_store")
+    for mode in ("on", "off", "setup"):  # what valgrind counts, here without valgrind
+        bench.counted_replay(mode, 200)

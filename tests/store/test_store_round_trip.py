@@ -263,3 +263,14 @@ def test_a_row_with_huge_but_finite_numbers_is_kept(tmp_path: Path) -> None:
     with Store.open(tmp_path, durable=False) as store:
         store.commit(Memory(), _batch_of([EquityRow(T0, 1e308, 1e308, 0.0, 0.0)]))
     assert read_equity(tmp_path)[0]["nav"] == 1e308  # their sum overflows, not them
+
+
+def test_the_engines_plain_row_tuples_have_the_named_rows_columns() -> None:
+    from typing import get_args
+
+    from execution.store.journal import ClosedTradeValues, FillValues, OrderValues
+
+    for named, plain in ((OrderRow, OrderValues), (FillRow, FillValues),
+                         (ClosedTradeRow, ClosedTradeValues)):  # fmt: skip
+        numbers = ["float" in str(t) for t in named.__annotations__.values()]
+        assert numbers == ["float" in str(t) for t in get_args(plain)]
