@@ -143,9 +143,13 @@ def _render_heatmaps(state: DashboardState, diag: dict[str, Any], heatmap: dict[
         st.info("No vetoes recorded yet: the heatmap is empty.")
         return
     st.altair_chart(charts.symbol_heatmap_chart(by_symbol, title), width="stretch")
-    bucket = as_float(heatmap.get("bucket_seconds")) or 3600.0
+    # The whole run when the engine publishes its timeline; else the heatmap's recent buckets.
+    timeline = diag.get("veto_timeline")
+    whole_run = isinstance(timeline, dict) and bool(timeline.get("by_reason_time"))
+    source: dict[str, Any] = timeline if isinstance(timeline, dict) and whole_run else heatmap
+    bucket = as_float(source.get("bucket_seconds")) or 3600.0
     by_time = charts.merge_time_buckets(
-        charts.time_heatmap_frame(heatmap.get("by_reason_time"), bucket)
+        charts.time_heatmap_frame(source.get("by_reason_time"), bucket)
     )
     if by_time.empty:
         st.info("No time buckets published yet.")
@@ -160,8 +164,16 @@ def _render_heatmaps(state: DashboardState, diag: dict[str, Any], heatmap: dict[
     st.altair_chart(
         charts.time_heatmap_chart(by_time, span, stopped if span else None), width="stretch"
     )
-    kept = format_age(bucket * as_count(heatmap.get("max_buckets")))
     shown = by_time["bucket_end"].iloc[0] - by_time["bucket"].iloc[0]
+    columns = f"columns of {format_age(shown.total_seconds())} (at most {charts.MAX_TIME_COLUMNS})"
+    if whole_run:
+        st.caption(
+            f"Every veto since the engine started, in {columns}: the engine merges its buckets "
+            "as the run grows. Counts are written in the cells (log colour scale)."
+            + (" The dashed line marks when trading stopped." if stopped is not None else "")
+        )
+        return
+    kept = format_age(bucket * as_count(heatmap.get("max_buckets")))
     stop_note = ""
     if stopped is not None:
         when = as_str(state.verdict.trading.since) if state.verdict else None
@@ -172,7 +184,7 @@ def _render_heatmaps(state: DashboardState, diag: dict[str, Any], heatmap: dict[
         )
     st.caption(
         f"The engine keeps the last {kept} of buckets ({format_age(bucket)} each), shown in "
-        f"columns of {format_age(shown.total_seconds())} (at most {charts.MAX_TIME_COLUMNS}); "
+        f"{columns}; "
         "earlier vetoes are in the totals above. Counts are written in the cells (log colour "
         "scale)." + stop_note
     )

@@ -58,6 +58,7 @@ def write_runtime_diagnostics_state(state: dict[str, Any]) -> None:
         "window": snapshot.window,
         "heatmap": snapshot.heatmap,
         "veto_causes": snapshot.veto_causes,  # every failing check, beside the first (by_reason)
+        "veto_timeline": snapshot.veto_timeline,  # every veto since the start, bounded columns
         "liveness": snapshot.liveness,
         "accounting": snapshot.accounting,
         "exit_triggers_by_kind": snapshot.exit_triggers_by_kind,

@@ -171,6 +171,21 @@ def test_heatmap_sums_equal_the_veto_counts(short_run: Run) -> None:
     assert heatmap["by_reason_symbol"]["tier_block"] == {"PEPEUSDT": by_reason["tier_block"]}
 
 
+def test_the_timeline_covers_the_whole_35_day_run_in_bounded_columns(
+    whole_runs: tuple[Run, Run],
+) -> None:
+    on, _ = whole_runs
+    timeline, by_reason = on.diag["veto_timeline"], on.diag["veto_counters"]["by_reason"]
+    assert {r: sum(t.values()) for r, t in timeline["by_reason_time"].items()} == by_reason
+    starts = sorted({label for per in timeline["by_reason_time"].values() for label in per})
+    assert len(starts) <= 96
+    first_bar = from_iso(on.config["data"]["synthetic"]["start"])
+    first_bucket = from_iso(starts[0])
+    assert first_bar is not None and first_bucket is not None
+    # The first day is still there after 35 days (buckets align to whole widths since 1970).
+    assert first_bar - timeline["bucket_seconds"] < first_bucket <= first_bar + 86_400
+
+
 def test_the_heatmap_and_window_stay_bounded_on_a_long_run(whole_runs: tuple[Run, Run]) -> None:
     on, _ = whole_runs
     diag = on.diag

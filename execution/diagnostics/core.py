@@ -29,7 +29,13 @@ from execution.diagnostics.model import (
     VetoCounters,
     unknown_reason,
 )
-from execution.diagnostics.state import export_state, parse_state, published_counters
+from execution.diagnostics.state import (
+    apply_state,
+    export_state,
+    parse_state,
+    published_counters,
+)
+from execution.diagnostics.timeline import VetoTimeline
 from execution.diagnostics.window import FAILED, NONE_OTHER, ORDER, OutcomeWindow
 from execution.types import VetoReason
 
@@ -47,7 +53,7 @@ class Diagnostics:
         "in_flight", "vetoes_by_reason", "orders_by_kind", "order_failures_by_kind",
         "order_failures_by_error", "exit_triggers_by_kind", "last_signal", "last_order",
         "last_veto", "last_exit_trigger", "last_exit_scan", "exit_counts",
-        "liquidation_before_stop", "window", "heatmap", "causes", "loop_count", "loop_t",
+        "liquidation_before_stop", "window", "heatmap", "timeline", "causes", "loop_count", "loop_t",
         "last_loop_t", "prev_loop_t", "loop_base", "stage_success", "stage_error",
         "stage_error_count", "gating",
     )  # fmt: skip
@@ -84,6 +90,7 @@ class Diagnostics:
         self.liquidation_before_stop = 0
         self.window = OutcomeWindow(s.window_signals, s.window_seconds)
         self.heatmap = VetoHeatmap(s.heatmap_bucket_seconds, s.heatmap_max_buckets)
+        self.timeline = VetoTimeline(s.heatmap_bucket_seconds)
         self.causes = VetoCauses()
         self.loop_count = 0
         self.loop_t: float | None = None  # the loop in progress (None between loops)
@@ -170,6 +177,7 @@ class Diagnostics:
             window.times.append(t)
             window.what.append((key, *others) if others else key)
             self.heatmap.add(key, symbol, t)
+            self.timeline.add(key, t)
             if others:
                 self.causes.add(key, symbol or PORTFOLIO, others)
         finally:
@@ -380,6 +388,7 @@ class Diagnostics:
                 accounting=reading.accounting(self),
                 exit_triggers_by_kind=dict(self.exit_triggers_by_kind),
                 veto_causes=reading.veto_causes(self, now),
+                veto_timeline=self.timeline.to_dict(),
             )
 
     # --- resume -------------------------------------------------------------------------------
@@ -397,15 +406,8 @@ class Diagnostics:
         """
         values = parse_state(state)
         with self._lock:
-            if not self.enabled:
-                return
-            window, heatmap = values.pop("window"), values.pop("heatmap")
-            causes = values.pop("veto_causes")
-            for name, value in values.items():
-                setattr(self, name, value)
-            self.window.replace(window)
-            self.heatmap.replace(*heatmap)
-            self.causes.replace(*causes)
+            if self.enabled:
+                apply_state(self, values)
 
     def restore_cumulative(self, block: Mapping[str, Any]) -> None:
         """Continue the cumulative counters of a previous run from its published block (a

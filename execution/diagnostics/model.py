@@ -68,3 +68,5 @@ class RuntimeDiagnosticsSnapshot:
     exit_triggers_by_kind: dict[str, int] = field(default_factory=dict)
     # Every failing check of the vetoed signals (execution/diagnostics/causes.py).
     veto_causes: dict[str, Any] = field(default_factory=dict)
+    # Every veto since the start by reason and time, in bounded columns (diagnostics/timeline.py).
+    veto_timeline: dict[str, Any] = field(default_factory=dict)

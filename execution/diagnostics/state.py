@@ -36,7 +36,7 @@ KEYS = frozenset(
     | {"stage_error", "gating", "window", "heatmap"}
 )
 # Keys a state exported before they existed lacks: they start empty.
-OPTIONAL_KEYS = frozenset({"veto_causes"})
+OPTIONAL_KEYS = frozenset({"veto_causes", "veto_timeline"})
 
 
 def export_state(d: Diagnostics) -> dict[str, Any]:
@@ -52,7 +52,21 @@ def export_state(d: Diagnostics) -> dict[str, Any]:
     state["window"] = d.window.export()
     state["heatmap"] = d.heatmap.export()
     state["veto_causes"] = d.causes.export()
+    state["veto_timeline"] = d.timeline.export()
     return state
+
+
+def apply_state(d: Diagnostics, values: dict[str, Any]) -> None:
+    """Replace everything ``d`` holds with checked ``values`` (caller holds its lock)."""
+    window, heatmap = values.pop("window"), values.pop("heatmap")
+    causes, timeline = values.pop("veto_causes"), values.pop("veto_timeline")
+    for name, value in values.items():
+        setattr(d, name, value)
+    d.window.replace(window)
+    d.heatmap.replace(*heatmap)
+    d.causes.replace(*causes)
+    if timeline is not None:  # a state exported before the timeline existed: it starts afresh
+        d.timeline.replace(*timeline)
 
 
 def parse_state(state: Mapping[str, Any]) -> dict[str, Any]:
@@ -88,6 +102,7 @@ def parse_state(state: Mapping[str, Any]) -> dict[str, Any]:
     values["window"] = window(state["window"])
     values["heatmap"] = heatmap(state["heatmap"])
     values["veto_causes"] = veto_causes(state.get("veto_causes"))
+    values["veto_timeline"] = timeline(state.get("veto_timeline"))
     return values
 
 
@@ -205,12 +220,16 @@ def heatmap(
     by_reason_symbol = {
         r: count_map(s, f"heatmap.by_reason_symbol.{r}") for r, s in per_symbol.items()
     }
-    raw = value["buckets"]
+    return by_reason_symbol, indexed_buckets(value["buckets"], "heatmap.buckets"), bucket_seconds
+
+
+def indexed_buckets(raw: Any, name: str) -> list[tuple[int, dict[str, int]]]:
+    """A list of [bucket index, {reason: n}], checked item by item."""
     if not isinstance(raw, list | tuple):
-        raise fail("heatmap.buckets", "a list of [bucket index, {reason: n}]", raw)
+        raise fail(name, "a list of [bucket index, {reason: n}]", raw)
     buckets: list[tuple[int, dict[str, int]]] = []
     for i, item in enumerate(raw):
-        key = f"heatmap.buckets[{i}]"
+        key = f"{name}[{i}]"
         if not isinstance(item, list | tuple) or len(item) != 2:
             raise fail(key, "[bucket index, {reason: n}]", item)
         if isinstance(item[0], bool) or not isinstance(item[0], int):
@@ -218,7 +237,19 @@ def heatmap(
         by_reason = count_map(item[1], f"{key}[1]")
         check_reasons(by_reason, f"{key}[1]")
         buckets.append((item[0], by_reason))
-    return by_reason_symbol, buckets, bucket_seconds
+    return buckets
+
+
+def timeline(value: Any) -> tuple[list[tuple[int, dict[str, int]]], float] | None:
+    """The exported timeline as VetoTimeline.replace's arguments; None when not exported."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or set(value) != {"bucket_seconds", "buckets"}:
+        raise fail("veto_timeline", "{bucket_seconds, buckets}", value)
+    bucket_seconds = time_value(value["bucket_seconds"], "veto_timeline.bucket_seconds")
+    if bucket_seconds <= 0:
+        raise fail("veto_timeline.bucket_seconds", "a positive number", bucket_seconds)
+    return indexed_buckets(value["buckets"], "veto_timeline.buckets"), bucket_seconds
 
 
 def published_counters(block: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -239,3 +239,21 @@ def test_the_spec_named_panel_functions_load_state_themselves(
     at = AppTest.from_string(script, default_timeout=30).run()
     assert not at.exception
     assert metrics(at)["Open positions"] == "4" and len(at.table) == 2
+
+
+def test_the_time_heatmap_covers_the_whole_run_when_the_engine_publishes_its_timeline(
+    monkeypatch: pytest.MonkeyPatch, full_state_dir: Path
+) -> None:
+    data = json.loads((full_state_dir / "intel.json").read_text())
+    data["runtime_diagnostics"]["veto_timeline"] = {
+        "bucket_seconds": 38_400.0,
+        "by_reason_time": {
+            "cooldown": {"2024-01-01T00:00:00Z": 3},
+            "portfolio_dd_circuit": {"2024-01-09T10:40:00Z": 412, "2024-02-04T00:00:00Z": 9},
+        },
+    }
+    write_json(full_state_dir / "intel.json", data)
+    at = run_app(monkeypatch, full_state_dir)
+    assert_clean(at)
+    assert any("Every veto since the engine started" in c.value for c in at.caption)
+    assert not any("The engine keeps the last" in c.value for c in at.caption)
