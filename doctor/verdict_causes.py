@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from doctor.model import as_dict, as_list, count, dig, num
+from execution.clock import from_iso, to_iso
 
 # The engine's documented check order (execution.risk_limits.CHECK_ORDER): the last tie-break.
 CHECK_ORDER = (
@@ -153,13 +154,31 @@ def explain(reason: str, risk: Mapping[str, Any], diag: Mapping[str, Any]) -> tu
             "clears when a position exits (check TP/SL and the exit scanner) or raise "
             "risk.max_concurrent"
         )
+    latest = as_dict(as_dict(diag.get("veto_observed")).get(reason))
     if reason == "per_trade_nav_pct":
         cap_text = _frac(limits.get("per_trade_nav_pct"))
-        return f"the strategy asks more than {cap_text} of NAV per trade", (
+        asked = num(latest.get("observed"))
+        ask = f"{_frac(asked)} of NAV" if asked is not None else f"more than {cap_text} of NAV"
+        where = _where(latest)
+        return f"the strategy asks {ask} per trade{where}, the cap is {cap_text}", (
             "change the sizing (strategy.risk_per_trade_nav_pct / notional_nav_pct) or the "
             "cap (risk.per_trade_nav_pct)"
         )
+    if reason == "cooldown":
+        left, at = num(latest.get("observed")), from_iso(latest.get("ts"))
+        if left is not None and at is not None:
+            return f"cooling down after a stop-loss{named}: ends at {to_iso(at + left)}", (
+                "ends by itself (risk.cooldown_seconds_after_sl after each stop-loss)"
+            )
     return _explain_other(reason, limits, named)
+
+
+def _where(seen: Mapping[str, Any]) -> str:
+    """' (SYMBOL, latest at TIME)' for a reason's latest veto, or nothing."""
+    symbol, ts = seen.get("symbol"), seen.get("ts")
+    if not isinstance(symbol, str) or not isinstance(ts, str):
+        return ""
+    return f" ({symbol}, latest at {ts})"
 
 
 def _explain_other(reason: str, limits: Mapping[str, Any], named: str) -> tuple[str, str]:

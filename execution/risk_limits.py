@@ -284,7 +284,8 @@ def evaluate_intent(intent: Intent, portfolio: PortfolioView, limits: RiskLimits
     """
     result = check_order(intent, portfolio, limits, report_all=is_enabled(), price_vetoed=False)
     if result.vetoed and result.reason is not None:
-        record_veto(result.reason, intent.symbol, result.also_failed)
+        observed = (result.observed, result.limit)
+        record_veto(result.reason, intent.symbol, result.also_failed, observed)
     else:
         record_risk_passed(intent.symbol)
     return result

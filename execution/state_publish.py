@@ -59,6 +59,7 @@ def write_runtime_diagnostics_state(state: dict[str, Any]) -> None:
         "heatmap": snapshot.heatmap,
         "veto_causes": snapshot.veto_causes,  # every failing check, beside the first (by_reason)
         "veto_timeline": snapshot.veto_timeline,  # every veto since the start, bounded columns
+        "veto_observed": snapshot.veto_observed,  # each reason's latest value against its limit
         "liveness": snapshot.liveness,
         "accounting": snapshot.accounting,
         "exit_triggers_by_kind": snapshot.exit_triggers_by_kind,

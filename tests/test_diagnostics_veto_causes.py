@@ -138,3 +138,23 @@ def test_the_causes_resume_exactly_from_an_export() -> None:
         "portfolio_dd_circuit": {"_portfolio": 1, "ETHUSDT": 1}
     }
     assert second.snapshot().veto_causes["window"]["vetoed"] == 3
+
+
+def test_each_reason_keeps_the_value_and_limit_of_its_latest_veto_and_they_resume() -> None:
+    with capture_diagnostics(clock=lambda: T0):
+        _evaluate(SEQUENCE)
+        state: dict[str, Any] = {}
+        write_runtime_diagnostics_state(state)
+        exported = dm.export_state()
+    latest = state["runtime_diagnostics"]["veto_observed"]
+    assert set(latest) == {"per_trade_nav_pct", "portfolio_dd_circuit", "cooldown"}
+    decided = check_order(*build((R.PER_TRADE_NAV_PCT,)))
+    assert latest["per_trade_nav_pct"]["observed"] == pytest.approx(decided.observed)
+    assert latest["per_trade_nav_pct"]["limit"] == pytest.approx(decided.limit)
+    assert latest["per_trade_nav_pct"]["symbol"] == "BTCUSDT"
+    assert latest["cooldown"]["ts"] == "2024-01-01T00:00:00Z"
+    with capture_diagnostics(clock=lambda: T0):
+        dm.restore_state(json.loads(json.dumps(exported)))
+        again: dict[str, Any] = {}
+        write_runtime_diagnostics_state(again)
+    assert again["runtime_diagnostics"]["veto_observed"] == latest

@@ -56,3 +56,44 @@ def test_the_doctor_prints_both_answers_before_the_findings(tmp_path: Path) -> N
     assert code == 2
     _, as_json = run_doctor(state_dir, as_json=True, config_path=None)
     assert json.loads(as_json)["verdict"]["protection"]["unprotected"] == ["SOLUSDT"]
+
+
+def test_a_sizing_veto_quotes_what_the_strategy_asked_against_the_cap() -> None:
+    from doctor.verdict_causes import explain
+
+    risk = {"limits": {"per_trade_nav_pct": 0.10}}
+    diag = {
+        "veto_observed": {
+            "per_trade_nav_pct": {
+                "observed": 0.2731,
+                "limit": 0.10,
+                "symbol": "BTC-PERP",
+                "ts": "2024-01-05T10:00:00Z",
+            }
+        }
+    }
+    detail, hint = explain("per_trade_nav_pct", risk, diag)
+    assert detail == (
+        "the strategy asks 27.31% of NAV per trade (BTC-PERP, latest at 2024-01-05T10:00:00Z),"
+        " the cap is 10%"
+    )
+    assert "risk_per_trade_nav_pct" in hint
+    old_engine, _ = explain("per_trade_nav_pct", risk, {})  # no observed values published
+    assert old_engine == "the strategy asks more than 10% of NAV per trade, the cap is 10%"
+
+
+def test_a_cooldown_says_when_it_ends() -> None:
+    from doctor.verdict_causes import explain
+
+    diag = {
+        "veto_observed": {
+            "cooldown": {
+                "observed": 900.0,
+                "limit": 0.0,
+                "symbol": "ETHUSDT",
+                "ts": "2024-01-05T10:00:00Z",
+            }
+        }
+    }
+    detail, _ = explain("cooldown", {"limits": {}}, diag)
+    assert detail.endswith("ends at 2024-01-05T10:15:00Z")

@@ -142,6 +142,7 @@ def test_the_block_carries_window_heatmap_liveness_and_accounting(synthetic_upda
         "exit_triggers_by_kind",
         "veto_causes",
         "veto_timeline",
+        "veto_observed",
     }
     assert rd["enabled"] is True
     assert rd["window"] == {

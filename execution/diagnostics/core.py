@@ -53,7 +53,7 @@ class Diagnostics:
         "in_flight", "vetoes_by_reason", "orders_by_kind", "order_failures_by_kind",
         "order_failures_by_error", "exit_triggers_by_kind", "last_signal", "last_order",
         "last_veto", "last_exit_trigger", "last_exit_scan", "exit_counts",
-        "liquidation_before_stop", "window", "heatmap", "timeline", "causes", "loop_count", "loop_t",
+        "liquidation_before_stop", "window", "heatmap", "timeline", "causes", "observed", "loop_count", "loop_t",
         "last_loop_t", "prev_loop_t", "loop_base", "stage_success", "stage_error",
         "stage_error_count", "gating",
     )  # fmt: skip
@@ -91,6 +91,8 @@ class Diagnostics:
         self.window = OutcomeWindow(s.window_signals, s.window_seconds)
         self.heatmap = VetoHeatmap(s.heatmap_bucket_seconds, s.heatmap_max_buckets)
         self.timeline = VetoTimeline(s.heatmap_bucket_seconds)
+        # reason -> (observed, limit, symbol, t) of its latest veto: what the verdict quotes.
+        self.observed: dict[str, tuple[float | None, float | None, str | None, float]] = {}
         self.causes = VetoCauses()
         self.loop_count = 0
         self.loop_t: float | None = None  # the loop in progress (None between loops)
@@ -146,11 +148,12 @@ class Diagnostics:
         reason: VetoReason | str,
         symbol: str | None = None,
         also_failed: Iterable[VetoReason | str] = (),
+        observed: tuple[float | None, float | None] = (None, None),
     ) -> None:
         """Count a veto of ``reason`` (a VetoReason or its value) on ``symbol`` (None: portfolio).
 
         ``also_failed`` are the other checks the signal failed (the decision is ``reason``
-        alone; they feed the veto causes).
+        alone; they feed the veto causes). ``observed`` is the check's (value, limit).
         """
         if not self.enabled:
             return
@@ -178,6 +181,7 @@ class Diagnostics:
             window.what.append((key, *others) if others else key)
             self.heatmap.add(key, symbol, t)
             self.timeline.add(key, t)
+            self.observed[key] = (*observed, symbol, t)
             if others:
                 self.causes.add(key, symbol or PORTFOLIO, others)
         finally:
@@ -389,6 +393,7 @@ class Diagnostics:
                 exit_triggers_by_kind=dict(self.exit_triggers_by_kind),
                 veto_causes=reading.veto_causes(self, now),
                 veto_timeline=self.timeline.to_dict(),
+                veto_observed=reading.veto_observed(self),
             )
 
     # --- resume -------------------------------------------------------------------------------

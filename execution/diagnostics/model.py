@@ -70,3 +70,5 @@ class RuntimeDiagnosticsSnapshot:
     veto_causes: dict[str, Any] = field(default_factory=dict)
     # Every veto since the start by reason and time, in bounded columns (diagnostics/timeline.py).
     veto_timeline: dict[str, Any] = field(default_factory=dict)
+    # The observed value against its limit of each reason's latest veto (what the verdict quotes).
+    veto_observed: dict[str, Any] = field(default_factory=dict)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from execution.clock import to_iso
 from execution.diagnostics.model import STAGES, ExitPipelineStatus, VetoCounters
+from execution.diagnostics.state import finite_or_none
 
 if TYPE_CHECKING:
     from execution.diagnostics.core import Diagnostics
@@ -87,3 +88,16 @@ def veto_causes(d: Diagnostics, now: float) -> dict[str, Any]:
     """Every failing check of the vetoed signals: since start, and over the outcome window."""
     first = d.heatmap.by_reason_symbol()  # every veto, under its deciding check
     return {**d.causes.published(first), "window": d.window.causes(now)}
+
+
+def veto_observed(d: Diagnostics) -> dict[str, dict[str, Any]]:
+    """reason -> the observed value, the limit, the symbol and the time of its latest veto."""
+    return {
+        reason: {
+            "observed": finite_or_none(value),
+            "limit": finite_or_none(limit),
+            "symbol": symbol,
+            "ts": to_iso(t),
+        }  # fmt: skip
+        for reason, (value, limit, symbol, t) in d.observed.items()
+    }

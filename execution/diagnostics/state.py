@@ -7,6 +7,7 @@ values to set, so a malformed state raises before anything is changed.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +37,7 @@ KEYS = frozenset(
     | {"stage_error", "gating", "window", "heatmap"}
 )
 # Keys a state exported before they existed lacks: they start empty.
-OPTIONAL_KEYS = frozenset({"veto_causes", "veto_timeline"})
+OPTIONAL_KEYS = frozenset({"veto_causes", "veto_timeline", "veto_observed"})
 
 
 def export_state(d: Diagnostics) -> dict[str, Any]:
@@ -53,6 +54,10 @@ def export_state(d: Diagnostics) -> dict[str, Any]:
     state["heatmap"] = d.heatmap.export()
     state["veto_causes"] = d.causes.export()
     state["veto_timeline"] = d.timeline.export()
+    state["veto_observed"] = {
+        reason: [*(finite_or_none(v) for v in (value, limit)), symbol, t]
+        for reason, (value, limit, symbol, t) in d.observed.items()
+    }
     return state
 
 
@@ -103,6 +108,7 @@ def parse_state(state: Mapping[str, Any]) -> dict[str, Any]:
     values["heatmap"] = heatmap(state["heatmap"])
     values["veto_causes"] = veto_causes(state.get("veto_causes"))
     values["veto_timeline"] = timeline(state.get("veto_timeline"))
+    values["observed"] = observed(state.get("veto_observed"))
     return values
 
 
@@ -117,6 +123,11 @@ def count(value: Any, key: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise fail(key, "a count (an int >= 0)", value)
     return value
+
+
+def finite_or_none(value: float | None) -> float | None:
+    """The value when it is a finite number, else None (JSON has no inf or NaN)."""
+    return value if value is not None and math.isfinite(value) else None
 
 
 def time_value(value: Any, key: str) -> float:
@@ -250,6 +261,24 @@ def timeline(value: Any) -> tuple[list[tuple[int, dict[str, int]]], float] | Non
     if bucket_seconds <= 0:
         raise fail("veto_timeline.bucket_seconds", "a positive number", bucket_seconds)
     return indexed_buckets(value["buckets"], "veto_timeline.buckets"), bucket_seconds
+
+
+def observed(value: Any) -> dict[str, tuple[float | None, float | None, str | None, float]]:
+    """reason -> [observed, limit, symbol, time] of its latest veto; {} when not exported."""
+    if value is None:
+        return {}
+    per_reason = str_map(value, "veto_observed")
+    check_reasons(per_reason, "veto_observed")
+    out = {}
+    for reason, item in per_reason.items():
+        key = f"veto_observed.{reason}"
+        if not isinstance(item, list | tuple) or len(item) != 4:
+            raise fail(key, "[observed, limit, symbol, time]", item)
+        numbers = [None if v is None else time_value(v, key) for v in item[:2]]
+        if item[2] is not None and not isinstance(item[2], str):
+            raise fail(f"{key}[2]", "a symbol or null", item[2])
+        out[reason] = (numbers[0], numbers[1], item[2], time_value(item[3], f"{key}[3]"))
+    return out
 
 
 def published_counters(block: Mapping[str, Any]) -> dict[str, Any] | None:
