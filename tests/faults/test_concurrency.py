@@ -206,7 +206,9 @@ def test_metrics_scrapes_and_state_readers_beside_the_loop_leave_the_totals_exac
 
 def test_counters_stay_exact_while_readers_snapshot_and_collect_them() -> None:
     """The loop records every kind of event at full speed; readers copy and collect meanwhile."""
-    n = 20_000
+    # The switch interval is tiny and the readers pause only half a millisecond between reads,
+    # so 8,000 loops interleave with thousands of reads.
+    n = 8_000
     errors: list[BaseException] = []
     done = threading.Event()
     reads = Counter[str]()
@@ -240,6 +242,7 @@ def test_counters_stay_exact_while_readers_snapshot_and_collect_them() -> None:
             s = diag.build_runtime_diagnostics_snapshot()
             assert 0 <= s.accounting["unaccounted"] <= 1, s.accounting
             reads["snapshots"] += 1
+            done.wait(0.0005)  # a reader that never lets go of the GIL starves the loop
 
     def collector() -> None:
         last = (0.0, 0.0, 0.0)
@@ -248,17 +251,19 @@ def test_counters_stay_exact_while_readers_snapshot_and_collect_them() -> None:
             assert all(a >= b for a, b in zip(now, last, strict=True)), (now, last)
             last = now
             reads["collections"] += 1
+            done.wait(0.0005)
 
     writer = threading.Thread(target=_guarded(errors, loop))
     readers = [threading.Thread(target=_guarded(errors, f)) for f in (snapshot_reader, collector)]
     with _switch_often():
         for t in [*readers, writer]:
             t.start()
-        writer.join(timeout=60)
+        writer.join(timeout=240)
         done.set()
         for t in readers:
             t.join(timeout=60)
     assert not errors, errors
+    assert not writer.is_alive(), "the loop did not finish: the counts below would be partial"
     s = diag.build_runtime_diagnostics_snapshot()
     vetoes = len(range(0, n, 3))
     assert s.exit_triggers_by_kind == {"tp": len(range(0, n, 4)), "sl": len(range(2, n, 4))}
