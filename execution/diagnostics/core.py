@@ -381,17 +381,17 @@ class Diagnostics:
             counters, status = reading.veto_counters(self), reading.exit_status(self)
             if not self.enabled:
                 return RuntimeDiagnosticsSnapshot(counters, status, enabled=False)
-            now = self.clock()
+            recent = self.window.recent(self.clock())
             return RuntimeDiagnosticsSnapshot(
                 veto_counters=counters,
                 exit_pipeline_status=status,
                 enabled=True,
-                window=self.window.summary(now),
+                window=self.window.summary(recent),
                 heatmap=self.heatmap.to_dict(),
                 liveness=reading.liveness(self),
                 accounting=reading.accounting(self),
                 exit_triggers_by_kind=dict(self.exit_triggers_by_kind),
-                veto_causes=reading.veto_causes(self, now),
+                veto_causes=reading.veto_causes(self, recent),
                 veto_timeline=self.timeline.to_dict(),
                 veto_observed=reading.veto_observed(self),
             )

@@ -14,6 +14,7 @@ from execution.diagnostics.state import finite_or_none
 
 if TYPE_CHECKING:
     from execution.diagnostics.core import Diagnostics
+    from execution.diagnostics.window import Outcome
 
 NO_EXIT_COUNTS = (0, 0, 0, 0)
 
@@ -84,10 +85,11 @@ def accounting(d: Diagnostics) -> dict[str, Any]:
     }
 
 
-def veto_causes(d: Diagnostics, now: float) -> dict[str, Any]:
-    """Every failing check of the vetoed signals: since start, and over the outcome window."""
+def veto_causes(d: Diagnostics, recent: list[Outcome]) -> dict[str, Any]:
+    """Every failing check of the vetoed signals: since start, and over the ``recent`` outcomes
+    of the window."""
     first = d.heatmap.by_reason_symbol()  # every veto, under its deciding check
-    return {**d.causes.published(first), "window": d.window.causes(now)}
+    return {**d.causes.published(first), "window": d.window.causes(recent)}
 
 
 def veto_observed(d: Diagnostics) -> dict[str, dict[str, Any]]:

@@ -50,14 +50,17 @@ class OutcomeWindow:
                 outcomes.append((VETO, what, t, NONE_OTHER))
         return outcomes
 
-    def summary(self, now: float) -> dict[str, Any]:
-        """Aggregate the outcomes within both bounds (count and age)."""
+    def recent(self, now: float) -> list[Outcome]:
+        """The outcomes within both bounds (count and age), oldest first: what both the summary
+        and the causes aggregate, built once per snapshot."""
         cutoff = now - self.max_age_seconds
+        return [outcome for outcome in self.held() if outcome[2] >= cutoff]
+
+    def summary(self, recent: Iterable[Outcome]) -> dict[str, Any]:
+        """Aggregate ``recent`` (from :meth:`recent`) by kind and veto reason."""
         by_reason: dict[str, int] = {}
         vetoes = orders = failures = 0
-        for kind, reason, ts, _ in self.held():
-            if ts < cutoff:
-                continue
+        for kind, reason, _, _ in recent:
             if kind == VETO:
                 vetoes += 1
                 key = reason or "unknown"
@@ -76,13 +79,13 @@ class OutcomeWindow:
             "by_reason": by_reason,
         }
 
-    def causes(self, now: float) -> dict[str, Any]:
-        """The window's vetoes by every failing check, and by their check when it was alone."""
-        cutoff = now - self.max_age_seconds
+    @staticmethod
+    def causes(recent: Iterable[Outcome]) -> dict[str, Any]:
+        """The vetoes of ``recent`` by every failing check, and by their check when alone."""
         counts: dict[str, dict[str, int]] = {}
         vetoed = 0
-        for kind, reason, ts, others in self.held():
-            if kind != VETO or ts < cutoff or reason is None:
+        for kind, reason, _, others in recent:
+            if kind != VETO or reason is None:
                 continue
             vetoed += 1
             for failing in (reason, *others):
