@@ -39,14 +39,16 @@ class ReturnsBuffer:
         """Append one return to symbol ``idx``'s window, dropping the oldest when it is full."""
         if value - value != 0.0:  # NaN or inf (validated bars give neither): windows stay finite
             return
-        pos = self._pos[idx]
-        at = 2 * self.lookback * idx + pos
+        lookback, positions = self.lookback, self._pos
+        pos = positions[idx]
+        at = 2 * lookback * idx + pos
         flat = self._flat
-        flat[at] = value
-        flat[at + self.lookback] = value
-        self._pos[idx] = (pos + 1) % self.lookback
-        if self._count[idx] < self.lookback:
-            self._count[idx] += 1
+        flat[at] = flat[at + lookback] = value
+        pos += 1
+        positions[idx] = 0 if pos == lookback else pos
+        count = self._count
+        if count[idx] < lookback:
+            count[idx] += 1
 
     def window(self, idx: int) -> np.ndarray:
         """Return symbol ``idx``'s returns, oldest first: a view, valid until the next push."""
@@ -229,6 +231,11 @@ class Book:
 
     def update_nav(self, balance: float, positions: Iterable[LedgerPosition]) -> float:
         """Value the positions at their marks, raise the peak if passed; return the NAV."""
+        if not positions:  # flat (an empty dict view or list): the NAV is the balance
+            self.nav = balance
+            if balance > self.peak_nav:
+                self.peak_nav = balance
+            return balance
         unrealized = 0.0
         index, marks = self.index, self.marks
         for position in positions:

@@ -23,6 +23,8 @@ from pydantic import (
     model_validator,
 )
 
+from execution.clock import from_iso
+
 DEFAULT_CONFIG_PATH = Path("config/strategy_config.json")
 # Used when no --config is given and ./config/strategy_config.json does not exist (an installed
 # v7 started outside a checkout); `v7 init` writes an editable copy of it.
@@ -44,12 +46,12 @@ class ConfigError(Exception):
     """A configuration problem; the message is one line that names the key."""
 
 
-class _Frozen(BaseModel):
+class _FrozenModel(BaseModel):
     # strict: no "yes" for a bool, no true for an int; no inf/NaN anywhere
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
-class SymbolSpec(_Frozen):
+class SymbolSpec(_FrozenModel):
     symbol: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_./:-]+$")
     tier: str = "core"
     base_price: float = Field(default=100.0, gt=0)  # synthetic generator start price
@@ -73,7 +75,7 @@ def suggest(word: str, choices: Iterable[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-class StrategyConfig(_Frozen):
+class StrategyConfig(_FrozenModel):
     # "ema_cross_atr" / "sma_cross_pct" (built in) or a plug-in "package.module:Class"
     # (see docs/configuration.md)
     name: str = "ema_cross_atr"
@@ -109,7 +111,7 @@ class StrategyConfig(_Frozen):
         return self
 
 
-class RiskConfig(_Frozen):
+class RiskConfig(_FrozenModel):
     blocked_tiers: tuple[str, ...] = ("blocked",)
     trading_halted: bool = False
     min_notional: float = Field(default=5.0, ge=0)
@@ -149,7 +151,7 @@ class RiskConfig(_Frozen):
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,63}$")
 
 
-class ExchangeConfig(_Frozen):
+class ExchangeConfig(_FrozenModel):
     name: Literal["paper", "binanceusdm"] = "paper"
     # Bounded so NAV, PnL and sizing stay far from float overflow (1e308 is not a balance).
     starting_balance: float = Field(default=10_000.0, gt=0, le=1e12)
@@ -179,7 +181,7 @@ class ExchangeConfig(_Frozen):
 _LATEST_START = 7_258_118_400.0  # 2200-01-01T00:00:00Z
 
 
-class SyntheticConfig(_Frozen):
+class SyntheticConfig(_FrozenModel):
     seed: int = 7
     start: str = "2024-01-01T00:00:00Z"
     correlation: float = Field(default=0.6, ge=-0.99, le=0.99)
@@ -191,8 +193,6 @@ class SyntheticConfig(_Frozen):
 
     @model_validator(mode="after")
     def start_is_a_time(self) -> SyntheticConfig:
-        from execution.clock import from_iso
-
         try:
             ts = from_iso(self.start)
         except (ValueError, OverflowError):
@@ -205,45 +205,45 @@ class SyntheticConfig(_Frozen):
         return self
 
 
-class DataConfig(_Frozen):
+class DataConfig(_FrozenModel):
     timeframe: Literal["1m", "3m", "5m", "15m", "30m", "1h"] = "1m"
     pace_seconds: float = Field(default=1.0, ge=0)  # realtime mode: wall seconds per bar step
     synthetic: SyntheticConfig = SyntheticConfig()
 
 
-class PublishConfig(_Frozen):
+class PublishConfig(_FrozenModel):
     min_interval_seconds: float = Field(default=1.0, ge=0)  # wall-clock throttle
     replay_every_bars: int = Field(default=1_000_000, ge=1)
 
 
-class VetoMetricsConfig(_Frozen):
+class VetoMetricsConfig(_FrozenModel):
     window_signals: int = Field(default=500, ge=1, le=1_000_000)
     window_seconds: float = Field(default=3600.0, gt=0)
     heatmap_bucket_seconds: float = Field(default=300.0, gt=0)
     heatmap_max_buckets: int = Field(default=288, ge=1, le=10_000)
 
 
-class ExitPipelineConfig(_Frozen):
+class ExitPipelineConfig(_FrozenModel):
     tp_sl_canary_enabled: bool = True
     tp_sl_underwater_threshold_pct: float = Field(default=-0.02, le=0, ge=-1)
     exit_scan_stale_seconds: float = Field(default=300.0, gt=0)
 
 
-class DiagnosticsConfig(_Frozen):
+class DiagnosticsConfig(_FrozenModel):
     enabled: bool = True
     veto_metrics: VetoMetricsConfig = VetoMetricsConfig()
     exit_pipeline: ExitPipelineConfig = ExitPipelineConfig()
 
 
-class MetricsConfig(_Frozen):
+class MetricsConfig(_FrozenModel):
     symbol_labels: bool = False
 
 
-class DashboardConfig(_Frozen):
+class DashboardConfig(_FrozenModel):
     refresh_seconds: float = Field(default=3.0, ge=0)
 
 
-class DoctorConfig(_Frozen):
+class DoctorConfig(_FrozenModel):
     no_signal_seconds: float = Field(default=3600.0, gt=0)
     no_order_seconds: float = Field(default=6 * 3600.0, gt=0)
     dominant_veto_share: float = Field(default=0.8, gt=0, le=1)
@@ -251,7 +251,7 @@ class DoctorConfig(_Frozen):
     default_sl_pct: float = Field(default=0.02, gt=0, lt=1)
 
 
-class PerpsConfig(_Frozen):
+class PerpsConfig(_FrozenModel):
     """Perpetual futures: leverage, margin, liquidation and funding (docs/perpetuals.md)."""
 
     leverage: float = Field(default=10.0, gt=0, le=125)  # capped by the symbol's bracket
@@ -263,7 +263,7 @@ class PerpsConfig(_Frozen):
     set_on_start: bool = True  # live: set leverage and margin mode on the exchange at start
 
 
-class EngineConfig(_Frozen):
+class EngineConfig(_FrozenModel):
     schema_version: int = 1
     universe: tuple[SymbolSpec, ...] = Field(min_length=1)
     strategy: StrategyConfig = StrategyConfig()
@@ -336,9 +336,9 @@ def _keys_at(loc: tuple[Any, ...]) -> list[str]:
     return list(model.model_fields) if hasattr(model, "model_fields") else []
 
 
-def _jsonable(v: object) -> bool:
+def _jsonable(value: object) -> bool:
     try:
-        json.dumps(v)
+        json.dumps(value)
     except (TypeError, ValueError):
         return False
     return True
@@ -364,27 +364,25 @@ def load_config(path: str | Path | None = None) -> EngineConfig:
     """
     if path is None and default_config_source() == PACKAGED_CONFIG:
         return parse_config_text(default_config_text(), PACKAGED_CONFIG)
-    p = Path(path if path is not None else DEFAULT_CONFIG_PATH)
+    file = Path(path if path is not None else DEFAULT_CONFIG_PATH)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"{p}: config file not found") from None
+        raise ConfigError(f"{file}: config file not found") from None
     except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{p}: cannot read config ({err})") from None
-    return parse_config_text(text, str(p))
+        raise ConfigError(f"{file}: cannot read config ({err})") from None
+    return parse_config_text(text, str(file))
 
 
-def parse_config_text(text: str, p: str) -> EngineConfig:
-    """Decode and validate the text of config file ``p``; raise ConfigError naming the key."""
+def parse_config_text(text: str, source: str) -> EngineConfig:
+    """Decode and validate the text read from ``source``; raise ConfigError naming the key."""
     if not text.strip():
-        raise ConfigError(f"{p}: config file is empty")
+        raise ConfigError(f"{source}: config file is empty")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:
-        raise ConfigError(
-            f"{p}: not valid JSON at line {err.lineno} column {err.colno}: {err.msg}"
-            " (comments are not allowed in JSON)"
-            if "//" in text or "/*" in text
-            else f"{p}: not valid JSON at line {err.lineno} column {err.colno}: {err.msg}"
-        ) from None
+        message = f"{source}: not valid JSON at line {err.lineno} column {err.colno}: {err.msg}"
+        if "//" in text or "/*" in text:  # the usual cause of a JSON error in a hand-edited file
+            message += " (comments are not allowed in JSON)"
+        raise ConfigError(message) from None
     return parse_config(data)

@@ -18,7 +18,7 @@ from execution import diagnostics_metrics as diag
 from execution.book import Book
 from execution.clock import Clock
 from execution.config import EngineConfig
-from execution.exit_scanner import ExitPipelineCounts, PriceObs, find_exits
+from execution.exit_scanner import NOTHING_OPEN, ExitPipelineCounts, PriceObs, find_exits
 from execution.order_router import OrderRouter, RouteResult, client_order_id
 from execution.perps.funding import FundingPayment
 from execution.position_ledger import ClosedTrade, PositionLedger
@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 PENDING_MAX_AGE_SECONDS = 3600.0  # an entry not filled within this is not coming
 _NO_PRICES: Mapping[str, Any] = MappingProxyType({})  # a loop without open positions
+_NONE_OPEN = NOTHING_OPEN.counts  # what the scan reports with nothing open (the same object)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,12 +109,13 @@ class Executor:
         # (equal counts are the same object), so a loop makes one diagnostics call.
         self._reported_counts: ExitPipelineCounts | None = None
         # A venue that takes a loop's bars in one call (the paper exchange) is fed that way;
-        # any other gets them one Bar at a time.
+        # any other gets them one Bar at a time. The paper venue answers False when the bars
+        # left no fill or funding payment to poll (nearly every loop of a replay).
         # A perpetuals venue that settles funding itself reports each payment (paper).
         self._poll_funding: Callable[[], Sequence[FundingPayment]] | None = getattr(
             exchange, "poll_funding", None
         )
-        self._on_bars: Callable[[Sequence[str], Sequence[BarTuple]], None] = getattr(
+        self._on_bars: Callable[[Sequence[str], Sequence[BarTuple]], bool | None] = getattr(
             exchange, "on_bars", None
         ) or partial(feed_bars, exchange.on_bar)
 
@@ -125,8 +127,8 @@ class Executor:
         The exchange sees each bar first (paper: pending orders fill at its open); the exit
         scanner tests the bar's open/high/low.
         """
-        self._on_bars(self.symbols, bars)
-        self._cycle(bars, None)
+        polled = self._on_bars(self.symbols, bars) is not False
+        self._cycle(bars, None, poll=polled)
 
     def step_live(self, marks: Mapping[str, float], bars: Sequence[BarTuple]) -> None:
         """Run one live iteration: exits on the marks, the screener on newly closed bars."""
@@ -144,30 +146,35 @@ class Executor:
         bars: Sequence[BarTuple],
         prices: Mapping[str, PriceObs] | None,
         closes_are_marks: bool = True,
+        *,
+        poll: bool = True,
     ) -> None:
-        """One pass of the stages; ``prices`` None means "each bar's open/high/low/close".
+        """One pass of the stages; ``prices`` None means "each bar's open/high/low/close";
+        ``poll`` False: the venue said it has no fill or funding payment to report.
 
         Hot path: a stage is a try/except, which costs nothing until it raises, rather than a
-        context manager entered once per stage; the bar prices are only gathered when a position
-        is open (the scanner reads nothing else).
+        context manager entered once per stage; the bar prices are only gathered, and the exit
+        scanner only asked, when a position is open or its counts have to go back to zero.
         """
         now = self.clock.now()
         diag.record_loop(now)  # also the exit scan's run: the scan below is in every loop
         positions = self.ledger.positions
         try:
-            self.apply_fills()
+            if poll:
+                self.apply_fills()
             if closes_are_marks:
                 self.book.on_closes(bars)
             else:
                 self.book.push_closes(bars)
         except Exception as exc:
             self._stage_failed("positions", exc)
-        try:
-            if prices is None:
-                prices = _bar_prices(self.symbols, bars) if positions else _NO_PRICES
-            self.scan_exits(prices, now)
-        except Exception as exc:
-            self._stage_failed("exit_scanner", exc)
+        if positions or self._reported_counts is not _NONE_OPEN:
+            try:
+                if prices is None:
+                    prices = _bar_prices(self.symbols, bars, positions) if positions else _NO_PRICES
+                self.scan_exits(prices, now)
+            except Exception as exc:
+                self._stage_failed("exit_scanner", exc)
         intents: Sequence[Intent] = ()
         try:
             if self._exit_only:
@@ -259,11 +266,12 @@ class Executor:
                 counts.tp_sl_missing_count, counts.underwater_without_tp_sl_count,
             )  # fmt: skip
             self._reported_counts = counts
-        for exit_intent in result.exit_intents:
-            diag.record_exit_trigger(exit_intent.kind.value, exit_intent.symbol)
-        for exit_intent in result.exit_intents:
-            self.route_exit(exit_intent)
-        if result.exit_intents:
+        exit_intents = result.exit_intents
+        if exit_intents:
+            for exit_intent in exit_intents:
+                diag.record_exit_trigger(exit_intent.kind.value, exit_intent.symbol)
+            for exit_intent in exit_intents:
+                self.route_exit(exit_intent)
             self.apply_fills()
 
     def route_exit(self, ei: ExitIntent) -> RouteResult:
@@ -357,9 +365,14 @@ class Executor:
         return {s: gating_flags(s, view, self.limits) for s in self.symbols}
 
 
-def _bar_prices(symbols: Sequence[str], bars: Sequence[BarTuple]) -> dict[str, PriceObs]:
-    """Each bar's (open, high, low, close) by symbol: a slice of the bar tuple, in one C call."""
+def _bar_prices(
+    symbols: Sequence[str], bars: Sequence[BarTuple], held: Mapping[str, Any]
+) -> dict[str, PriceObs]:
+    """The (open, high, low, close) of each bar whose symbol is ``held``: the only prices the
+    scanner reads (a slice of the bar tuple, in one C call)."""
     prices: dict[str, Any] = {}
     for b in bars:
-        prices[symbols[b[0]]] = b[2:6]
+        symbol = symbols[b[0]]
+        if symbol in held:
+            prices[symbol] = b[2:6]
     return prices

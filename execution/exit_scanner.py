@@ -88,7 +88,7 @@ class ExitScanResult:
 
 # What a scan with no open position returns (the common case, every loop): one shared,
 # immutable result rather than a new one.
-_NOTHING_OPEN = ExitScanResult((), ExitPipelineCounts(), ())
+NOTHING_OPEN = ExitScanResult((), ExitPipelineCounts(), ())
 
 
 def pipeline_counts(
@@ -160,10 +160,12 @@ def find_exits(
     The executor records the scan with its loop (one diagnostics call per loop) and reports the
     counts only when they change: equal counts come back as the same object.
     """
-    open_positions = ledger.get_open_positions()
+    # The ledger's own dict when it has one (PositionLedger), else its accessor's list; the
+    # registry's likewise.
+    held: Mapping[str, Any] | None = getattr(ledger, "positions", None)
+    open_positions = held.values() if isinstance(held, dict) else ledger.get_open_positions()
     if not open_positions:  # the common case: nothing to test, every count is zero
-        return _NOTHING_OPEN
-    # The registry's own dict when it has one (TpSlRegistry), else built from the accessor.
+        return NOTHING_OPEN
     entries: Mapping[str, Any] | None = getattr(registry, "entries", None)
     if not isinstance(entries, dict):
         entries = {e.symbol: e for e in registry.get_all_entries()}
@@ -186,14 +188,16 @@ def find_exits(
         intents.append(ExitIntent(symbol, pos.side, pos.qty, price, kind, now, level))
     if missing:
         counts = pipeline_counts(
-            open_positions, set(entries), marks, underwater_threshold, canary_enabled
+            list(open_positions), set(entries), marks, underwater_threshold, canary_enabled
         )
-    else:  # every position has its levels: what pipeline_counts returns, without the sets
-        n = len(open_positions)
-        counts = _fully_covered(n, n if n == 1 else len({p.symbol for p in open_positions}))
-    return ExitScanResult(intents, counts, missing)
+        return ExitScanResult(intents, counts, missing)
+    # Every position has its levels: what pipeline_counts returns, without the sets.
+    n = len(open_positions)
+    result = _fully_covered(n, n if n == 1 else len({p.symbol for p in open_positions}))
+    return ExitScanResult(intents, result.counts, ()) if intents else result
 
 
 @lru_cache(maxsize=1024)
-def _fully_covered(n_positions: int, n_symbols: int) -> ExitPipelineCounts:
-    return ExitPipelineCounts(n_positions, n_symbols, 0, 0)
+def _fully_covered(n_positions: int, n_symbols: int) -> ExitScanResult:
+    """A scan that found nothing to exit: one shared, immutable result per count."""
+    return ExitScanResult((), ExitPipelineCounts(n_positions, n_symbols, 0, 0), ())

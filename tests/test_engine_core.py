@@ -224,6 +224,30 @@ def test_exits_are_never_vetoed_even_when_trading_is_halted(tmp_path: Path) -> N
     assert executor.registry.get("BTCUSDT") is None
 
 
+def test_the_exit_pipeline_counts_go_back_to_zero_when_the_last_position_closes(
+    tmp_path: Path,
+) -> None:
+    executor, clock = _executor(tmp_path)
+    idx = executor.symbols.index("BTCUSDT")
+    t = clock.now()
+    executor.step([(idx, t, 60000.0, 60010.0, 59990.0, 60000.0, 1.0)])
+    buy = OrderRequest("seed-entry", "BTCUSDT", "buy", 0.01, OrderKind.ENTRY, trigger_price=60000.0)
+    assert executor.router.submit(buy).placed
+    executor.apply_fills()
+    executor.registry.register(TpSlEntry("BTCUSDT", Side.LONG, 63000.0, 59000.0, t))
+    clock.set(t + 60)
+    executor.step([(idx, t + 60, 60000.0, 60100.0, 59900.0, 60050.0, 1.0)])
+    status = diag.build_runtime_diagnostics_snapshot().exit_pipeline_status
+    assert (status.open_positions_count, status.tp_sl_registered_count) == (1, 1)
+    clock.set(t + 120)
+    executor.step([(idx, t + 120, 60050.0, 63500.0, 60000.0, 63200.0, 1.0)])  # the TP
+    clock.set(t + 180)
+    executor.step([(idx, t + 180, 63200.0, 63300.0, 63100.0, 63250.0, 1.0)])
+    status = diag.build_runtime_diagnostics_snapshot().exit_pipeline_status
+    assert (status.open_positions_count, status.tp_sl_registered_count) == (0, 0)
+    assert executor.book.nav == executor.exchange.balance()  # flat: the NAV is the balance
+
+
 def test_the_publish_throttle_asks_again_at_the_stride_or_the_bar_interval() -> None:
     every_100 = PublishThrottle(3600.0, 100)
     every_100.mark(40)

@@ -85,6 +85,20 @@ def test_entry_is_pending_then_fills_at_next_bar_open_with_slippage_and_fee() ->
     assert not ex.poll_fills()
 
 
+def test_on_bars_says_whether_a_fill_waits_to_be_polled() -> None:
+    ex = make_exchange()
+    symbols = [SYM, "ETHUSDT"]
+    assert ex.on_bars(symbols, [(0, 0.0, 100.0, 100.0, 100.0, 100.0, 1.0)]) is False
+    ex.place_order(order("buy", 1.0))
+    # The entry fills at the next bar's open of its symbol; the other symbol's bar first.
+    loop = [(1, 60.0, 50.0, 50.0, 50.0, 50.0, 1.0), (0, 60.0, 101.0, 102.0, 100.0, 101.5, 1.0)]
+    assert ex.on_bars(symbols, loop) is True
+    [fill] = ex.poll_fills()
+    assert fill.price == pytest.approx(101.0 * (1 + SLIP))
+    assert ex.positions()[SYM].mark_price == 101.5
+    assert ex.on_bars(symbols, [(0, 120.0, 101.0, 101.0, 101.0, 101.0, 1.0)]) is False
+
+
 def test_order_before_any_bar_waits_for_the_first_bar() -> None:
     ex = make_exchange()
     ex.place_order(order("sell", 0.5))

@@ -22,11 +22,11 @@ from execution.market.bars import (
     DataError,
     MergedBars,
     SyntheticStream,
-    load_csv_dir,
     merge_series,
     synthetic_series,
     timeframe_seconds,
 )
+from execution.market.stream import StreamedBars, open_csv_replay
 from execution.run.metrics_exporter import PortInUse, metrics_endpoint
 from execution.run.runner import EngineRunner, RunOptions, RunRefused
 from execution.run.summary import format_summary
@@ -236,23 +236,25 @@ def with_seed(cfg: EngineConfig, seed: int | None) -> EngineConfig:
 
 def _load_replay_data(
     cfg: EngineConfig, args: argparse.Namespace
-) -> tuple[EngineConfig, Any, RejectCounts, str]:
-    rejects = RejectCounts()
+) -> tuple[EngineConfig, MergedBars | StreamedBars, RejectCounts, str]:
     if args.data:
-        series, rejects = load_csv_dir(args.data, cfg.data.timeframe)
-        cfg = universe_for_data(cfg, sorted(series))
+        # Checked whole here (rejects, errors, the bar count), then read again chunk by chunk as
+        # the replay consumes it: the replay holds no bar column, whatever the data's length.
+        stream, rejects = open_csv_replay(args.data, cfg.data.timeframe)
+        cfg = universe_for_data(cfg, stream.symbols)
         source = f"csv:{Path(args.data).resolve()}:max_bars={args.max_bars}"
-    else:
-        syn = cfg.data.synthetic
-        n = args.max_bars if args.max_bars is not None else DEFAULT_FAST_BARS * len(cfg.symbols)
-        per_symbol = max(1, -(-n // len(cfg.symbols)))
-        tf = timeframe_seconds(cfg.data.timeframe)
-        series = synthetic_series(cfg.universe, per_symbol, syn, tf)
-        source = f"synthetic:seed={syn.seed}:tf={cfg.data.timeframe}:n={per_symbol}"
+        settle_heap()
+        return cfg, stream.in_order(cfg.symbols), rejects, source
+    syn = cfg.data.synthetic
+    n = args.max_bars if args.max_bars is not None else DEFAULT_FAST_BARS * len(cfg.symbols)
+    per_symbol = max(1, -(-n // len(cfg.symbols)))
+    tf = timeframe_seconds(cfg.data.timeframe)
+    series = synthetic_series(cfg.universe, per_symbol, syn, tf)
+    source = f"synthetic:seed={syn.seed}:tf={cfg.data.timeframe}:n={per_symbol}"
     merged = first_bars(merge_series(series, cfg.symbols), args.max_bars)
     del series
     settle_heap()
-    return cfg, merged, rejects, source
+    return cfg, merged, RejectCounts(), source
 
 
 def settle_heap() -> None:
@@ -308,7 +310,7 @@ def _build_runner(
 
 def _run_replay(cfg: EngineConfig, args: argparse.Namespace, state_dir: Path) -> int:
     cfg, merged, rejects, source = _load_replay_data(cfg, args)
-    clock = ReplayClock(merged.ts[0] if merged.ts else 0.0)
+    clock = ReplayClock(merged.first_ts)
     opts = RunOptions("replay", source, args.max_bars, not args.no_progress, fresh=args.fresh)
     holder: dict[str, EngineRunner] = {}
     with metrics_endpoint(cfg, lambda: holder["runner"].last_risk if holder else {}, state_dir):
@@ -322,7 +324,7 @@ def _run_replay(cfg: EngineConfig, args: argparse.Namespace, state_dir: Path) ->
             runner.finish()
     elapsed = time.perf_counter() - wall0
     print(format_summary(runner, elapsed, runner.bars_done - bars0, as_json=args.json_summary))
-    total = min(len(merged.ts), args.max_bars if args.max_bars is not None else len(merged.ts))
+    total = min(len(merged), args.max_bars if args.max_bars is not None else len(merged))
     if not runner.completed and runner.persist_error is None:
         print(
             f"v7: interrupted at bar {runner.bars_done:,} of {total:,}: run the same command to "

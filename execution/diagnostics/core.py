@@ -5,9 +5,8 @@ diagnostics are disabled. Times come from the engine clock given to :meth:`Diagn
 (a replay's records carry the bars' times); inside a loop a record takes the loop's time, set
 once by :meth:`Diagnostics.record_loop_start`, so the clock is read once per loop.
 
-Records that change more than one value take the lock. The per-loop calls (loop start and end,
-the exit scan and its counts) are made by the loop's thread only and each store a single value,
-which a reader on another thread sees whole; they skip the lock because they run every loop.
+Records that change more than one value take the lock. The per-loop calls and the stages'
+liveness are in :mod:`execution.diagnostics.liveness`, mixed in here.
 """
 
 from __future__ import annotations
@@ -20,8 +19,8 @@ from typing import Any
 from execution.diagnostics import reading
 from execution.diagnostics.causes import VetoCauses
 from execution.diagnostics.heatmap import PORTFOLIO, VetoHeatmap
+from execution.diagnostics.liveness import LivenessRecords
 from execution.diagnostics.model import (
-    LOOP_STAGES,
     REASON_KEYS,
     DiagnosticsSettings,
     ExitPipelineStatus,
@@ -40,22 +39,19 @@ from execution.diagnostics.window import FAILED, NONE_OTHER, ORDER, OutcomeWindo
 from execution.types import VetoReason
 
 Clock = Callable[[], float]
-ERROR_TEXT_MAX = 300
 
 
-class Diagnostics:
+class Diagnostics(LivenessRecords):
     """Runtime diagnostics of one engine (the spec's counters and what the config promises)."""
 
-    # Slots: the record bodies are mostly attribute reads and writes, and a slot is the cheapest
-    # attribute; it also makes a misspelt attribute an error rather than a new one.
+    # Slots (here and in LivenessRecords): the record bodies are mostly attribute reads and
+    # writes, and a slot is the cheapest attribute; a misspelt one is an error, not a new one.
     __slots__ = (
         "_lock", "settings", "enabled", "clock", "signals", "vetoes", "orders", "exit_triggers",
         "in_flight", "vetoes_by_reason", "orders_by_kind", "order_failures_by_kind",
         "order_failures_by_error", "exit_triggers_by_kind", "last_signal", "last_order",
-        "last_veto", "last_exit_trigger", "last_exit_scan", "exit_counts",
-        "liquidation_before_stop", "window", "heatmap", "timeline", "causes", "observed", "loop_count", "loop_t",
-        "last_loop_t", "prev_loop_t", "loop_base", "stage_success", "stage_error",
-        "stage_error_count", "gating",
+        "last_veto", "last_exit_trigger", "exit_counts", "liquidation_before_stop", "window",
+        "heatmap", "timeline", "causes", "observed",
     )  # fmt: skip
 
     def __init__(self, settings: DiagnosticsSettings | None = None, clock: Clock = time.time):
@@ -95,21 +91,14 @@ class Diagnostics:
         self.observed: dict[str, tuple[float | None, float | None, str | None, float]] = {}
         self.causes = VetoCauses()
         self.loop_count = 0
-        self.loop_t: float | None = None  # the loop in progress (None between loops)
-        self.last_loop_t: float | None = None
-        self.prev_loop_t: float | None = None
-        # (signals, vetoes, orders, exit triggers) when the last loop started: its counts are
-        # what the totals grew by since.
+        self.loop_t = None
+        self.last_loop_t = None
+        self.prev_loop_t = None
         self.loop_base = (0, 0, 0, 0)
-        self.stage_success: dict[str, float] = {}
-        self.stage_error: dict[str, tuple[float, str]] = {}
-        self.stage_error_count: dict[str, int] = {}
-        self.gating: dict[str, list[str]] = {}
-
-    def now(self) -> float:
-        """The engine time of a record: the loop's, or the clock's between loops."""
-        t = self.loop_t
-        return self.clock() if t is None else t
+        self.stage_success = {}
+        self.stage_error = {}
+        self.stage_error_count = {}
+        self.gating = {}
 
     # --- signal / risk / order / exit records -----------------------------------------------
     #
@@ -248,48 +237,7 @@ class Diagnostics:
         finally:
             lock.release()
 
-    # --- the per-loop calls (the loop's thread; one store each, no lock) --------------------
-
-    def record_loop_start(self, now: float | None = None) -> None:
-        """Start a loop at engine time ``now`` (default: the clock); its records carry that time.
-
-        The loop then counts as the liveness ``last_loop`` and vouches for LOOP_STAGES at its
-        time, unless a stage records an error during it. record_loop_end is optional (live:
-        records between loops then read the clock again).
-        """
-        if not self.enabled:
-            return
-        t = self.clock() if now is None else now
-        self.loop_base = (self.signals, self.vetoes, self.orders, self.exit_triggers)
-        self.prev_loop_t = self.last_loop_t
-        self.last_loop_t = self.loop_t = t
-        self.loop_count += 1
-
-    def record_loop(self, now: float) -> None:
-        """Start the engine's loop at ``now``: :meth:`record_loop_start` and, since every loop
-        scans exits right after its fills, :meth:`record_exit_scan_run`, in one call (the
-        executor's only per-loop call; it reports the scan's counts when they change)."""
-        if not self.enabled:
-            return
-        self.loop_base = (self.signals, self.vetoes, self.orders, self.exit_triggers)
-        self.prev_loop_t = self.last_loop_t
-        self.last_loop_t = self.loop_t = self.last_exit_scan = now
-        self.loop_count += 1
-
-    def record_loop_end(self, stages: Iterable[str] = ()) -> None:
-        """Close the loop in progress; ``stages`` are also marked alive at its time."""
-        if not self.enabled:
-            return
-        if stages:
-            self.record_stages_success(stages)
-        self.loop_t = None
-
-    def record_exit_scan_run(self) -> None:
-        """The exit scanner ran (at the loop's time)."""
-        if not self.enabled:
-            return
-        t = self.loop_t
-        self.last_exit_scan = self.clock() if t is None else t
+    # --- the exit pipeline's counts (set by the exit scan; one store each, no lock) ---------
 
     def update_exit_pipeline_status(
         self,
@@ -311,57 +259,6 @@ class Diagnostics:
     def set_liquidation_before_stop(self, count: int) -> None:
         """Set how many open positions would be liquidated before their stop."""
         self.liquidation_before_stop = count
-
-    # --- liveness -----------------------------------------------------------------------------
-
-    def record_stage_success(self, stage: str) -> None:
-        """Mark ``stage`` alive now (the clock: a stage outside the loop, such as state_publish)."""
-        if not self.enabled:
-            return
-        with self._lock:
-            self.stage_success[stage] = self.clock()
-
-    def record_stages_success(self, stages: Iterable[str]) -> None:
-        """Mark several stages alive at one engine time."""
-        if not self.enabled:
-            return
-        t = self.now()
-        with self._lock:
-            for stage in stages:
-                self.stage_success[stage] = t
-
-    def record_stage_error(self, stage: str, error: BaseException | str) -> None:
-        """Record ``stage``'s error (type and message, truncated) at the engine time."""
-        if not self.enabled:
-            return
-        text = f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else error
-        with self._lock:
-            # The loop in progress does not vouch for this stage: keep its last success before.
-            in_loop = self.loop_t is not None and self.loop_t == self.last_loop_t
-            before = self.last_success(stage, before_current_loop=in_loop)
-            if before is not None:
-                self.stage_success[stage] = before
-            self.stage_error[stage] = (self.now(), text[:ERROR_TEXT_MAX])
-            self.stage_error_count[stage] = self.stage_error_count.get(stage, 0) + 1
-
-    def set_gating_flags(self, flags: Mapping[str, Iterable[str]]) -> None:
-        """Set, per symbol, the checks that would block a new entry right now."""
-        if not self.enabled:
-            return
-        with self._lock:
-            self.gating = {symbol: list(reasons) for symbol, reasons in flags.items()}
-
-    def last_success(self, stage: str, before_current_loop: bool = False) -> float | None:
-        """The last time ``stage`` succeeded: recorded on its own, or, for a LOOP_STAGES stage,
-        the last loop started after its last error (the latest, or with
-        ``before_current_loop`` the one before it)."""
-        best = self.stage_success.get(stage)
-        last = self.prev_loop_t if before_current_loop else self.last_loop_t
-        if last is not None and stage in LOOP_STAGES:
-            err = self.stage_error.get(stage)
-            if (err is None or err[0] < last) and (best is None or last > best):
-                best = last
-        return best
 
     # --- reading ------------------------------------------------------------------------------
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from typing import Any
 
 from execution.clock import to_iso
@@ -18,6 +20,16 @@ SLOTS = 16
 assert len(REASONS) <= SLOTS
 
 
+@lru_cache(maxsize=1024)
+def bucket_label(start: float) -> str:
+    """The ISO-8601 time of a bucket's start (epoch seconds).
+
+    Every publish labels the same few hundred buckets (the heatmap's and the timeline's), and
+    formatting a datetime is most of what building them costs: each label is formatted once.
+    """
+    return to_iso(start) or ""
+
+
 class VetoHeatmap:
     """Vetoes counted by (reason, symbol), and by reason in time buckets.
 
@@ -27,7 +39,7 @@ class VetoHeatmap:
     counters; the nested maps and the bucket labels are built when read.
     """
 
-    __slots__ = ("bucket_seconds", "max_buckets", "cells", "counts", "newest")
+    __slots__ = ("bucket_seconds", "max_buckets", "cells", "counts", "newest", "prune_at")
 
     def __init__(self, bucket_seconds: float, max_buckets: int) -> None:
         self.bucket_seconds = bucket_seconds
@@ -35,6 +47,7 @@ class VetoHeatmap:
         self.cells: dict[tuple[str, str | None], int] = {}  # (reason, symbol as given) -> n
         self.counts: dict[int, int] = {}  # bucket * SLOTS + reason number -> n
         self.newest: int | None = None
+        self.prune_at: float = -math.inf  # the bucket whose opening prunes the stale ones
 
     def add(self, reason: str, symbol: str | None, t: float) -> None:
         """Count a veto of ``reason`` (a REASON_KEYS value) on ``symbol`` at ``t``."""
@@ -50,13 +63,21 @@ class VetoHeatmap:
         counts[key] = counts.get(key, 0) + 1
         if newest is None or bucket > newest:
             self.newest = bucket
-            # Buckets open in time order, so the oldest keys are first in the dict: drop from
-            # the front until the first one kept (O(1) amortised; the key just counted is kept,
-            # so the loop ends). A bucket reopened after a clock stepped back waits behind
-            # newer ones and is filtered out when read.
-            oldest_kept = (bucket - self.max_buckets + 1) * SLOTS
-            while (first := next(iter(counts))) < oldest_kept:
-                del counts[first]
+            if bucket >= self.prune_at:
+                self._prune()
+
+    def _prune(self) -> None:
+        """Drop the buckets that fell out of the window, once per ``max_buckets`` new ones.
+
+        Between prunes at most ``max_buckets`` stale buckets wait (readers filter them out),
+        so memory stays bounded. Deleting keys one by one from the front of the dict would cost
+        more: a dict keeps its deleted slots until it resizes, and finding its first key walks
+        past every one of them.
+        """
+        newest = self.newest or 0
+        oldest_kept = (newest - self.max_buckets + 1) * SLOTS
+        self.counts = {key: n for key, n in self.counts.items() if key >= oldest_kept}
+        self.prune_at = newest + self.max_buckets
 
     def by_reason_symbol(self) -> dict[str, dict[str, int]]:
         """reason -> symbol column -> n (a portfolio veto under PORTFOLIO), first seen first."""
@@ -83,7 +104,7 @@ class VetoHeatmap:
         """Return a JSON-ready copy: reason -> symbol -> n, and reason -> bucket ISO -> n."""
         by_time: dict[str, dict[str, int]] = {}
         for bucket, counts in self.held():
-            label = to_iso(bucket * self.bucket_seconds) or ""
+            label = bucket_label(bucket * self.bucket_seconds)
             for reason, n in counts.items():
                 by_time.setdefault(reason, {})[label] = n
         return {
@@ -119,6 +140,7 @@ class VetoHeatmap:
                 target[reason] = target.get(reason, 0) + n
         self.newest = max(merged) if merged else None
         oldest_kept = (self.newest or 0) - self.max_buckets + 1
+        self.prune_at = -math.inf if self.newest is None else self.newest + self.max_buckets
         self.counts = {
             b * SLOTS + REASON_NUMBER[reason]: n
             for b, counts in sorted(merged.items())

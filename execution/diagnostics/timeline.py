@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from execution.clock import to_iso
+from execution.diagnostics.heatmap import bucket_label
 
 TIMELINE_COLUMNS = 96
 
@@ -58,7 +58,7 @@ class VetoTimeline:
         """Return the published form: the width and reason -> bucket start (ISO) -> n."""
         by_time: dict[str, dict[str, int]] = {}
         for index in sorted(self.buckets):
-            label = to_iso(index * self.bucket_seconds) or ""
+            label = bucket_label(index * self.bucket_seconds)
             for reason, n in self.buckets[index].items():
                 by_time.setdefault(reason, {})[label] = n
         return {"bucket_seconds": self.bucket_seconds, "by_reason_time": by_time}

@@ -13,8 +13,10 @@ public names in one place.
 from __future__ import annotations
 
 from array import array
+from bisect import bisect_right
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -178,6 +180,27 @@ class MergedBars:
             self.sym_idx, self.ts, self.open, self.high, self.low, self.close, self.volume,
             strict=True,
         )  # fmt: skip
+
+    @property
+    def first_ts(self) -> float:
+        """The first bar's time (0.0 when there is none)."""
+        return self.ts[0] if self.ts else 0.0
+
+    def loops(self, start: int = 0) -> Iterator[Sequence[BarTuple]]:
+        """The bars from bar ``start`` on, one list per time (one engine loop each).
+
+        A resume point inside a time's bars starts there.
+        """
+        ends = self.loop_ends()
+        g = bisect_right(ends, start)
+        rows = self.rows()
+        if start:
+            next(islice(rows, start, start), None)
+        i = start
+        next_row = rows.__next__
+        for j in islice(ends, g, None):
+            yield [next_row()] if j - i == 1 else list(islice(rows, j - i))
+            i = j
 
     def loop_ends(self) -> Sequence[int]:
         """``group_ends``, computed here when the bars were built without them."""

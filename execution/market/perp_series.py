@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,11 +42,11 @@ class FundingSeries:
 class MarkSeries:
     """Mark-price bars (epoch-second opens) and their length in seconds."""
 
-    ts: tuple[float, ...]
-    open: tuple[float, ...]
-    high: tuple[float, ...]
-    low: tuple[float, ...]
-    close: tuple[float, ...]
+    ts: Sequence[float]  # tuples or C arrays (``array('d')``): read by index and bisect
+    open: Sequence[float]
+    high: Sequence[float]
+    low: Sequence[float]
+    close: Sequence[float]
     timeframe_seconds: float
 
     def __len__(self) -> int:

@@ -10,9 +10,11 @@ without bars. Softer surprises (other timeframes ignored, bar spacing that is no
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import replace
+from array import array
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -23,6 +25,7 @@ from execution.market.series import BarSeries, timeframe_seconds_or_none, valida
 from execution.types import RejectCounts
 
 log = logging.getLogger("v7.data")
+T = TypeVar("T")
 SPACING_TOLERANCE = 0.01  # relative: a median spacing this close to the timeframe is the timeframe
 
 
@@ -81,13 +84,9 @@ def _read_bars(symbol: str, files: Sequence[DataFile], rejects: RejectCounts) ->
     return validate_bars(symbol, ts, o, h, lo, c, v, rejects)
 
 
-def _warn_spacing(
-    series: BarSeries, files: Sequence[DataFile], tf: str | None, want: float | None
-) -> None:
-    if want is None or len(series) < 3:
-        return
-    measured = float(np.median(np.diff(series.ts)))
-    if abs(measured - want) > SPACING_TOLERANCE * want:
+def warn_spacing(measured: float, files: Sequence[DataFile], want: float | None) -> None:
+    """Warn when the bars' median spacing is not ``data.timeframe``'s (``want`` seconds)."""
+    if want is not None and abs(measured - want) > SPACING_TOLERANCE * want:
         log.warning(
             "%s: bars are %gs apart (median) but data.timeframe is %gs; the strategy's periods "
             "count bars, not time", files[0].path.name, measured, want,
@@ -110,22 +109,39 @@ def _as_mark(series: BarSeries, tf: str | None) -> MarkSeries:
     secs = timeframe_seconds_or_none(tf)
     if secs is None:
         secs = float(np.median(np.diff(series.ts))) if len(series) > 1 else 0.0
+    # C arrays, not tuples of floats: a 1m mark file of millions of bars is held whole.
     return MarkSeries(
-        tuple(series.ts.tolist()), tuple(series.open.tolist()), tuple(series.high.tolist()),
-        tuple(series.low.tolist()), tuple(series.close.tolist()), secs,
+        _c_floats(series.ts), _c_floats(series.open), _c_floats(series.high),
+        _c_floats(series.low), _c_floats(series.close), secs,
     )  # fmt: skip
 
 
-def _load_instrument(
-    symbol: str, files: Sequence[DataFile], timeframe: str | None, rejects: RejectCounts
-) -> BarSeries | None:
+def _c_floats(values: np.ndarray) -> array[float]:
+    out = array("d")
+    out.frombytes(np.ascontiguousarray(values, dtype=np.float64).tobytes())
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class InstrumentFiles:
+    """One instrument's files to read: its bars (of the picked timeframe), marks and funding."""
+
+    bars: list[DataFile]
+    bars_timeframe: str | None
+    marks: dict[str | None, list[DataFile]]  # every mark timeframe: a coarse one fills gaps
+    funding: list[DataFile] | None
+
+
+def instrument_files(
+    symbol: str, files: Sequence[DataFile], timeframe: str | None
+) -> InstrumentFiles:
+    """Sort one instrument's files by kind, pick the timeframes, warn of the ones ignored."""
     by_kind: dict[str, dict[str | None, list[DataFile]]] = {}
     for f in files:
         by_kind.setdefault(f.kind, {}).setdefault(f.timeframe, []).append(f)
     if "bars" not in by_kind:
         names = ", ".join(f.path.name for f in files)
         raise DataError(f"{names}: {symbol} has mark/funding data but no bars file")
-    # Every mark timeframe is kept (a coarse one fills what a fine one does not cover).
     picked = {
         k: _pick_timeframe(symbol, k, list(tfs), timeframe)
         for k, tfs in by_kind.items()
@@ -137,23 +153,65 @@ def _load_instrument(
         ignored = [f.path.name for tf, fs in tfs.items() if tf != picked[kind] for f in fs]
         if ignored:
             log.warning("%s: %s of other timeframes ignored: %s", symbol, kind, ", ".join(ignored))
-    bar_files = by_kind["bars"][picked["bars"]]
-    bars = _read_bars(symbol, bar_files, rejects)
-    if not len(bars):
-        return None
-    want = timeframe_seconds_or_none(timeframe)
-    _warn_spacing(bars, bar_files, picked["bars"], want)
+    funding = by_kind["funding"][picked["funding"]] if "funding" in by_kind else None
+    return InstrumentFiles(
+        by_kind["bars"][picked["bars"]], picked["bars"], by_kind.get("mark", {}), funding
+    )
+
+
+def perp_data(symbol: str, files: InstrumentFiles, rejects: RejectCounts) -> PerpData | None:
+    """The instrument's mark and funding series (read whole), None when it has neither."""
     marks = [
-        _as_mark(_read_bars(f"{symbol}:mark", fs, rejects), tf)
-        for tf, fs in by_kind.get("mark", {}).items()
+        _as_mark(_read_bars(f"{symbol}:mark", fs, rejects), tf) for tf, fs in files.marks.items()
     ]
     marks.sort(key=lambda m: m.timeframe_seconds)
     funding = None
-    if "funding" in by_kind:
-        funding = _read_funding(f"{symbol}:funding", by_kind["funding"][picked["funding"]], rejects)
+    if files.funding is not None:
+        funding = _read_funding(f"{symbol}:funding", files.funding, rejects)
     if not marks and funding is None:
-        return bars
-    return replace(bars, perp=PerpData(tuple(marks), funding))
+        return None
+    return PerpData(tuple(marks), funding)
+
+
+def _load_instrument(
+    symbol: str, files: Sequence[DataFile], timeframe: str | None, rejects: RejectCounts
+) -> BarSeries | None:
+    picked = instrument_files(symbol, files, timeframe)
+    bars = _read_bars(symbol, picked.bars, rejects)
+    if not len(bars):
+        return None
+    if len(bars) >= 3:
+        spacing = float(np.median(np.diff(bars.ts)))
+        warn_spacing(spacing, picked.bars, timeframe_seconds_or_none(timeframe))
+    perp = perp_data(symbol, picked, rejects)
+    return bars if perp is None else replace(bars, perp=perp)
+
+
+def load_dir(
+    path: str | Path,
+    timeframe: str | None,
+    load: Callable[[str, Sequence[DataFile], str | None, RejectCounts], T | None],
+) -> tuple[dict[str, T], RejectCounts]:
+    """Load each instrument of a replay directory with ``load`` (None: nothing to replay)."""
+    d = Path(path)
+    files = [parse_data_filename(p) for p in _csv_files(d)]
+    _check_unique(files)
+    by_symbol: dict[str, list[DataFile]] = {}
+    for f in files:
+        by_symbol.setdefault(f.symbol, []).append(f)
+    rejects = RejectCounts()
+    out: dict[str, T] = {}
+    for sym, sym_files in by_symbol.items():
+        series = load(sym, sym_files, timeframe, rejects)
+        if series is not None:
+            out[sym] = series
+        elif any(f.path.stat().st_size for f in sym_files):
+            log.warning("%s: no bar to replay", sym)
+    if not out:
+        raise DataError(
+            f"{d}: no valid bar in {len(files)} CSV file(s) ({rejects.total} lines rejected)"
+        )
+    return out, rejects
 
 
 def load_csv_dir(
@@ -164,22 +222,4 @@ def load_csv_dir(
     ``timeframe`` (``data.timeframe``) picks among several bar files of one instrument and is
     what the bars' spacing is checked against.
     """
-    d = Path(path)
-    files = [parse_data_filename(p) for p in _csv_files(d)]
-    _check_unique(files)
-    by_symbol: dict[str, list[DataFile]] = {}
-    for f in files:
-        by_symbol.setdefault(f.symbol, []).append(f)
-    rejects = RejectCounts()
-    out: dict[str, BarSeries] = {}
-    for sym, sym_files in by_symbol.items():
-        series = _load_instrument(sym, sym_files, timeframe, rejects)
-        if series is not None:
-            out[sym] = series
-        elif any(f.path.stat().st_size for f in sym_files):
-            log.warning("%s: no bar to replay", sym)
-    if not out:
-        raise DataError(
-            f"{d}: no valid bar in {len(files)} CSV file(s) ({rejects.total} lines rejected)"
-        )
-    return out, rejects
+    return load_dir(path, timeframe, _load_instrument)

@@ -111,20 +111,9 @@ def validate_bars(
     its ts is above every earlier value-valid ts, so the result is strictly increasing in ts.
     """
     t, op, hi, lo, cl, vo = _columns(symbol, (ts, o, h, l, c, v))
-    finite = np.isfinite(t) & np.isfinite(op) & np.isfinite(hi) & np.isfinite(lo)
-    finite &= np.isfinite(cl) & np.isfinite(vo)
-    checks: list[tuple[str, BoolArray]] = [
-        ("nan", ~finite),
-        ("non_positive", (op <= 0) | (hi <= 0) | (lo <= 0) | (cl <= 0) | (vo < 0)),
-        ("high_below_low", hi < lo),
-        ("open_outside_range", (op < lo) | (op > hi)),
-        ("close_outside_range", (cl < lo) | (cl > hi)),
-    ]
-    alive = np.ones(len(t), dtype=np.bool_)
-    for reason, bad in checks:
-        hit = bad & alive
-        rejects.add(symbol, reason, int(hit.sum()))
-        alive &= ~hit
+    alive, value_rejects = value_checks(t, op, hi, lo, cl, vo)
+    for reason, n in value_rejects:
+        rejects.add(symbol, reason, n)
     idx = np.flatnonzero(alive)
     far = _lone_bars_far_ahead(t[idx])
     rejects.add(symbol, "ts_far_ahead", int(far.sum()))
@@ -139,6 +128,29 @@ def validate_bars(
     if len(keep) == len(t):  # every bar kept: no copy (a 4.5M-bar file is 216 MB of columns)
         return BarSeries(symbol, t, op, hi, lo, cl, vo)
     return BarSeries(symbol, t[keep], op[keep], hi[keep], lo[keep], cl[keep], vo[keep])
+
+
+def value_checks(
+    t: FloatArray, op: FloatArray, hi: FloatArray, lo: FloatArray, cl: FloatArray, vo: FloatArray
+) -> tuple[BoolArray, list[tuple[str, int]]]:
+    """Which bars pass the value checks, and how many each check rejects (the first that
+    applies counts): they look at one bar at a time, so a chunk of a file gives its own part."""
+    finite = np.isfinite(t) & np.isfinite(op) & np.isfinite(hi) & np.isfinite(lo)
+    finite &= np.isfinite(cl) & np.isfinite(vo)
+    checks: list[tuple[str, BoolArray]] = [
+        ("nan", ~finite),
+        ("non_positive", (op <= 0) | (hi <= 0) | (lo <= 0) | (cl <= 0) | (vo < 0)),
+        ("high_below_low", hi < lo),
+        ("open_outside_range", (op < lo) | (op > hi)),
+        ("close_outside_range", (cl < lo) | (cl > hi)),
+    ]
+    alive = np.ones(len(t), dtype=np.bool_)
+    counts = []
+    for reason, bad in checks:
+        hit = bad & alive
+        counts.append((reason, int(hit.sum())))
+        alive &= ~hit
+    return alive, counts
 
 
 def _lone_bars_far_ahead(tv: FloatArray) -> BoolArray:

@@ -7,8 +7,8 @@ and returns how far it got.
 
 from __future__ import annotations
 
+import math
 import time
-from bisect import bisect_right
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
@@ -16,6 +16,7 @@ from itertools import islice
 from tqdm import tqdm
 
 from execution.market.bars import MergedBars, SyntheticStream, merge_series
+from execution.market.stream import StreamedBars
 from execution.signal_screener import BarTuple
 
 Loop = Sequence[BarTuple]
@@ -34,23 +35,18 @@ class DriveHooks:
     on_check: Callable[[int], int]
     should_stop: Callable[[], bool]
     set_time: Callable[[float], None] | None = None  # a replay clock follows the bars
+    # Called after a loop whose bar time reached the time it returned last (the first time:
+    # after the first loop) with that bar time; returns the next time to call it at.
+    on_time: Callable[[float], float] | None = None
 
 
-def replay_loops(merged: MergedBars, start: int) -> Iterator[Loop]:
-    """The merged bars from bar ``start`` on, one list per time (one engine loop each).
+def replay_loops(merged: MergedBars | StreamedBars, start: int) -> Iterator[Loop]:
+    """The bars from bar ``start`` on, one list per time (one engine loop each): from the
+    merged arrays, or read from the CSV files as they are consumed (a streamed replay).
 
     A resume point inside a time's bars starts there.
     """
-    ends = merged.loop_ends()
-    g = bisect_right(ends, start)
-    rows = merged.rows()
-    if start:
-        next(islice(rows, start, start), None)
-    i = start
-    next_row = rows.__next__
-    for j in islice(ends, g, None):
-        yield [next_row()] if j - i == 1 else list(islice(rows, j - i))
-        i = j
+    return merged.loops(start)
 
 
 def paced_loops(
@@ -88,29 +84,34 @@ def drive(
     first time: after the first loop).
     """
     i = start
-    step, on_check, should_stop, set_time = (
-        hooks.step,
-        hooks.on_check,
-        hooks.should_stop,
-        hooks.set_time,
-    )
+    step, on_check, should_stop, set_time, on_time = (
+        hooks.step, hooks.on_check, hooks.should_stop, hooks.set_time, hooks.on_time,
+    )  # fmt: skip
     bar = tqdm(
         total=progress_total, initial=i, unit="bar", unit_scale=True, delay=2.0,
         mininterval=0.5, disable=progress_total is None, leave=False,
     )  # fmt: skip
     next_check = i + 1
+    next_time = -math.inf
+    # The hot loop tests one bar count: the limit, as the next check point does.
+    stop_at = math.inf if limit is None else limit
     exhausted = True
     try:
         for group in loops:
-            if should_stop() or (limit is not None and i >= limit):
-                exhausted = limit is not None and i >= limit
+            if should_stop() or i >= stop_at:
+                exhausted = i >= stop_at
                 break
-            if limit is not None and i + len(group) > limit:
-                group = group[: limit - i]  # --max-bars N is N bars, even inside a loop
+            n = len(group)
+            if i + n > stop_at:
+                group = group[: int(stop_at) - i]  # --max-bars N is N bars, even inside a loop
+                n = len(group)
+            ts = group[0][1]
             if set_time is not None:
-                set_time(group[0][1])
+                set_time(ts)
             step(group)
-            i += len(group)
+            i += n
+            if on_time is not None and ts >= next_time:
+                next_time = on_time(ts)
             if i >= next_check:
                 next_check = on_check(i)
                 if progress_total is not None:

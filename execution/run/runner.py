@@ -23,6 +23,7 @@ from execution.clock import Clock, ReplayClock
 from execution.config import EngineConfig
 from execution.executor_live import Executor
 from execution.market.bars import MergedBars, SyntheticStream
+from execution.market.stream import StreamedBars
 from execution.memory_errors import MemoryCorrupt
 from execution.run.driver import DriveHooks, DriveResult, drive, paced_loops, replay_loops
 from execution.run.journal import EngineJournal
@@ -245,11 +246,16 @@ class EngineRunner:
     def step(self, group: Any) -> None:
         """Run one engine loop, then sample equity if its bar time crossed a boundary."""
         self.executor.step(group)
-        ts = group[0][1]
+        self._on_bar_time(group[0][1])
+
+    def _on_bar_time(self, ts: float) -> float:
+        """Sample equity if ``ts`` crossed a boundary; return the next boundary (the driver
+        calls again only then, rather than after every loop)."""
         if ts >= self._next_equity_ts:
             self._sample_equity(ts)
+        return self._next_equity_ts
 
-    def run_replay(self, merged: MergedBars) -> DriveResult:
+    def run_replay(self, merged: MergedBars | StreamedBars) -> DriveResult:
         """Replay merged bars as fast as possible (the clock is the bar time)."""
         clock = self.clock
         if not isinstance(clock, ReplayClock):
@@ -257,10 +263,12 @@ class EngineRunner:
         set_perp_data = getattr(self.executor.exchange, "set_perp_data", None)
         if set_perp_data is not None:  # the paper venue settles funding, liquidates on marks
             set_perp_data(merged.perps)
-        total_bars = len(merged.ts)
+        total_bars = len(merged)
         max_bars = self.opts.max_bars
         limit = total_bars if max_bars is None else min(total_bars, max_bars)
-        hooks = DriveHooks(self.step, self.check_point, self._should_stop, clock.set)
+        hooks = DriveHooks(
+            self.executor.step, self.check_point, self._should_stop, clock.set, self._on_bar_time
+        )
         result = drive(
             replay_loops(merged, min(self.bars_done, total_bars)), hooks, start=self.bars_done,
             limit=limit, progress_total=limit if self.opts.progress else None,
@@ -271,7 +279,9 @@ class EngineRunner:
     def run_realtime(self, stream: SyntheticStream) -> DriveResult:
         """Run paced synthetic bars stamped with the wall clock, until stopped."""
         loops = paced_loops(stream, self.cfg.symbols, self.bars_done, self.opts.pace_seconds)
-        hooks = DriveHooks(self.step, self.check_point, self._should_stop)
+        hooks = DriveHooks(
+            self.executor.step, self.check_point, self._should_stop, on_time=self._on_bar_time
+        )
         result = drive(loops, hooks, start=self.bars_done, limit=self.opts.max_bars)
         self._finish_drive(result)
         return result

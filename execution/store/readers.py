@@ -16,7 +16,7 @@ from typing import Any
 from execution.store.errors import NoStore, StoreError
 from execution.store.files import db_path, regular_file_exists, sidecars
 from execution.store.memory import Memory
-from execution.store.schema import SCHEMA_VERSION, schema_version
+from execution.store.schema import OLDEST_READABLE_VERSION, SCHEMA_VERSION, schema_version
 from execution.store.store import BUSY_TIMEOUT_S, failure, memory_from_rows, select_components
 
 _TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -78,7 +78,7 @@ def read_only(state_dir: str | Path, lock_held: bool = False) -> Iterator[sqlite
         version = schema_version(conn, path)
         if version == 0:
             raise StoreError(path, "no v7 schema (an empty or foreign file): not ours")
-        if version != SCHEMA_VERSION:
+        if not OLDEST_READABLE_VERSION <= version <= SCHEMA_VERSION:
             raise StoreError(path, f"schema version {version}, this v7 reads {SCHEMA_VERSION}"
                                    " (the engine migrates it when it opens the store)")  # fmt: skip
         yield conn

@@ -206,8 +206,12 @@ def _create(path: Path) -> None:
                 leftover.unlink()
         conn = sqlite3.connect(tmp, timeout=BUSY_TIMEOUT_S, isolation_level=None)
         try:
-            conn.execute("PRAGMA journal_mode = WAL")
+            # Built with a rollback journal, compacted, then switched to WAL: every migration
+            # runs on a fresh store, and this way its pages are not written twice (a full disk
+            # must still have room for the store's first commits).
             migrate(conn, path)
+            conn.execute("VACUUM")
+            conn.execute("PRAGMA journal_mode = WAL")
         finally:
             conn.close()
         _fsync(tmp)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from execution.clock import Clock
@@ -42,12 +41,11 @@ from execution.venues.ccxt_guard import (
     venue_client_id,
 )
 from execution.venues.ccxt_margin import FundingReader, risk_from_ccxt, set_margin
+from execution.venues.ccxt_orders import MAX_UNSURE_LOOKUPS, TrackedOrder, next_fill, trades_query
 from execution.venues.ccxt_parse import (
     bars_from_ohlcv,
     contract_size,
-    fill_from_trades,
     find_swap_market,
-    make_fill,
     max_leverage_by_symbol,
     position_from_ccxt,
     rules_from_market,
@@ -67,26 +65,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-_EMPTY_POLLS_BEFORE_FALLBACK = 3  # polls without trades before a fill is built from the order
-_MAX_UNSURE_LOOKUPS = 10  # polls spent looking for an order whose send failed
-
-
-@dataclass
-class _Tracked:
-    """An order we sent: what the engine asked for and how much of it was reported filled."""
-
-    req: OrderRequest
-    venue_cid: str
-    unified: str
-    order_id: str | None = None
-    status: str = "open"
-    filled: float = 0.0  # base units
-    average: float | None = None
-    placed_ms: int | None = None
-    reported: float = 0.0
-    seen_trades: set[str] = field(default_factory=set)
-    empty_polls: int = 0
-    lookups: int = 0
 
 
 class CcxtExchange:
@@ -124,7 +102,7 @@ class CcxtExchange:
         self._loaded = False
         self._max_leverage: dict[str, float] = {}
         self._risk: dict[str, PositionRisk] = {}  # as the last positions() read them
-        self._tracked: dict[str, _Tracked] = {}
+        self._tracked: dict[str, TrackedOrder] = {}
         self._unsure: set[str] = set()  # client ids whose last send ended in a transient error
         self.duplicates_prevented = 0
         ours = lambda s: str(self._market(s)["id"])  # noqa: E731 - the venue's id is our symbol
@@ -230,7 +208,7 @@ class CcxtExchange:
                     "order %s: found on %s after a failed send; not sending again", cid, self.name
                 )
                 return found
-        tracked = self._tracked.get(cid) or _Tracked(req, venue_client_id(cid), m["symbol"])
+        tracked = self._tracked.get(cid) or TrackedOrder(req, venue_client_id(cid), m["symbol"])
         to_precision = self._client.amount_to_precision
         amount = float(
             self._call(to_precision, m["symbol"], req.qty / contract_size(m), retry=False)
@@ -271,7 +249,7 @@ class CcxtExchange:
         self._unsure.discard(client_order_id)
         return self._ack(tracked, order)
 
-    def _ack(self, tracked: _Tracked, order: Mapping[str, Any]) -> OrderAck:
+    def _ack(self, tracked: TrackedOrder, order: Mapping[str, Any]) -> OrderAck:
         size = contract_size(self._market(tracked.unified))
         tracked.order_id = str(order.get("id"))
         tracked.filled = float(order.get("filled") or 0.0) * size
@@ -287,56 +265,38 @@ class CcxtExchange:
     def poll_fills(self) -> list[Fill]:
         """Return fills of our orders since the last call (from the exchange's trades)."""
         fills: list[Fill] = []
-        for cid, t in list(self._tracked.items()):
+        for cid, order in list(self._tracked.items()):
             try:
-                if t.order_id is None:
-                    self._resolve_unsure(cid, t)
+                if order.order_id is None:
+                    self._resolve_unsure(cid, order)
                     continue
-                fill = self._new_fill(t)
+                fill = self._new_fill(order)
             except TransientExchangeError as err:
                 log.warning("fills of %s: %s; will retry next poll", cid, err)
                 continue
             if fill is not None:
                 fills.append(fill)
-            if t.status != "open" and t.reported >= t.filled - 1e-12:
+            if order.is_done():
                 del self._tracked[cid]
         return sorted(fills, key=lambda f: f.ts)
 
-    def _resolve_unsure(self, cid: str, t: _Tracked) -> None:
+    def _resolve_unsure(self, cid: str, order: TrackedOrder) -> None:
         """An order whose send failed may still have reached the exchange: look for a while."""
-        t.lookups += 1
-        if self.find_order(cid) is None and t.lookups >= _MAX_UNSURE_LOOKUPS:
+        order.lookups += 1
+        if self.find_order(cid) is None and order.lookups >= MAX_UNSURE_LOOKUPS:
             self._tracked.pop(cid, None)
             self._unsure.discard(cid)
 
-    def _new_fill(self, t: _Tracked) -> Fill | None:
-        if t.status == "open":
-            self.find_order(t.req.client_order_id)
-        if t.filled <= t.reported + 1e-12:
+    def _new_fill(self, order: TrackedOrder) -> Fill | None:
+        """Refresh an open order, then read the trades of what it filled since the last poll."""
+        if order.status == "open":
+            self.find_order(order.req.client_order_id)
+        if not order.has_unreported_fill():
             return None
-        m = self._market(t.unified)
-        if self._client.id.startswith("binance"):  # Binance filters trades by order id itself
-            args: tuple[Any, ...] = (t.unified, None, None, {"orderId": t.order_id})
-        else:
-            args = (t.unified, (t.placed_ms or int(self._clock.now() * 1e3)) - 60_000)
-        trades = self._call(self._client.fetch_my_trades, *args)
-        new = [x for x in trades if str(x.get("order")) == t.order_id]
-        new = [x for x in new if str(x.get("id")) not in t.seen_trades]
-        if new:
-            t.seen_trades.update(str(x.get("id")) for x in new)
-            fill = fill_from_trades(t.req, new, m)
-            t.reported += fill.qty
-            return fill
-        t.empty_polls += 1
-        if t.status == "open" or t.empty_polls < _EMPTY_POLLS_BEFORE_FALLBACK:
-            return None
-        qty = t.filled - t.reported  # the venue shows no trades: trust the order itself
-        if t.average is None or qty <= 0:
-            return None
-        t.reported = t.filled
-        log.warning("order %s: no trades visible; fill from the order, fee estimated", t.venue_cid)
-        fee = qty * t.average * float(m.get("taker") or 0.0)
-        return make_fill(t.req, round(qty, 12), t.average, fee, self._clock.now())
+        market = self._market(order.unified)
+        query = trades_query(order, self._client.id, self._clock.now())
+        trades = self._call(self._client.fetch_my_trades, *query)
+        return next_fill(order, trades, market, self._clock.now())
 
     # --- account and market data --------------------------------------------------------------
 

@@ -33,7 +33,7 @@ from execution.types import (
     OrderRequest,
     Side,
 )
-from execution.venues.base import OrderRejected, TransientExchangeError, feed_bars
+from execution.venues.base import OrderRejected, TransientExchangeError
 from execution.venues.paper_account import (
     FaultPlan,
     PaperAccount,
@@ -270,38 +270,45 @@ class PaperExchange:
         prune_orders(account.orders, ORDER_HISTORY_LIMIT)
         return ack
 
-    def on_bars(self, symbols: Sequence[str], bars: Sequence[BarTuple]) -> None:
-        """:meth:`on_bar` for each ``(idx, ts, open, high, low, close, volume)`` bar of a loop.
+    def on_bars(self, symbols: Sequence[str], bars: Sequence[BarTuple]) -> bool:
+        """:meth:`on_bar` for each ``(idx, ts, open, high, low, close, volume)`` bar of a loop;
+        return whether there are fills or funding payments to poll.
 
         The replay's hot path: with nothing pending a bar only marks its symbol. Funding due by
         the loop's time is settled first, on the positions held before its fills.
         """
+        account = self._account
         if bars and bars[0][1] >= self.perps.next_funding:
-            self.perps.settle(self._account, bars[0][1])
-        if self._account.pending:
-            feed_bars(self.on_bar, symbols, bars)  # fills at the opens, marks at the closes
+            self.perps.settle(account, bars[0][1])
+        if account.pending:  # fills at the opens, marks at the closes
+            for b in bars:
+                self._on_price_bar(symbols[b[0]], b[1], b[2], b[5])
         else:
-            last, rules = self._account.last_prices, self._rules
+            last, rules = account.last_prices, self._rules
             for b in bars:
                 symbol = symbols[b[0]]
                 if symbol in rules:
                     last[symbol] = b[5]
-        if self._account.positions and self.perps.settings.liquidation:
+        if account.positions and self.perps.settings.liquidation:
             for symbol, pos, price, ts in self.perps.liquidations(
-                self._account, symbols, bars, self._venue_cap
+                account, symbols, bars, self._venue_cap
             ):
                 self._liquidate(symbol, pos, price, ts)
+        return bool(account.fills or account.funding)
 
     def on_bar(self, bar: Bar) -> None:
         """Fill the symbol's pending orders at the bar's open, then mark it at the close."""
-        if bar.symbol not in self._rules:
+        self._on_price_bar(bar.symbol, bar.ts, bar.open, bar.close)
+
+    def _on_price_bar(self, symbol: str, ts: float, bar_open: float, close: float) -> None:
+        if symbol not in self._rules:
             return
         still: list[Pending] = []
         for pend in self._account.pending:
-            if pend.req.symbol != bar.symbol:
+            if pend.req.symbol != symbol:
                 still.append(pend)
                 continue
-            pend.filled += self._fill(pend.req, pend.chunks.pop(0), bar.open, bar.ts)
+            pend.filled += self._fill(pend.req, pend.chunks.pop(0), bar_open, ts)
             if pend.chunks:
                 still.append(pend)
             else:
@@ -313,7 +320,7 @@ class PaperExchange:
                         ack.client_order_id, ack.exchange_order_id, status, ack.ts
                     )
         self._account.pending = still
-        self._account.last_prices[bar.symbol] = bar.close
+        self._account.last_prices[symbol] = close
 
     def _fill(self, req: OrderRequest, qty: float, price: float, ts: float) -> float:
         """Execute ``qty`` of ``req`` at ``price`` plus slippage; return the qty filled."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -9,6 +10,7 @@ import random
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, fields, replace
 from enum import Enum
+from json.encoder import encode_basestring_ascii as _text  # what json.dumps uses for a str
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -179,6 +181,70 @@ class PaperAccount:
     fills: list[Fill] = field(default_factory=list)
     funding_until: float | None = None  # settlements up to this time are done
     funding: list[FundingPayment] = field(default_factory=list)  # not yet polled
+    # Not state: each order's JSON entry, and its JSON text once asked for, with the ack they
+    # were made from (see encoded_orders).
+    encoded_orders: dict[str, _Encoded] = field(default_factory=dict, repr=False, compare=False)
+
+
+_Encoded = tuple[OrderAck, dict[str, Any], str | None]
+
+
+class EncodedOrders(dict[str, Any]):
+    """The order history as JSON-ready entries, and as compact strict JSON (:attr:`json`).
+
+    The history holds up to ``ORDER_HISTORY_LIMIT`` orders that barely change between two
+    commits of the engine's memory: each order is encoded once (when its ack changes), and the
+    memory splices the text instead of encoding the whole history at every commit.
+    """
+
+    __slots__ = ("_cache",)
+
+    def __init__(self, cache: dict[str, _Encoded]) -> None:
+        super().__init__({cid: hit[1] for cid, hit in cache.items()})
+        self._cache = cache
+
+    @property
+    def json(self) -> str:
+        """The history as compact strict JSON; ValueError if an order holds a NaN or infinity."""
+        cache = self._cache
+        for cid, (ack, entry, text) in cache.items():
+            if text is None:
+                text = _order_json(cid, ack)
+                cache[cid] = (ack, entry, text)  # same key: the dict's size does not change
+        return "{" + ",".join(hit[2] or "" for hit in cache.values()) + "}"
+
+
+def _order_json(cid: str, ack: OrderAck) -> str:
+    """One history entry as ``json.dumps`` writes it, built from the same C string encoder
+    and float repr (a ``json.dumps`` call per order would cost more than the whole history)."""
+    ts = ack.ts
+    if type(ts) is not float or not math.isfinite(ts):
+        if isinstance(ts, float):
+            raise ValueError(f"orders.{cid}.ts is {ts} (NaN and infinity are not stored)")
+        ts_text = json.dumps(ts)
+    else:
+        ts_text = float.__repr__(ts)
+    return (
+        f'{_text(cid)}:{{"exchange_order_id":{_text(ack.exchange_order_id)},'
+        f'"status":{_text(ack.status)},"ts":{ts_text}}}'
+    )
+
+
+def encoded_orders(b: PaperAccount) -> EncodedOrders:
+    """Return the account's order history, reusing the entry of every order whose ack is the same.
+
+    An ack is frozen and replaced when its order's status changes, so an entry (and its JSON)
+    cached with the very same ack object is still exact.
+    """
+    cache, fresh = b.encoded_orders, {}
+    for cid, ack in b.orders.items():
+        hit = cache.get(cid)
+        if hit is None or hit[0] is not ack:
+            entry = {"exchange_order_id": ack.exchange_order_id, "status": ack.status, "ts": ack.ts}
+            hit = (ack, entry, None)
+        fresh[cid] = hit
+    b.encoded_orders = fresh  # pruned orders drop out of the cache
+    return EncodedOrders(fresh)
 
 
 def _position_dict(p: Position) -> dict[str, Any]:
@@ -201,10 +267,7 @@ def account_to_dict(b: PaperAccount, now: float) -> dict[str, Any]:
         "pending": [
             {"req": encode(p.req), "chunks": list(p.chunks), "filled": p.filled} for p in b.pending
         ],
-        "orders": {
-            cid: {"exchange_order_id": a.exchange_order_id, "status": a.status, "ts": a.ts}
-            for cid, a in b.orders.items()
-        },
+        "orders": encoded_orders(b),
         "last_prices": dict(b.last_prices),
         "order_seq": b.order_seq,
         "fill_seq": b.fill_seq,

@@ -154,13 +154,21 @@ class PaperPerps:
         """Return (symbol, position, liquidation price, bar ts) of each position this loop's
         bars liquidate."""
         out = []
+        positions, data = account.positions, self.data
         for b in bars:
             symbol = symbols[b[0]]
-            pos = account.positions.get(symbol)
+            pos = positions.get(symbol)
             if pos is None:
                 continue
             liq = self._liquidation_price(symbol, pos, account, venue_cap)
-            marks = self._mark_range(symbol, b) if self.data else (b[2], b[3], b[4])
+            if symbol not in data:
+                # The bar is the mark range: a bar that stays on the safe side of the price
+                # (nearly all of them) cannot liquidate, whatever liquidation_crossed would add.
+                if (b[4] > liq) if pos.qty > 0 else (b[3] < liq):
+                    continue
+                marks = (b[2], b[3], b[4])
+            else:
+                marks = self._mark_range(symbol, b)
             if liquidation_crossed(pos, liq, b[2], b[3], b[4], marks):
                 out.append((symbol, pos, liq, b[1]))
         return out
