@@ -175,7 +175,7 @@ def store_cost_in_replay(pairs: int, bars_per_symbol: int) -> dict[str, Any]:
     q = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else [ratios[0]] * 3
     return {
         "pairs": pairs,
-        "bars": len(prep.merged.ts),
+        "bars": len(prep.merged),
         "overhead_paired_cpu_pct": round((statistics.median(ratios) - 1) * 100, 2),
         "overhead_mean_pct": round((statistics.fmean(ratios) - 1) * 100, 2),
         "overhead_iqr_pct": [round((q[0] - 1) * 100, 2), round((q[2] - 1) * 100, 2)],
@@ -197,7 +197,7 @@ def counted_replay(mode: str, bars_per_symbol: int) -> None:
     n_bars = bars_per_symbol * len(cfg["universe"]) if mode != "setup" else 100
     prep = prepare_replay(cfg, n_bars)
     with temp_dir("v7-bench-store-") as d:  # as run_prepared, without the summary (it reads
-        clock = ReplayClock(prep.merged.ts[0])  # the journal back: not what the store costs)
+        clock = ReplayClock(prep.merged.first_ts)  # the journal back: not what the store costs)
         opts = RunOptions("replay", prep.source, None, False)
         factory = paper_exchange_factory(prep.cfg, clock)
         runner = EngineRunner(prep.cfg, opts, d, clock, factory, prep.rejects)

@@ -26,6 +26,7 @@ from execution.cli import run as cli_run
 from execution.clock import ReplayClock
 from execution.config import EngineConfig, parse_config
 from execution.market.bars import MergedBars
+from execution.market.stream import StreamedBars
 from execution.run.runner import EngineRunner, RunOptions
 from execution.run.summary import summary_dict
 from execution.types import Fill, RejectCounts
@@ -142,7 +143,7 @@ class PreparedReplay:
     """A config and its merged bars, built once and replayed as often as needed."""
 
     cfg: EngineConfig
-    merged: MergedBars
+    merged: MergedBars | StreamedBars
     rejects: RejectCounts
     source: str
     prepare_s: float
@@ -184,7 +185,7 @@ def run_prepared(
     on_runner: Callable[[EngineRunner], None] | None = None,
 ) -> ReplayResult:
     """Replay once into ``state_dir``; time exactly what `v7 run --fast` times (run_replay)."""
-    clock = ReplayClock(prep.merged.ts[0] if prep.merged.ts else 0.0)
+    clock = ReplayClock(prep.merged.first_ts)  # 0.0 when there are no bars
     opts = RunOptions("replay", prep.source, max_bars, False)
     factory = cli_run.paper_exchange_factory(prep.cfg, clock)
     runner = EngineRunner(prep.cfg, opts, state_dir, clock, factory, prep.rejects)

@@ -14,7 +14,9 @@ import math
 import os
 import stat
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii as _text  # what json.dumps uses for a key
 from pathlib import Path
 from typing import Any
 
@@ -44,11 +46,32 @@ def _finite(obj: Any) -> Any:
     return obj
 
 
+def json_text(data: Any) -> str:
+    """Return ``data`` as compact strict JSON, NaN and infinities written as null."""
+    return json.dumps(_finite(data), separators=(",", ":"), allow_nan=False)
+
+
+def json_text_spliced(data: dict[str, Any], encoded: Mapping[str, str]) -> str:
+    """Return :func:`json_text` of ``data``, taking the text of each key in ``encoded`` as is.
+
+    A large value the caller keeps encoded (the paper venue's order history) is then neither
+    walked nor encoded again. ``encoded`` values must be what :func:`json_text` would write.
+    """
+    parts = [
+        f"{_text(str(k))}:{encoded[k] if k in encoded else json_text(v)}" for k, v in data.items()
+    ]
+    return "{" + ",".join(parts) + "}"
+
+
 def write_json_atomic(path: str | Path, data: dict[str, Any], *, fsync: bool = True) -> None:
     """Write ``data`` as JSON to ``path`` atomically (temp file + fsync + os.replace)."""
+    write_text_atomic(path, json_text(data), fsync=fsync)
+
+
+def write_text_atomic(path: str | Path, payload: str, *, fsync: bool = True) -> None:
+    """Write ``payload`` to ``path`` atomically (temp file + fsync + os.replace)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    payload = json.dumps(_finite(data), separators=(",", ":"), allow_nan=False)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:

@@ -125,19 +125,28 @@ def write_risk_snapshot(snapshot: dict[str, Any], state_dir: str | Path | None =
     _write_json_state(resolve_state_dir(state_dir) / RISK_SNAPSHOT_FILE, snapshot)
 
 
+# A publish waits at least this many times the last one's duration, so that publishing takes
+# at most about 1/(1 + PUBLISH_COST_FACTOR) of a replay however large the files grow, and the
+# wall interval alone paces it while a publish stays under min_interval / PUBLISH_COST_FACTOR.
+PUBLISH_COST_FACTOR = 10.0
+# ...but never longer than this between two publishes: a dashboard still sees the engine move.
+PUBLISH_MAX_WAIT_SECONDS = 5.0
+
+
 class PublishThrottle:
-    """Publish at most every ``min_interval`` wall seconds, and in replay every N bars too."""
+    """Publish at most every ``min_interval`` wall seconds (longer after a slow publish: see
+    :data:`PUBLISH_COST_FACTOR`; 0 publishes at every loop), and in replay every N bars too."""
 
     def __init__(self, min_interval_seconds: float, every_bars: int | None) -> None:
         self.min_interval = min_interval_seconds
         self.every_bars = every_bars
         self._last_wall = 0.0
         self._last_bars = 0
+        self._wait = min_interval_seconds
 
     def due(self, bars_processed: int) -> bool:
-        """Return whether a publish is due (the wall interval passed, or N bars in a replay)."""
-        wall = time.monotonic()
-        if wall - self._last_wall >= self.min_interval:
+        """Return whether a publish is due (the wait passed, or N bars in a replay)."""
+        if time.monotonic() - self._last_wall >= self._wait:
             return True
         return self.every_bars is not None and bars_processed - self._last_bars >= self.every_bars
 
@@ -152,7 +161,10 @@ class PublishThrottle:
             at = min(at, self._last_bars + self.every_bars)
         return max(at, bars_processed + 1)
 
-    def mark(self, bars_processed: int) -> None:
-        """Note that a publish happened now, at ``bars_processed`` bars."""
+    def mark(self, bars_processed: int, took_seconds: float = 0.0) -> None:
+        """Note that a publish that took ``took_seconds`` ended now, at ``bars_processed`` bars."""
         self._last_wall = time.monotonic()
         self._last_bars = bars_processed
+        if self.min_interval > 0:  # (0 asks for a publish at every loop: kept so)
+            by_cost = min(PUBLISH_COST_FACTOR * took_seconds, PUBLISH_MAX_WAIT_SECONDS)
+            self._wait = max(self.min_interval, by_cost)

@@ -257,6 +257,18 @@ def test_the_publish_throttle_asks_again_at_the_stride_or_the_bar_interval() -> 
     assert wall_only.next_check(50, 512) == 562
 
 
+def test_a_slow_publish_spaces_the_next_one_but_not_the_bar_interval() -> None:
+    throttle = PublishThrottle(1e-9, 100)  # the wall interval alone: due at once
+    throttle.mark(0, took_seconds=0.0)
+    assert throttle.due(1)
+    throttle.mark(0, took_seconds=3600.0)  # a publish that took an hour: the wait is capped
+    assert not throttle.due(99)  # ...but still far beyond this test's run time
+    assert throttle.due(100)  # the Nth bar publishes however slow the last publish was
+    every_loop = PublishThrottle(0.0, None)
+    every_loop.mark(0, took_seconds=3600.0)
+    assert every_loop.due(1)  # an interval of 0 publishes at every loop, slow or not
+
+
 def test_a_replay_publishes_at_the_configured_bar_interval_exactly(tmp_path: Path) -> None:
     cfg = load_config(CONFIG)
     data = cfg.model_dump()

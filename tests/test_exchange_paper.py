@@ -249,6 +249,37 @@ def test_save_and_load_round_trip_is_exact_including_pending_orders(tmp_path: Pa
     assert back.poll_fills() == ex.poll_fills() and back.to_dict() == ex.to_dict()
 
 
+def test_saved_file_is_the_compact_json_of_the_account_as_its_orders_change(
+    tmp_path: Path,
+) -> None:
+    ex = make_exchange()
+    ex.on_bar(bar(100.0, close=101.3))
+    path = tmp_path / "paper_exchange.json"
+    for step in range(3):
+        ex.place_order(order("buy", 0.1 * (step + 1), cid=f"o{step}"))  # pending until a bar
+        ex.save(path)
+        plain = json.dumps(ex.to_dict(), separators=(",", ":"), allow_nan=False)
+        assert path.read_text(encoding="utf-8") == plain
+        ex.on_bar(bar(100.0 + step))  # fills it: the order's status changes
+    ex.save(path)
+    assert json.loads(path.read_text(encoding="utf-8"))["orders"]["o2"]["status"] == "filled"
+
+
+def test_an_order_time_that_is_not_finite_is_saved_as_null(tmp_path: Path) -> None:
+    ex = make_exchange()
+    ex.on_bar(bar(100.0))
+    ex.place_order(order("buy", 1.0, trigger=100.0, cid="odd"))
+    data = ex.to_dict()
+    data["orders"] = {"odd": {**data["orders"]["odd"], "ts": float("nan")}}
+    back = PaperExchange.restore(
+        data, {SYM: MarketRules(SYM)}, 1.0, FEE_BPS, SLIP_BPS, ReplayClock()
+    )
+    path = tmp_path / "paper_exchange.json"
+    back.save(path)
+    saved = json.loads(path.read_text(encoding="utf-8"), parse_constant=pytest.fail)
+    assert saved["orders"]["odd"]["ts"] is None
+
+
 def test_restore_from_dict_keeps_the_account() -> None:
     ex = make_exchange()
     ex.on_bar(bar(100.0))

@@ -36,27 +36,11 @@ class InstrumentPlan:
 
 
 @dataclass(frozen=True, slots=True)
-class BarTimes:
-    """What a streamed replay knows of its bar times up front: how many, and the first."""
-
-    n: int
-    first: float
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __getitem__(self, i: int) -> float:
-        if i != 0 or not self.n:
-            raise IndexError("a streamed replay knows its first bar time only")
-        return self.first
-
-
-@dataclass(frozen=True, slots=True)
 class StreamedBars:
     """The bars of a CSV replay directory, read from the files as the loops are consumed.
 
     Reads like ``MergedBars`` where the runner reads it (``symbols``, ``perps``, ``len``,
-    ``first_ts``, ``loops``); ``ts`` holds only the bar count and the first time.
+    ``first_ts``, ``loops``); it holds no bar column (no ``ts``).
     """
 
     symbols: list[str]
@@ -69,10 +53,6 @@ class StreamedBars:
     @property
     def first_ts(self) -> float:
         return min((p.first_ts for p in self.plans.values()), default=0.0)
-
-    @property
-    def ts(self) -> BarTimes:
-        return BarTimes(len(self), self.first_ts)
 
     def in_order(self, symbols_order: Sequence[str]) -> StreamedBars:
         """The same bars merged in ``symbols_order`` (the symbols it lacks follow, sorted), as

@@ -6,21 +6,23 @@ engine runs) and the never-raising state-file loader.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from execution.report.metrics import Trade, trade_from_row
+from execution.report.metrics import Trade
 from execution.report.prices import Prices, load_prices
+from execution.report.trade_table import ROW_COLUMNS, TradeTable
 from execution.state_v7 import load_runtime_diagnostics_state
-from execution.store import read_closed_trades, read_equity, read_fills, read_funding, read_memory
+from execution.store import read_memory, stream_rows
 
 
 @dataclass(frozen=True)
 class ReportInputs:
     """A run as the report sees it; build one by hand in tests, or with ``load_inputs``."""
 
-    trades: tuple[Trade, ...]
+    trades: Sequence[Trade]  # a tuple by hand; a TradeTable (columns) from the journal
     equity_ts: tuple[float, ...] = ()
     equity_nav: tuple[float, ...] = ()
     starting_balance: float | None = None
@@ -55,12 +57,11 @@ def _last_closes(memory: Any) -> dict[str, float]:
 
 
 def _curve(
-    equity: list[dict[str, Any]], start: float | None, end: float | None,
+    equity: tuple[list[float], list[float]], start: float | None, end: float | None,
     starting: float | None, final_nav: float | None,
 ) -> tuple[tuple[float, ...], tuple[float, ...]]:  # fmt: skip
     """The sampled NAV, with the starting balance at the start and the final NAV at the end."""
-    ts = [float(r["ts"]) for r in equity]
-    nav = [float(r["nav"]) for r in equity]
+    ts, nav = equity
     if starting is not None and start is not None and (not ts or start < ts[0]):
         ts.insert(0, start)
         nav.insert(0, starting)
@@ -70,28 +71,49 @@ def _curve(
     return tuple(ts), tuple(nav)
 
 
-def _start(
-    rows: list[dict[str, Any]], prices: dict[str, Prices], equity: list[Any]
-) -> float | None:
+def _start(trades: TradeTable, prices: dict[str, Prices], equity_ts: list[float]) -> float | None:
     firsts = [float(p.ts[0]) for p in prices.values()]
-    firsts += [float(r["entry_ts"]) for r in rows[:1]] + [float(r["ts"]) for r in equity[:1]]
+    firsts += [t.entry_ts for t in trades[:1]] + equity_ts[:1]
     return min(firsts) if firsts else None
 
 
-def _by_symbol(funding: list[dict[str, Any]]) -> dict[str, float]:
+def _equity(state_dir: str | Path) -> tuple[list[float], list[float]]:
+    ts: list[float] = []
+    nav: list[float] = []
+    for t, v in stream_rows(state_dir, "equity", ("ts", "nav")):
+        ts.append(float(t))
+        nav.append(float(v))
+    return ts, nav
+
+
+def _fees(state_dir: str | Path) -> float:
+    """Every fill's fee, summed in Python in journal order: SQL's SUM may round differently."""
+    return sum(float(fee) for (fee,) in stream_rows(state_dir, "fills", ("fee",)))
+
+
+@dataclass(frozen=True)
+class _Funding:
+    total: float | None  # None: no funding journaled
+    by_symbol: dict[str, float]
+    payments: int
+
+
+def _funding(state_dir: str | Path) -> _Funding:
     totals: dict[str, float] = {}
-    for row in funding:
-        symbol = str(row["symbol"])
-        totals[symbol] = totals.get(symbol, 0.0) + float(row["payment"])
-    return dict(sorted(totals.items()))
+    total, payments = 0.0, 0
+    for symbol, payment in stream_rows(state_dir, "funding", ("symbol", "payment")):
+        total += float(payment)
+        payments += 1
+        totals[str(symbol)] = totals.get(str(symbol), 0.0) + float(payment)
+    return _Funding(total if payments else None, dict(sorted(totals.items())), payments)
 
 
 def load_inputs(state_dir: str | Path, *, with_prices: bool = True) -> ReportInputs:
     """Read the journal, memory and runtime diagnostics (NoStore / StoreError propagate)."""
-    rows = read_closed_trades(state_dir)
-    equity = read_equity(state_dir)
-    fills = read_fills(state_dir)
-    funding = read_funding(state_dir)
+    # Streamed and aggregated as read: the journal of a long run is never held as rows.
+    trades = TradeTable(stream_rows(state_dir, "closed_trades", ROW_COLUMNS))
+    equity = _equity(state_dir)
+    funding = _funding(state_dir)
     memory = read_memory(state_dir)
     progress = memory.progress if memory is not None else {}
     identity = memory.identity if memory is not None else {}
@@ -101,19 +123,18 @@ def load_inputs(state_dir: str | Path, *, with_prices: bool = True) -> ReportInp
     end = float(end) if isinstance(end, int | float) else None
     source = identity.get("source") if isinstance(identity.get("source"), str) else None
     prices = load_prices(source, symbols, end, _last_closes(memory)) if with_prices else {}
-    start = _start(rows, prices, equity)
+    start = _start(trades, prices, equity[0])
     starting = account.get("starting_balance") if isinstance(account, dict) else None
     starting = float(starting) if isinstance(starting, int | float) else None
     nav = _shared_book(memory).get("nav")
     ts, navs = _curve(equity, start, end, starting, float(nav) if nav is not None else None)
     bars = progress.get("bars_processed")
     return ReportInputs(
-        trades=tuple(trade_from_row(r) for r in rows), equity_ts=ts, equity_nav=navs,
+        trades=trades, equity_ts=ts, equity_nav=navs,
         starting_balance=starting, start_ts=start, end_ts=end,
         bars=int(bars) if isinstance(bars, int) else None,
-        fees=sum(float(f["fee"]) for f in fills),
-        funding=sum(float(f["payment"]) for f in funding) if funding else None,
-        funding_by_symbol=_by_symbol(funding), funding_payments=len(funding),
+        fees=_fees(state_dir), funding=funding.total,
+        funding_by_symbol=funding.by_symbol, funding_payments=funding.payments,
         diagnostics=load_runtime_diagnostics_state(state_dir), prices=prices, source=source,
         completed=progress.get("completed") if isinstance(progress.get("completed"), bool) else None,
     )  # fmt: skip

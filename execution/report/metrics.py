@@ -88,9 +88,18 @@ def sqn(pnls: Sequence[float]) -> float | None:
 
 def trade_stats(trades: Sequence[Trade]) -> dict[str, Any]:
     """Counts, win rate, average/median, profit factor, expectancy, SQN, best/worst, duration."""
-    pnls = [t.net_pnl for t in trades]
-    returns = [t.return_pct for t in trades]
-    n = len(trades)
+    # One pass: ``trades`` may build each Trade as it is read (a TradeTable holds columns).
+    pnls: list[float] = []
+    returns: list[float] = []
+    durations: list[float] = []
+    gross, fees = 0.0, 0.0
+    for t in trades:
+        pnls.append(t.net_pnl)
+        returns.append(t.return_pct)
+        durations.append(t.duration_s)
+        gross += t.pnl
+        fees += t.fees
+    n = len(pnls)
     wins = sum(1 for p in pnls if p > 0)
     losses = sum(1 for p in pnls if p < 0)
     return {
@@ -109,9 +118,9 @@ def trade_stats(trades: Sequence[Trade]) -> dict[str, Any]:
         "worst_trade": min(pnls) if n else None,
         "best_trade_pct": max(returns) if n else None,
         "worst_trade_pct": min(returns) if n else None,
-        "avg_duration_s": statistics.fmean(t.duration_s for t in trades) if n else None,
-        "gross_pnl": sum(t.pnl for t in trades),
-        "fees": sum(t.fees for t in trades),
+        "avg_duration_s": statistics.fmean(durations) if n else None,
+        "gross_pnl": gross if n else 0,
+        "fees": fees if n else 0,
         "realized_net_pnl": sum(pnls),
     }
 
@@ -120,9 +129,11 @@ def exposure(trades: Sequence[Trade], start: float, end: float) -> float | None:
     """Fraction of [start, end] with at least one position open (intervals merged)."""
     if end <= start:
         return None
+    entries = np.fromiter((t.entry_ts for t in trades), dtype=float, count=len(trades))
+    exits = np.fromiter((t.exit_ts for t in trades), dtype=float, count=len(trades))
     covered, reach = 0.0, start
-    for t in sorted(trades, key=lambda t: t.entry_ts):
-        lo, hi = max(t.entry_ts, reach), min(t.exit_ts, end)
+    for i in np.argsort(entries, kind="stable").tolist():  # as sorted() by entry time
+        lo, hi = max(float(entries[i]), reach), min(float(exits[i]), end)
         if hi > lo:
             covered += hi - lo
             reach = hi

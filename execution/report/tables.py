@@ -9,24 +9,27 @@ from typing import Any
 from execution.report.metrics import Trade, profit_factor
 
 
-def _group_row(trades: Sequence[Trade]) -> dict[str, Any]:
-    pnls = [t.net_pnl for t in trades]
+def _group_row(group: tuple[list[float], list[float]]) -> dict[str, Any]:
+    pnls, fees = group
     wins = sum(1 for p in pnls if p > 0)
     return {
-        "trades": len(trades),
+        "trades": len(pnls),
         "wins": wins,
-        "win_rate": wins / len(trades) if trades else None,
+        "win_rate": wins / len(pnls) if pnls else None,
         "net_pnl": sum(pnls),
-        "avg_trade": sum(pnls) / len(trades) if trades else None,
-        "fees": sum(t.fees for t in trades),
+        "avg_trade": sum(pnls) / len(pnls) if pnls else None,
+        "fees": sum(fees),
         "profit_factor": profit_factor(pnls),
     }
 
 
-def _grouped(trades: Sequence[Trade], key: str) -> dict[str, list[Trade]]:
-    groups: dict[str, list[Trade]] = defaultdict(list)
+def _grouped(trades: Sequence[Trade], key: str) -> dict[str, tuple[list[float], list[float]]]:
+    """Each group's net PnLs and fees: what a row needs, not the trades (a long run has many)."""
+    groups: dict[str, tuple[list[float], list[float]]] = defaultdict(lambda: ([], []))
     for t in trades:
-        groups[str(getattr(t, key))].append(t)
+        pnls, fees = groups[str(getattr(t, key))]
+        pnls.append(t.net_pnl)
+        fees.append(t.fees)
     return groups
 
 
@@ -37,7 +40,7 @@ def per_symbol(
     groups = _grouped(trades, "symbol")
     holds = dict(buy_hold_pct or {})
     rows = {
-        sym: {**_group_row(groups.get(sym, [])), "buy_hold_pct": holds.get(sym)}
+        sym: {**_group_row(groups.get(sym, ([], []))), "buy_hold_pct": holds.get(sym)}
         for sym in set(groups) | set(holds)
     }
     return dict(sorted(rows.items(), key=lambda kv: -kv[1]["net_pnl"]))

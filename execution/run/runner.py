@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import signal
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -346,6 +347,7 @@ class EngineRunner:
         run then carries on exactly as an uninterrupted one. A kill between the two leaves the
         views one publish ahead of the memory, which the next publish rewrites.
         """
+        started = time.monotonic()
         self.executor.prune_pending()
         try:
             self.last_risk = publish_views(self, running)
@@ -354,7 +356,7 @@ class EngineRunner:
             log.error("state publish failed: %s", err)
         if self.opts.mode == "replay" or not running:
             self.commit()
-        self.throttle.mark(self.bars_done)
+        self.throttle.mark(self.bars_done, time.monotonic() - started)
 
     def _equity_boundary(self, ts: float) -> float:
         return (ts // EQUITY_EVERY_SECONDS + 1) * EQUITY_EVERY_SECONDS

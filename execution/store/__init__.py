@@ -29,6 +29,7 @@ from execution.store.readers import (
     read_memory,
     read_orders,
     store_exists,
+    stream_rows,
 )
 from execution.store.schema import MIGRATIONS, SCHEMA_VERSION, migrate
 from execution.store.store import Store
@@ -65,4 +66,5 @@ __all__ = [
     "read_memory",
     "read_orders",
     "store_exists",
+    "stream_rows",
 ]

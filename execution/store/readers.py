@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +116,24 @@ def _rows(
     with read_only(state_dir) as conn:
         rows = conn.execute(sql, params).fetchall()
     return [dict(zip(columns, row, strict=True)) for row in reversed(rows)]
+
+
+def stream_rows(
+    state_dir: str | Path, table: str, columns: Sequence[str] | None = None
+) -> Iterator[tuple[Any, ...]]:
+    """Every row of a journal table (``columns`` of it, default all) in the order it was recorded.
+
+    Rows come from the cursor one at a time, so a reader that aggregates them holds one row,
+    not the table (a long replay journals millions of fills). The connection stays open until
+    the iterator is exhausted or closed.
+    """
+    known = _TABLE_COLUMNS[table]
+    picked = tuple(columns) if columns is not None else known
+    unknown = [c for c in picked if c not in known]
+    if unknown:  # the names go into the SQL text: only the table's own columns may
+        raise ValueError(f"{table} has no column {unknown[0]!r}")
+    with read_only(state_dir) as conn:
+        yield from conn.execute(f"SELECT {', '.join(picked)} FROM {table} ORDER BY rowid")
 
 
 def read_closed_trades(
