@@ -279,7 +279,7 @@ class Executor:
         trigger = ei.price if ei.kind is not ExitKind.SIGNAL else None
         req = OrderRequest(
             client_order_id=client_order_id(
-                f"{ei.symbol}:{int(ei.ts * 1000)}", OrderKind.EXIT, ei.kind.value
+                f"{ei.symbol}:{int(ei.ts * 1000)}", OrderKind.EXIT, ei.kind.value, ei.ts
             ),
             symbol=ei.symbol,
             side="sell" if ei.side.sign > 0 else "buy",
@@ -331,7 +331,7 @@ class Executor:
         step = self.rules[intent.symbol].qty_step
         qty = round_qty(intent.notional / intent.ref_price, step)
         req = OrderRequest(
-            client_order_id=client_order_id(intent.intent_id, OrderKind.ENTRY),
+            client_order_id=client_order_id(intent.intent_id, OrderKind.ENTRY, ts=intent.ts),
             symbol=intent.symbol,
             side=intent.side.order_side,
             qty=qty,

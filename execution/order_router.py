@@ -51,16 +51,33 @@ _REJECTION_KEYWORDS: tuple[tuple[str, str], ...] = (
 )
 
 
-def client_order_id(intent_id: str, kind: OrderKind, attempt_group: str = "") -> str:
+def client_order_id(
+    intent_id: str, kind: OrderKind, attempt_group: str = "", ts: float | None = None
+) -> str:
     """Derive a deterministic client order id (<= 36 chars) from the intent.
 
     Retries of the same intent get the same id, so the exchange can refuse a second order.
     ``attempt_group`` makes a deliberately new order for the same intent (e.g. a second exit
-    after the first one was cancelled) get a new id.
+    after the first one was cancelled) get a new id. ``ts`` (the intent's time) leads the id
+    as seven base-36 digits of its second, so ids sort by time: the journal's unique index on
+    them then takes each new id at its end instead of at a random page, and a long run's
+    commits stay as cheap as its first (random digests made each one dirty a page of its own).
     """
     letter = "e" if kind is OrderKind.ENTRY else "x"
     digest = hashlib.sha1(f"{intent_id}|{kind.value}|{attempt_group}".encode()).hexdigest()
-    return f"v7{letter}{digest[:20]}"
+    if ts is None:
+        return f"v7{letter}{digest[:20]}"
+    return f"v7{letter}{_base36(max(int(ts), 0)).rjust(7, '0')}{digest[:20]}"
+
+
+def _base36(n: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while True:
+        n, r = divmod(n, 36)
+        out = digits[r] + out
+        if not n:
+            return out
 
 
 def classify_rejection(message: str) -> str:

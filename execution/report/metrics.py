@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -88,10 +89,9 @@ def sqn(pnls: Sequence[float]) -> float | None:
 
 def trade_stats(trades: Sequence[Trade]) -> dict[str, Any]:
     """Counts, win rate, average/median, profit factor, expectancy, SQN, best/worst, duration."""
-    # One pass: ``trades`` may build each Trade as it is read (a TradeTable holds columns).
-    pnls: list[float] = []
-    returns: list[float] = []
-    durations: list[float] = []
+    # One pass: ``trades`` may build each Trade as it is read (a TradeTable holds columns);
+    # C arrays hold 8 bytes a value where a list holds a pointer and a 24-byte float.
+    pnls, returns, durations = array("d"), array("d"), array("d")
     gross, fees = 0.0, 0.0
     for t in trades:
         pnls.append(t.net_pnl)
@@ -129,11 +129,13 @@ def exposure(trades: Sequence[Trade], start: float, end: float) -> float | None:
     """Fraction of [start, end] with at least one position open (intervals merged)."""
     if end <= start:
         return None
-    entries = np.fromiter((t.entry_ts for t in trades), dtype=float, count=len(trades))
-    exits = np.fromiter((t.exit_ts for t in trades), dtype=float, count=len(trades))
+    entries, exits = array("d"), array("d")  # one pass: a TradeTable builds each Trade read
+    for t in trades:
+        entries.append(t.entry_ts)
+        exits.append(t.exit_ts)
     covered, reach = 0.0, start
-    for i in np.argsort(entries, kind="stable").tolist():  # as sorted() by entry time
-        lo, hi = max(float(entries[i]), reach), min(float(exits[i]), end)
+    for i in np.argsort(np.frombuffer(entries), kind="stable").tolist():  # as sorted() did
+        lo, hi = max(entries[i], reach), min(exits[i], end)
         if hi > lo:
             covered += hi - lo
             reach = hi

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from array import array
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from execution.report.metrics import Trade, profit_factor
 
+_Group = tuple["array[float]", "array[float]"]  # net PnLs and fees, 8 bytes a value
 
-def _group_row(group: tuple[list[float], list[float]]) -> dict[str, Any]:
+
+def _group_row(group: _Group) -> dict[str, Any]:
     pnls, fees = group
     wins = sum(1 for p in pnls if p > 0)
     return {
@@ -23,9 +26,9 @@ def _group_row(group: tuple[list[float], list[float]]) -> dict[str, Any]:
     }
 
 
-def _grouped(trades: Sequence[Trade], key: str) -> dict[str, tuple[list[float], list[float]]]:
+def _grouped(trades: Sequence[Trade], key: str) -> dict[str, _Group]:
     """Each group's net PnLs and fees: what a row needs, not the trades (a long run has many)."""
-    groups: dict[str, tuple[list[float], list[float]]] = defaultdict(lambda: ([], []))
+    groups: dict[str, _Group] = defaultdict(lambda: (array("d"), array("d")))
     for t in trades:
         pnls, fees = groups[str(getattr(t, key))]
         pnls.append(t.net_pnl)
@@ -40,7 +43,10 @@ def per_symbol(
     groups = _grouped(trades, "symbol")
     holds = dict(buy_hold_pct or {})
     rows = {
-        sym: {**_group_row(groups.get(sym, ([], []))), "buy_hold_pct": holds.get(sym)}
+        sym: {
+            **_group_row(groups.get(sym, (array("d"), array("d")))),
+            "buy_hold_pct": holds.get(sym),
+        }
         for sym in set(groups) | set(holds)
     }
     return dict(sorted(rows.items(), key=lambda kv: -kv[1]["net_pnl"]))

@@ -85,4 +85,11 @@ class TradeTable(Sequence[Trade]):
         return self._trade(i)
 
     def __iter__(self) -> Iterator[Trade]:
-        return (self._trade(i) for i in range(len(self)))
+        # zip over the columns: a metric pass over 100k trades costs ~0.1 s, not ~0.4 s by index.
+        names, n, c = self._names, self._numbers, self._codes
+        columns = (c["symbol"], c["side"], n["entry_ts"], n["exit_ts"], n["entry_price"],
+                   n["exit_price"], n["qty"], c["exit_reason"], n["pnl"], n["fees"], n["tp"],
+                   n["sl"])  # fmt: skip
+        for sym, side, et, xt, ep, xp, qty, why, pnl, fee, tp, sl in zip(*columns, strict=True):
+            yield Trade(names[sym], names[side], et, xt, ep, xp, qty, names[why], pnl, fee,
+                        None if tp != tp else tp, None if sl != sl else sl)  # fmt: skip
