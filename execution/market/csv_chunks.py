@@ -20,12 +20,11 @@ import pandas as pd
 from execution.market.csv_format import (
     DataError,
     RawBars,
-    _head_lines,
     _Layout,
     _parse_rows,
+    bar_columns,
     detect_layout,
-    epoch_seconds,
-    plausible_times,
+    fast_layout,
 )
 
 CHUNK_ROWS = 16_384
@@ -35,17 +34,6 @@ BarChunk = tuple[RawBars, int]  # the parsed bars of one chunk and how many line
 
 class NotClean(Exception):
     """The file is not clean numeric CSV after all: read it line by line instead."""
-
-
-def fast_layout(path: Path, blank_volume_ok: bool) -> _Layout | None:
-    """The layout when the file may be read by the C reader (as ``csv_format._read_fast``)."""
-    head, clean = _head_lines(path)
-    if not head or not clean or len(head) < 2:
-        return None
-    layout = detect_layout(path, head)
-    if blank_volume_ok and layout.cols[5] is not None:
-        return None  # a mark file: blank volumes read as 0 on the line-by-line path
-    return layout
 
 
 def fast_chunks(path: Path, layout: _Layout, rows: int = CHUNK_ROWS) -> Iterator[BarChunk]:
@@ -78,13 +66,7 @@ def _fast_chunk(frame: pd.DataFrame, layout: _Layout) -> BarChunk:
     cols = [frame[c].to_numpy(dtype=np.float64, copy=True) for c in frame.columns]
     if any(np.isnan(c).any() for c in cols):
         raise NotClean
-    ts_col, *value_cols = layout.cols
-    assert ts_col is not None
-    secs, ok = plausible_times(epoch_seconds(cols[ts_col]), np.ones(len(cols[0]), np.bool_))
-    out = [secs] + [np.zeros(len(secs)) if c is None else cols[c] for c in value_cols]
-    if not ok.all():
-        out = [c[ok] for c in out]
-    return (out[0], out[1], out[2], out[3], out[4], out[5]), int((~ok).sum())
+    return bar_columns(cols, layout)
 
 
 def _is_line_break(ch: str) -> bool:

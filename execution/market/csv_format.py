@@ -234,17 +234,32 @@ def _fast_columns(path: Path, layout: _Layout) -> list[FloatArray] | None:
     return None if any(np.isnan(c).any() for c in cols) else cols
 
 
-def _read_fast(path: Path, blank_volume_ok: bool) -> tuple[RawBars, int] | None:
-    """The bar columns through :func:`_fast_columns`, when the file is clean; else None."""
+def fast_layout(path: Path, blank_volume_ok: bool) -> _Layout | None:
+    """The file's layout when its head says it may be read by the C reader; else None."""
     head, clean = _head_lines(path)
     if not head or not clean or len(head) < 2:
         return None
     layout = detect_layout(path, head)
     if blank_volume_ok and layout.cols[5] is not None:
         return None  # a mark file: blank volumes read as 0 on the line-by-line path
+    return layout
+
+
+def _read_fast(path: Path, blank_volume_ok: bool) -> tuple[RawBars, int] | None:
+    """The bar columns through :func:`_fast_columns`, when the file is clean; else None."""
+    layout = fast_layout(path, blank_volume_ok)
+    if layout is None:
+        return None
     cols = _fast_columns(path, layout)
     if cols is None:
         return None
+    return bar_columns(cols, layout)
+
+
+def bar_columns(cols: Sequence[FloatArray], layout: _Layout) -> tuple[RawBars, int]:
+    """The six bar columns of a clean file's numeric ``cols`` laid out as ``layout`` says:
+    times in epoch seconds, a missing volume as zeros, rows with an implausible time dropped
+    (returned with how many were dropped, for the rejects)."""
     ts_col, *value_cols = layout.cols
     assert ts_col is not None
     secs, ok = plausible_times(epoch_seconds(cols[ts_col]), np.ones(len(cols[0]), np.bool_))
