@@ -26,14 +26,13 @@ from bench.common import (
     config_dict,
     headline,
     prepare_replay,
-    run_prepared,
+    replay_runner,
     temp_dir,
     write_result,
 )
 from execution import diagnostics_metrics as diag
 from execution.clock import ReplayClock
 from execution.risk_limits import VetoReason
-from execution.run.runner import EngineRunner
 from execution.state_publish import compute_and_write_intel_state
 
 NAME = "publish"
@@ -110,17 +109,20 @@ def time_intel(calls: int, state_dir: Path) -> tuple[dict[str, float], int]:
 
 
 def time_engine_publish(calls: int, per_symbol: int) -> dict[str, Any]:
-    """Replay 200 symbols, then time the runner's whole publish."""
-    runners: list[EngineRunner] = []
+    """Replay 200 symbols, then time the runner's whole publish (before its final one, which
+    closes the store)."""
     prep = prepare_replay(config_dict(SYMBOLS), SYMBOLS * per_symbol)
     with temp_dir("v7-bench-pub-") as d:
-        run_prepared(prep, d, on_runner=runners.append)
-        runner = runners[0]
-        ms = []
-        for _ in range(calls):
-            start = time.perf_counter()
-            runner.publish()
-            ms.append((time.perf_counter() - start) * 1e3)
+        runner = replay_runner(prep, d)
+        try:
+            runner.run_replay(prep.merged)
+            ms = []
+            for _ in range(calls):
+                start = time.perf_counter()
+                runner.publish()
+                ms.append((time.perf_counter() - start) * 1e3)
+        finally:
+            runner.finish()
         sizes = {p.name: p.stat().st_size for p in d.iterdir() if p.suffix == ".json"}
     return {
         **_percentiles(ms),

@@ -178,6 +178,17 @@ def prepare_replay(
     return PreparedReplay(cfg, merged, rejects, source, time.perf_counter() - start)
 
 
+def replay_runner(
+    prep: PreparedReplay, state_dir: Path, max_bars: int | None = None
+) -> EngineRunner:
+    """The engine as `v7 run --fast` builds it over ``prep``, its replay not yet run (the
+    caller runs it and calls ``finish()``, which closes the store)."""
+    clock = ReplayClock(prep.merged.first_ts)  # 0.0 when there are no bars
+    opts = RunOptions("replay", prep.source, max_bars, False)
+    factory = cli_run.paper_exchange_factory(prep.cfg, clock)
+    return EngineRunner(prep.cfg, opts, state_dir, clock, factory, prep.rejects)
+
+
 def run_prepared(
     prep: PreparedReplay,
     state_dir: Path,
@@ -185,10 +196,7 @@ def run_prepared(
     on_runner: Callable[[EngineRunner], None] | None = None,
 ) -> ReplayResult:
     """Replay once into ``state_dir``; time exactly what `v7 run --fast` times (run_replay)."""
-    clock = ReplayClock(prep.merged.first_ts)  # 0.0 when there are no bars
-    opts = RunOptions("replay", prep.source, max_bars, False)
-    factory = cli_run.paper_exchange_factory(prep.cfg, clock)
-    runner = EngineRunner(prep.cfg, opts, state_dir, clock, factory, prep.rejects)
+    runner = replay_runner(prep, state_dir, max_bars)
     if on_runner is not None:
         on_runner(runner)
     start, cpu = time.perf_counter(), time.process_time()

@@ -37,6 +37,14 @@ def test_a_small_replay_benchmark_reports_bars_per_second() -> None:
     assert row["unit"] == "bars/s" and row["figure"] == result["bars_per_s"]
 
 
+def test_the_whole_publish_bench_publishes_a_replayed_engine_before_it_finishes() -> None:
+    """The runner's final publish closes the store: the bench times publishes before it."""
+    result = _bench("bench_publish").time_engine_publish(2, 20)
+    assert result["calls"] == 2 and result["bars_replayed"] == 200 * 20
+    assert result["p99_ms"] >= result["p50_ms"] > 0
+    assert "paper_exchange.json" in result["file_bytes"]
+
+
 def test_v7_and_backtesting_make_the_same_trades_on_synthetic_bars() -> None:
     result = _bench("bench_vs_backtesting").run(small=True)
     trades = result["trades"]
