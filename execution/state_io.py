@@ -14,7 +14,6 @@ import math
 import os
 import stat
 import tempfile
-from collections.abc import Mapping
 from dataclasses import dataclass
 from json.encoder import encode_basestring_ascii as _text  # what json.dumps uses for a key
 from pathlib import Path
@@ -46,20 +45,54 @@ def _finite(obj: Any) -> Any:
     return obj
 
 
+class PreEncoded:
+    """A value that keeps its own compact strict JSON text (:attr:`json`).
+
+    A large value that barely changes between two writes (the paper venue's order history) is
+    then neither walked nor encoded again: the writers below splice its text in where it stands
+    in a dict, so the output is byte for byte what ``json.dumps`` of the whole would give.
+    """
+
+    __slots__ = ()
+
+    @property
+    def json(self) -> str:
+        """The value as compact strict JSON; ValueError if it holds a NaN or an infinity."""
+        raise NotImplementedError
+
+
 def json_text(data: Any) -> str:
     """Return ``data`` as compact strict JSON, NaN and infinities written as null."""
-    return json.dumps(_finite(data), separators=(",", ":"), allow_nan=False)
+    return _spliced(data, strict=False) or json.dumps(
+        _finite(data), separators=(",", ":"), allow_nan=False
+    )
 
 
-def json_text_spliced(data: dict[str, Any], encoded: Mapping[str, str]) -> str:
-    """Return :func:`json_text` of ``data``, taking the text of each key in ``encoded`` as is.
+def strict_json_text(data: Any) -> str:
+    """Return ``data`` as compact strict JSON; ValueError on a NaN or an infinity."""
+    return _spliced(data, strict=True) or json.dumps(data, separators=(",", ":"), allow_nan=False)
 
-    A large value the caller keeps encoded (the paper venue's order history) is then neither
-    walked nor encoded again. ``encoded`` values must be what :func:`json_text` would write.
+
+def _spliced(data: Any, *, strict: bool) -> str | None:
+    """``data``'s text with its top-level PreEncoded values spliced in, or None if it has none.
+
+    Not strict: a PreEncoded value that refuses a NaN is walked like any other (NaN as null).
     """
-    parts = [
-        f"{_text(str(k))}:{encoded[k] if k in encoded else json_text(v)}" for k, v in data.items()
-    ]
+    if not isinstance(data, dict) or not any(isinstance(v, PreEncoded) for v in data.values()):
+        return None
+    encode = strict_json_text if strict else json_text
+    parts = []
+    for key, value in data.items():
+        if isinstance(value, PreEncoded):
+            try:
+                text = value.json
+            except ValueError:
+                if strict:
+                    raise
+                text = json.dumps(_finite(value), separators=(",", ":"), allow_nan=False)
+        else:
+            text = encode(value)
+        parts.append(f"{_text(str(key))}:{text}")
     return "{" + ",".join(parts) + "}"
 
 

@@ -18,7 +18,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -32,6 +31,7 @@ from execution.market.series import (
     _FIELDS,
     REJECT_REASONS,
     BarSeries,
+    c_array,
     concat_series,
     timeframe_seconds,
     validate_bars,
@@ -239,14 +239,7 @@ def merge_series(series: Mapping[str, BarSeries], symbols_order: Sequence[str]) 
     # One column at a time, joined, sorted and copied out: peak memory holds one column's
     # temporaries, not six (a 4.5M-bar replay's columns are 36 MB each).
     ts, op, hi, lo, cl, vo = (
-        _c_array("d", np.concatenate([getattr(bs, f) for _, bs in parts])[perm]) for f in _FIELDS
+        c_array("d", np.concatenate([getattr(bs, f) for _, bs in parts])[perm]) for f in _FIELDS
     )
     perps = {s: p for s, bs in series.items() if (p := bs.perp) is not None}
-    return MergedBars(symbols, ts, _c_array("q", idx[perm]), op, hi, lo, cl, vo, ends, perps)
-
-
-def _c_array(typecode: str, values: np.ndarray) -> array[Any]:
-    """``values`` as a C array of ``typecode`` (8-byte floats or ints), copied once."""
-    out = array(typecode)
-    out.frombytes(values.astype(np.float64 if typecode == "d" else np.int64).tobytes())
-    return out
+    return MergedBars(symbols, ts, c_array("q", idx[perm]), op, hi, lo, cl, vo, ends, perps)

@@ -10,7 +10,6 @@ without bars. Softer surprises (other timeframes ignored, bar spacing that is no
 from __future__ import annotations
 
 import logging
-from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -21,7 +20,7 @@ import numpy as np
 from execution.market.csv_format import DataError, read_bar_file, read_funding_file
 from execution.market.files import DataFile, parse_data_filename
 from execution.market.perp_series import FundingSeries, MarkSeries, PerpData, validate_funding
-from execution.market.series import BarSeries, timeframe_seconds_or_none, validate_bars
+from execution.market.series import BarSeries, c_array, timeframe_seconds_or_none, validate_bars
 from execution.types import RejectCounts
 
 log = logging.getLogger("v7.data")
@@ -111,15 +110,9 @@ def _as_mark(series: BarSeries, tf: str | None) -> MarkSeries:
         secs = float(np.median(np.diff(series.ts))) if len(series) > 1 else 0.0
     # C arrays, not tuples of floats: a 1m mark file of millions of bars is held whole.
     return MarkSeries(
-        _c_floats(series.ts), _c_floats(series.open), _c_floats(series.high),
-        _c_floats(series.low), _c_floats(series.close), secs,
+        c_array("d", series.ts), c_array("d", series.open), c_array("d", series.high),
+        c_array("d", series.low), c_array("d", series.close), secs,
     )  # fmt: skip
-
-
-def _c_floats(values: np.ndarray) -> array[float]:
-    out = array("d")
-    out.frombytes(np.ascontiguousarray(values, dtype=np.float64).tobytes())
-    return out
 
 
 @dataclass(frozen=True, slots=True)

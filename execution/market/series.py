@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -179,3 +181,10 @@ def _columns(symbol: str, cols: Sequence[object]) -> list[FloatArray]:
     if any(a.ndim != 1 or len(a) != n for a in arrs):
         raise ValueError(f"validate_bars {symbol}: ts/o/h/l/c/v must be 1-D of equal length")
     return arrs
+
+
+def c_array(typecode: str, values: np.ndarray) -> array[Any]:
+    """``values`` as a C array of ``typecode`` (8-byte floats or ints), copied once."""
+    out = array(typecode)
+    out.frombytes(values.astype(np.float64 if typecode == "d" else np.int64).tobytes())
+    return out

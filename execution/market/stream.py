@@ -16,13 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
-from execution.market.bars import MergedBars, _c_array, time_group_ends
+from execution.market.bars import MergedBars, time_group_ends
 from execution.market.csv_chunks import CHUNK_ROWS
 from execution.market.csv_format import RawBars
 from execution.market.files import DataFile
 from execution.market.perp_series import PerpData
 from execution.market.replay_dir import instrument_files, load_dir, perp_data, warn_spacing
-from execution.market.series import timeframe_seconds_or_none
+from execution.market.series import c_array, timeframe_seconds_or_none
 from execution.market.series_scan import SeriesPlan, scan_series
 from execution.types import BarTuple, RejectCounts
 
@@ -121,10 +121,10 @@ def _merge_block(symbols: list[str], taken: list[tuple[int, list[np.ndarray]]]) 
     perm = np.lexsort((idx, ts_all))
     ts_sorted = ts_all[perm]
     ts, op, hi, lo, cl, vo = (
-        _c_array("d", np.concatenate([cols[k] for _, cols in taken])[perm]) for k in range(6)
+        c_array("d", np.concatenate([cols[k] for _, cols in taken])[perm]) for k in range(6)
     )
     ends = time_group_ends(ts_sorted)
-    return MergedBars(symbols, ts, _c_array("q", idx[perm]), op, hi, lo, cl, vo, ends)
+    return MergedBars(symbols, ts, c_array("q", idx[perm]), op, hi, lo, cl, vo, ends)
 
 
 def _scan_instrument(

@@ -22,10 +22,8 @@ from execution.position_ledger import PositionLedger
 from execution.position_tp_sl_registry import TpSlRegistry
 from execution.signal_screener import Strategy
 from execution.state_snapshots import intent_from_dict, intent_to_dict
-from execution.store import PartlyEncoded
 from execution.types import Intent
 from execution.venues.paper import PaperExchange
-from execution.venues.paper_account import EncodedOrders
 
 if TYPE_CHECKING:
     from execution.run.runner import EngineRunner
@@ -158,21 +156,11 @@ class RestoredRun:
     held_outside_universe: tuple[str, ...]
 
 
-def paper_account_component(account: dict[str, Any]) -> dict[str, Any] | PartlyEncoded:
-    """The paper account as its store component: the order history keeps its own encoding."""
-    orders = account.get("orders")
-    if not isinstance(orders, EncodedOrders):
-        return account
-    rest = {k: v for k, v in account.items() if k != "orders"}
-    return PartlyEncoded(rest, "orders", orders)
-
-
 def capture_memory(runner: EngineRunner, now: float) -> dict[str, Any]:
     """Return every memory component of ``runner`` as JSON-ready values."""
     ex = runner.executor
     symbols = ex.symbols
-    paper = paper_account_component(ex.exchange.to_dict()) if isinstance(
-        ex.exchange, PaperExchange) else {}  # fmt: skip
+    paper = ex.exchange.to_dict() if isinstance(ex.exchange, PaperExchange) else {}
     return {
         "identity": runner.identity.to_component(),
         "progress": {

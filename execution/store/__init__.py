@@ -20,7 +20,7 @@ from execution.store.journal import (
     OrderRow,
 )
 from execution.store.lock import EngineLock, lock_holder
-from execution.store.memory import COMPONENTS, Memory, PartlyEncoded
+from execution.store.memory import COMPONENTS, Memory
 from execution.store.readers import (
     read_closed_trades,
     read_equity,
@@ -51,7 +51,6 @@ __all__ = [
     "Memory",
     "NoStore",
     "OrderRow",
-    "PartlyEncoded",
     "PersistError",
     "Store",
     "StoreError",

@@ -10,32 +10,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
+from execution.state_io import strict_json_text
 from execution.store.errors import StoreError
 
 # A paced-paper memory of 10 symbols is ~130 KB; a component this large was not written by us,
 # and reading it would only exhaust memory.
 MAX_COMPONENT_BYTES = 64 * 1024 * 1024
-
-
-class EncodesItself(Protocol):
-    @property
-    def json(self) -> str: ...
-
-
-@dataclass(frozen=True, slots=True)
-class PartlyEncoded:
-    """A dict component one value of which its owner encodes itself as strict JSON.
-
-    Stored as ``rest`` with ``key``: ``value.json`` added: a large value that barely changes
-    between commits (the paper account's order history) keeps its own encoding instead of
-    being encoded whole at every commit. It reads back as a plain dict.
-    """
-
-    rest: dict[str, Any]
-    key: str
-    value: EncodesItself
 
 
 @dataclass
@@ -52,7 +34,7 @@ class Memory:
     registry: dict[str, Any] = field(default_factory=dict)
     pending_intents: list[Any] = field(default_factory=list)
     open_orders: list[Any] = field(default_factory=list)
-    paper_account: dict[str, Any] | PartlyEncoded = field(default_factory=dict)  # {}: live
+    paper_account: dict[str, Any] = field(default_factory=dict)  # {} on a live venue
     strategy: dict[str, Any] = field(default_factory=dict)
     book: dict[str, Any] = field(default_factory=dict)
     diagnostics: dict[str, Any] = field(default_factory=dict)
@@ -66,26 +48,16 @@ def _container(name: str) -> type:
     return list if name in _LIST_COMPONENTS else dict
 
 
-def _encode(value: Any) -> str:
-    if isinstance(value, PartlyEncoded):
-        if not value.rest:
-            return f"{{{json.dumps(value.key)}:{value.value.json}}}"
-        rest = json.dumps(value.rest, separators=(",", ":"), allow_nan=False)
-        return f"{rest[:-1]},{json.dumps(value.key)}:{value.value.json}}}"
-    return json.dumps(value, separators=(",", ":"), allow_nan=False)
-
-
 def encode_memory(memory: Memory) -> dict[str, str]:
     """Return each component as compact strict JSON; ValueError/TypeError name the component."""
     out: dict[str, str] = {}
     for name in COMPONENTS:
         value = getattr(memory, name)
-        container = dict if isinstance(value, PartlyEncoded) else type(value)
-        if not issubclass(container, _container(name)):
+        if not isinstance(value, _container(name)):
             raise TypeError(f"memory.{name} must be a {_container(name).__name__}, "
                             f"not {type(value).__name__}")  # fmt: skip
         try:
-            out[name] = _encode(value)
+            out[name] = strict_json_text(value)  # a PreEncoded value spliced as it is
         except ValueError as err:
             raise ValueError(f"memory.{name}: {err} (NaN and infinity are not stored)") from err
         except TypeError as err:

@@ -22,7 +22,7 @@ from execution.market.perp_series import PerpData
 from execution.perps.funding import FundingPayment
 from execution.perps.margin import PositionRisk
 from execution.rounding import step_decimals
-from execution.state_io import json_text_spliced, write_json_atomic, write_text_atomic
+from execution.state_io import write_json_atomic
 from execution.types import (
     Bar,
     BarTuple,
@@ -390,15 +390,8 @@ class PaperExchange:
         return venue.resume(data)
 
     def save(self, path: str | Path) -> None:
-        """Write the account atomically to ``path``: the JSON of :meth:`to_dict`."""
-        data = self.to_dict()
-        orders = data["orders"]
-        try:  # the history (up to ORDER_HISTORY_LIMIT orders) as the account keeps it encoded
-            text = json_text_spliced(data, {"orders": orders.json})
-        except ValueError:  # a NaN in the history: the plain writer writes it as null
-            write_json_atomic(path, data)
-            return
-        write_text_atomic(path, text)
+        """Write the account atomically to ``path`` (its order history as it keeps it encoded)."""
+        write_json_atomic(path, self.to_dict())
 
     def load(self, path: str | Path) -> str:
         """Resume the account saved at ``path``; return and keep the outcome in ``load_status``.

@@ -18,7 +18,7 @@ from execution import memory_errors as memory
 from execution.clock import to_iso
 from execution.perps.funding import FundingPayment
 from execution.rounding import step_decimals
-from execution.state_io import SCHEMA_VERSION, read_json_defensive
+from execution.state_io import SCHEMA_VERSION, PreEncoded, read_json_defensive
 from execution.types import ExitKind, Fill, OrderAck, OrderKind, OrderRequest
 
 log = logging.getLogger("execution.venues.paper")
@@ -189,12 +189,12 @@ class PaperAccount:
 _Encoded = tuple[OrderAck, dict[str, Any], str | None]
 
 
-class EncodedOrders(dict[str, Any]):
+class EncodedOrders(dict[str, Any], PreEncoded):
     """The order history as JSON-ready entries, and as compact strict JSON (:attr:`json`).
 
     The history holds up to ``ORDER_HISTORY_LIMIT`` orders that barely change between two
     commits of the engine's memory: each order is encoded once (when its ack changes), and the
-    memory splices the text instead of encoding the whole history at every commit.
+    writers splice the text instead of encoding the whole history at every commit and publish.
     """
 
     __slots__ = ("_cache",)

@@ -161,14 +161,7 @@ class PaperPerps:
             if pos is None:
                 continue
             liq = self._liquidation_price(symbol, pos, account, venue_cap)
-            if symbol not in data:
-                # The bar is the mark range: a bar that stays on the safe side of the price
-                # (nearly all of them) cannot liquidate, whatever liquidation_crossed would add.
-                if (b[4] > liq) if pos.qty > 0 else (b[3] < liq):
-                    continue
-                marks = (b[2], b[3], b[4])
-            else:
-                marks = self._mark_range(symbol, b)
+            marks = self._mark_range(symbol, b) if data else (b[2], b[3], b[4])
             if liquidation_crossed(pos, liq, b[2], b[3], b[4], marks):
                 out.append((symbol, pos, liq, b[1]))
         return out

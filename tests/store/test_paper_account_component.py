@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from execution.run.memory import paper_account_component
-from execution.store import Memory, PartlyEncoded, Store, read_memory
+from execution.state_io import PreEncoded
+from execution.store import Memory, Store, read_memory
 from execution.store.journal import JournalBatch
 from execution.store.memory import encode_memory
 from execution.types import OrderAck
@@ -25,7 +25,7 @@ def _place(account: PaperAccount, k: int, status: str = "open") -> None:
 
 
 def _stored(account: PaperAccount) -> Any:
-    component = paper_account_component(account_to_dict(account, T0))
+    component = account_to_dict(account, T0)
     return json.loads(encode_memory(Memory(paper_account=component))["paper_account"])
 
 
@@ -46,7 +46,9 @@ def test_the_stored_account_equals_the_account_through_placements_fills_and_prun
         assert _stored(account) == _plain(account), f"after order {k}"
     orders = account_to_dict(account, T0)["orders"]
     assert orders.json == json.dumps(dict(orders), separators=(",", ":")), "as json.dumps writes it"
-    assert isinstance(paper_account_component(account_to_dict(account, T0)), PartlyEncoded)
+    assert isinstance(orders, PreEncoded), "the store splices it rather than walking it"
+    text = encode_memory(Memory(paper_account=account_to_dict(account, T0)))["paper_account"]
+    assert text == json.dumps(_plain(account), separators=(",", ":")), "byte for byte"
 
 
 def test_an_order_with_a_nan_time_is_refused_by_the_store_not_by_the_views_writer() -> None:
@@ -55,7 +57,7 @@ def test_an_order_with_a_nan_time_is_refused_by_the_store_not_by_the_views_write
     account.orders["bad"] = OrderAck("bad", "paper-2", "open", math.nan)
     view = account_to_dict(account, T0)  # the views' writer replaces NaN itself
     with pytest.raises(ValueError, match=r"memory\.paper_account: orders\.bad"):
-        encode_memory(Memory(paper_account=paper_account_component(view)))
+        encode_memory(Memory(paper_account=view))
 
 
 def test_the_committed_account_reads_back_as_a_plain_document(tmp_path: Path) -> None:
@@ -63,7 +65,6 @@ def test_the_committed_account_reads_back_as_a_plain_document(tmp_path: Path) ->
     for k in range(5):
         _place(account, k, "filled")
     with Store.open(tmp_path, durable=True) as store:
-        component = paper_account_component(account_to_dict(account, T0))
-        store.commit(Memory(paper_account=component), JournalBatch())
+        store.commit(Memory(paper_account=account_to_dict(account, T0)), JournalBatch())
     memory = read_memory(tmp_path)
     assert memory is not None and memory.paper_account == _plain(account)
