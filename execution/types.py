@@ -176,6 +176,9 @@ class Fill:
     ref_price: float | None = None  # the entry order's protection, carried over (OrderRequest)
     tp: float | None = None
     sl: float | None = None
+    # The venue's word on whether this fill completes its order (the journal's "filled" vs
+    # "partially_filled"); None when the venue cannot tell.
+    order_done: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,9 @@
 
 A replay journals an order, a fill and half a closed trade per order it sends: each row is the
 plain tuple its INSERT takes (``OrderValues``...), checked by the store when it writes the batch.
+
+An order's row follows the order: a fill the venue says completes it makes it ``filled``, one
+that does not ``partially_filled``, at the fill's time.
 """
 
 from __future__ import annotations
@@ -23,13 +26,19 @@ class EngineJournal:
 
     def __init__(self, batch: JournalBatch) -> None:
         self.batch = batch
-        self._order = batch.orders.append
+        self._orders = batch.orders
+        # Client id -> its row's index in the batch's orders, for the rows of the current batch.
+        self._row_at: dict[str, int] = {}
         self._fill = batch.fills.append
         self._closed_trade = batch.closed_trades.append
 
     def order(self, req: OrderRequest, placed: bool, status: str, venue_order_id: str) -> None:
         exit_kind, price = req.exit_kind, req.trigger_price
-        self._order((
+        orders = self._orders
+        if not orders:  # the batch was committed: the indexes kept are of rows now gone
+            self._row_at.clear()
+        self._row_at[req.client_order_id] = len(orders)
+        orders.append((
             req.client_order_id, req.symbol, req.side, req.kind._value_, req.qty,
             status if placed else "failed", req.ts, venue_order_id or None,
             exit_kind._value_ if exit_kind is not None else None,
@@ -42,6 +51,21 @@ class EngineJournal:
             f"{cid}@{ts:.3f}:{qty:.12g}", cid, fill.symbol, fill.side, fill.kind._value_, qty,
             fill.price, fill.fee, ts,
         ))  # fmt: skip
+        done = fill.order_done
+        if done is None:
+            return
+        status = "filled" if done else "partially_filled"
+        # Change the order's row in place while it is in the batch (a replay places and fills
+        # nearly every order between two commits); else the store updates the committed row.
+        orders = self._orders
+        at = self._row_at.get(cid)
+        if at is not None and at < len(orders) and (row := orders[at])[0] == cid:
+            _, symbol, side, kind, qty, _, _, venue_id, exit_kind, price, tp, sl = row
+            orders[at] = (
+                cid, symbol, side, kind, qty, status, ts, venue_id, exit_kind, price, tp, sl
+            )  # fmt: skip
+        else:
+            self.batch.order_status.append((status, ts, cid))
 
     def closed_trade(self, trade: ClosedTrade, entry: TpSlEntry | None) -> None:
         tp, sl = (None, None) if entry is None else (entry.tp_price, entry.sl_price)

@@ -18,6 +18,7 @@ from execution.store.journal import (
     FundingRow,
     JournalBatch,
     OrderRow,
+    OrderStatusRow,
 )
 from execution.store.lock import EngineLock, lock_holder
 from execution.store.memory import COMPONENTS, Memory
@@ -51,6 +52,7 @@ __all__ = [
     "Memory",
     "NoStore",
     "OrderRow",
+    "OrderStatusRow",
     "PersistError",
     "Store",
     "StoreError",

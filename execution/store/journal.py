@@ -1,7 +1,9 @@
 """The trade journal: its rows, the batch collected between commits, and their SQL.
 
 Rows are appended (orders are upserted by client order id, since an order's status changes);
-a fill seen twice (a venue re-reporting it after a restart) is kept once.
+a fill seen twice (a venue re-reporting it after a restart) is kept once. A later status of an
+order already committed is an :class:`OrderStatusRow`, written as an UPDATE of that row's
+status and time only (one still in the batch is changed in place by its sink instead).
 
 A row is the tuple its INSERT takes, in column order: a replay journals tens of thousands of
 them, so the engine builds that plain tuple and nothing more (``OrderValues``...). The named
@@ -27,6 +29,7 @@ OrderValues = tuple[
     float | None,
 ]  # fmt: skip
 FillValues = tuple[str, str, str, str, str, float, float, float, float]
+OrderStatusValues = tuple[str, float, str]
 ClosedTradeValues = tuple[
     str, str, float, float, float, float, float, str, float, float, float | None, float | None
 ]
@@ -45,6 +48,14 @@ class OrderRow(NamedTuple):
     price: float | None = None
     tp: float | None = None
     sl: float | None = None
+
+
+class OrderStatusRow(NamedTuple):
+    """A committed order's later status (its fill's), in the order its UPDATE binds them."""
+
+    status: str
+    ts: float  # epoch seconds of this status
+    client_order_id: str
 
 
 class FillRow(NamedTuple):
@@ -100,6 +111,7 @@ class JournalBatch:
     """The journal rows of one loop (or of several, if a commit failed), written by one commit."""
 
     orders: list[OrderValues] = field(default_factory=list)
+    order_status: list[OrderStatusValues] = field(default_factory=list)
     fills: list[FillValues] = field(default_factory=list)
     closed_trades: list[ClosedTradeValues] = field(default_factory=list)
     equity: list[EquityRow] = field(default_factory=list)
@@ -107,6 +119,9 @@ class JournalBatch:
 
     def order(self, row: OrderValues) -> None:
         self.orders.append(row)
+
+    def order_status_change(self, row: OrderStatusValues) -> None:
+        self.order_status.append(row)
 
     def fill(self, row: FillValues) -> None:
         self.fills.append(row)
@@ -123,18 +138,22 @@ class JournalBatch:
     def tables(self) -> tuple[tuple[type, Sequence[tuple[Any, ...]]], ...]:
         """(row type, rows) of every table, in the order they are written."""
         return (
-            (OrderRow, self.orders), (FillRow, self.fills), (ClosedTradeRow, self.closed_trades),
-            (EquityRow, self.equity), (FundingRow, self.funding),
+            (OrderRow, self.orders), (OrderStatusRow, self.order_status), (FillRow, self.fills),
+            (ClosedTradeRow, self.closed_trades), (EquityRow, self.equity),
+            (FundingRow, self.funding),
         )  # fmt: skip
 
     def clear(self) -> None:
-        for rows in (self.orders, self.fills, self.closed_trades, self.equity, self.funding):
+        for rows in (
+            self.orders, self.order_status, self.fills, self.closed_trades, self.equity,
+            self.funding,
+        ):  # fmt: skip
             rows.clear()
 
     def __len__(self) -> int:
         return (
-            len(self.orders) + len(self.fills) + len(self.closed_trades) + len(self.equity)
-            + len(self.funding)
+            len(self.orders) + len(self.order_status) + len(self.fills) + len(self.closed_trades)
+            + len(self.equity) + len(self.funding)
         )  # fmt: skip
 
 
@@ -150,7 +169,7 @@ def _columns(row_type: Any) -> tuple[tuple[itemgetter[Any], bool], ...]:
     )
 
 
-_TYPES = (OrderRow, FillRow, ClosedTradeRow, EquityRow, FundingRow)
+_TYPES = (OrderRow, OrderStatusRow, FillRow, ClosedTradeRow, EquityRow, FundingRow)
 # Per row type: the names and positions of its number columns, a getter per column (summed in C
 # straight from the rows, without a tuple per row), and the position of its kind column.
 _NUMBERS = {t: _number_fields(t) for t in _TYPES}
@@ -205,6 +224,8 @@ _UPSERT_ORDER = (
     "price = coalesce(excluded.price, orders.price), exit_kind = coalesce(excluded.exit_kind, "
     "orders.exit_kind), tp = coalesce(excluded.tp, orders.tp), sl = coalesce(excluded.sl, orders.sl)"
 )
+# A status change touches nothing else: the order's qty, price and levels stay as placed.
+_UPDATE_ORDER_STATUS = "UPDATE orders SET status = ?, ts = ? WHERE client_order_id = ?"
 _INSERT_FILL = (
     f"INSERT INTO fills ({', '.join(FillRow._fields)}) "
     f"VALUES ({', '.join('?' * len(FillRow._fields))}) ON CONFLICT (fill_id) DO NOTHING"
@@ -218,8 +239,8 @@ _INSERT_CLOSED = (
 _INSERT_EQUITY = f"INSERT INTO equity ({', '.join(EquityRow._fields)}) VALUES (?, ?, ?, ?, ?)"
 _INSERT_FUNDING = f"INSERT INTO funding ({', '.join(FundingRow._fields)}) VALUES (?, ?, ?, ?, ?, ?)"
 _SQL = {
-    OrderRow: _UPSERT_ORDER, FillRow: _INSERT_FILL, ClosedTradeRow: _INSERT_CLOSED,
-    EquityRow: _INSERT_EQUITY, FundingRow: _INSERT_FUNDING,
+    OrderRow: _UPSERT_ORDER, OrderStatusRow: _UPDATE_ORDER_STATUS, FillRow: _INSERT_FILL,
+    ClosedTradeRow: _INSERT_CLOSED, EquityRow: _INSERT_EQUITY, FundingRow: _INSERT_FUNDING,
 }  # fmt: skip
 
 

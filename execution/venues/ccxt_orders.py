@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from execution.types import Fill, OrderRequest
@@ -46,6 +46,11 @@ class TrackedOrder:
         """Closed on the venue and every filled unit reported: no need to poll it again."""
         return self.status != "open" and self.reported >= self.filled - QTY_EPSILON
 
+    def is_complete(self) -> bool:
+        """Every unit reported: closed on the venue with its fills reported, or all the qty
+        asked for reported (a market order's trades can be seen before its closed status)."""
+        return self.is_done() or self.reported >= self.req.qty - QTY_EPSILON
+
 
 def trades_query(order: TrackedOrder, exchange_id: str, now: float) -> tuple[Any, ...]:
     """Return the ``fetch_my_trades`` arguments that find ``order``'s trades."""
@@ -58,7 +63,8 @@ def trades_query(order: TrackedOrder, exchange_id: str, now: float) -> tuple[Any
 def next_fill(
     order: TrackedOrder, trades: Sequence[Mapping[str, Any]], market: Mapping[str, Any], now: float
 ) -> Fill | None:
-    """Return the fill ``order``'s trades not reported yet make, and note them as reported.
+    """Return the fill ``order``'s trades not reported yet make (saying whether it completes the
+    order), and note them as reported.
 
     Without new trades, a closed order that stays without any for EMPTY_POLLS_BEFORE_FALLBACK
     polls is filled from the order's own filled quantity and average price.
@@ -73,7 +79,7 @@ def next_fill(
         order.seen_trades.update(str(trade.get("id")) for trade in new)
         fill = fill_from_trades(order.req, new, market)
         order.reported += fill.qty
-        return fill
+        return replace(fill, order_done=order.is_complete())
     order.empty_polls += 1
     if order.status == "open" or order.empty_polls < EMPTY_POLLS_BEFORE_FALLBACK:
         return None
@@ -83,4 +89,5 @@ def next_fill(
     order.reported = order.filled
     log.warning("order %s: no trades visible; fill from the order, fee estimated", order.venue_cid)
     fee = qty * order.average * float(market.get("taker") or 0.0)
-    return make_fill(order.req, round(qty, 12), order.average, fee, now)
+    fill = make_fill(order.req, round(qty, 12), order.average, fee, now)
+    return replace(fill, order_done=order.is_complete())

@@ -261,7 +261,8 @@ class PaperExchange:
         now = self._clock.now()
         pending = Pending(req, chunks)
         if req.trigger_price is not None:
-            pending.filled += self._fill(req, chunks.pop(0), req.trigger_price, now)
+            chunk = chunks.pop(0)
+            pending.filled += self._fill(req, chunk, req.trigger_price, now, not chunks)
         status = "open" if chunks else "filled"
         ack = OrderAck(req.client_order_id, f"paper-{account.order_seq}", status, now)
         account.orders[req.client_order_id] = ack
@@ -308,7 +309,8 @@ class PaperExchange:
             if pend.req.symbol != symbol:
                 still.append(pend)
                 continue
-            pend.filled += self._fill(pend.req, pend.chunks.pop(0), bar_open, ts)
+            chunk = pend.chunks.pop(0)  # the last chunk completes the order
+            pend.filled += self._fill(pend.req, chunk, bar_open, ts, not pend.chunks)
             if pend.chunks:
                 still.append(pend)
             else:
@@ -322,7 +324,9 @@ class PaperExchange:
         self._account.pending = still
         self._account.last_prices[symbol] = close
 
-    def _fill(self, req: OrderRequest, qty: float, price: float, ts: float) -> float:
+    def _fill(
+        self, req: OrderRequest, qty: float, price: float, ts: float, completes: bool
+    ) -> float:
         """Execute ``qty`` of ``req`` at ``price`` plus slippage; return the qty filled."""
         if req.reduce_only:  # the position may have shrunk since the order was accepted
             qty = min(qty, self._reducible(req))
@@ -333,7 +337,7 @@ class PaperExchange:
         fee = qty * price * self._fee_rate
         self._account.balance += realized - fee
         self._account.fill_seq += 1
-        self._account.fills.append(fill_of(req, qty, price, fee, ts, realized))
+        self._account.fills.append(fill_of(req, qty, price, fee, ts, realized, completes))
         return qty
 
     def _net(

@@ -122,12 +122,19 @@ def net_into(
 
 
 def fill_of(
-    req: OrderRequest, qty: float, price: float, fee: float, ts: float, realized: float
+    req: OrderRequest,
+    qty: float,
+    price: float,
+    fee: float,
+    ts: float,
+    realized: float,
+    order_done: bool | None = None,
 ) -> Fill:
     """Return the fill of ``qty`` of ``req``, carrying the order's intent and protection."""
     return Fill(
         req.client_order_id, req.symbol, req.side, qty, price, fee, ts, req.kind,
         req.reduce_only, req.intent_id, req.exit_kind, realized, req.ref_price, req.tp, req.sl,
+        order_done,
     )  # fmt: skip
 
 
