@@ -193,7 +193,7 @@ def find_exits(
         return ExitScanResult(intents, counts, missing)
     # Every position has its levels: what pipeline_counts returns, without the sets.
     n = len(open_positions)
-    result = _fully_covered(n, n if n == 1 else len({p.symbol for p in open_positions}))
+    result = _ONE_COVERED if n == 1 else _fully_covered(n, len({p.symbol for p in open_positions}))
     return ExitScanResult(intents, result.counts, ()) if intents else result
 
 
@@ -201,3 +201,6 @@ def find_exits(
 def _fully_covered(n_positions: int, n_symbols: int) -> ExitScanResult:
     """A scan that found nothing to exit: one shared, immutable result per count."""
     return ExitScanResult((), ExitPipelineCounts(n_positions, n_symbols, 0, 0), ())
+
+
+_ONE_COVERED = _fully_covered(1, 1)  # one position with its levels: the usual held bar

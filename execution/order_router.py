@@ -63,21 +63,28 @@ def client_order_id(
     them then takes each new id at its end instead of at a random page, and a long run's
     commits stay as cheap as its first (random digests made each one dirty a page of its own).
     """
-    letter = "e" if kind is OrderKind.ENTRY else "x"
-    digest = hashlib.sha1(f"{intent_id}|{kind.value}|{attempt_group}".encode()).hexdigest()
+    prefix, value = _KIND_PARTS[kind]
+    digest = hashlib.sha1(f"{intent_id}|{value}|{attempt_group}".encode()).hexdigest()
     if ts is None:
-        return f"v7{letter}{digest[:20]}"
-    return f"v7{letter}{_base36(max(int(ts), 0)).rjust(7, '0')}{digest[:20]}"
+        return prefix + digest[:20]
+    return prefix + _base36(max(int(ts), 0)).rjust(7, "0") + digest[:20]
+
+
+# Each order kind's id prefix and the name its digest hashes (a dict: cheaper than ``.value``).
+_KIND_PARTS: dict[OrderKind, tuple[str, str]] = {
+    kind: ("v7e" if kind is OrderKind.ENTRY else "v7x", kind.value) for kind in OrderKind
+}
+_DIGITS36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+_PAIRS36 = tuple(a + b for a in _DIGITS36 for b in _DIGITS36)  # "00" .. "zz": 36**2 of them
 
 
 def _base36(n: int) -> str:
-    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    """Return ``n >= 0`` in base 36 without leading zeros, two digits per step."""
     out = ""
-    while True:
-        n, r = divmod(n, 36)
-        out = digits[r] + out
-        if not n:
-            return out
+    while n >= 1296:
+        n, r = divmod(n, 1296)
+        out = _PAIRS36[r] + out
+    return (_PAIRS36[n] if n >= 36 else _DIGITS36[n]) + out
 
 
 def classify_rejection(message: str) -> str:

@@ -217,6 +217,10 @@ _STEPS = tuple(
 )
 
 
+# A pass that skipped nothing: every such decision is this one immutable result.
+_PASSED = VetoResult(vetoed=False)
+
+
 def check_order(
     intent: Intent,
     portfolio: PortfolioView,
@@ -254,7 +258,9 @@ def check_order(
         else:
             others.append(failure.reason)
     if first is None:
-        return VetoResult(vetoed=False, detail=_skipped_note(estimate, limits))
+        if estimate is not None and estimate.status == "insufficient_data":
+            return VetoResult(vetoed=False, detail=_skipped_note(estimate, limits))
+        return _PASSED
     return VetoResult(
         vetoed=True,
         reason=first.reason,
@@ -265,10 +271,8 @@ def check_order(
     )
 
 
-def _skipped_note(estimate: VarEstimate | None, limits: RiskLimits) -> str:
-    """Say so when a pass skipped the VaR/CVaR checks for lack of returns (never a silent pass)."""
-    if estimate is None or estimate.status != "insufficient_data":
-        return ""
+def _skipped_note(estimate: VarEstimate, limits: RiskLimits) -> str:
+    """Say that a pass skipped the VaR/CVaR checks for lack of returns (never a silent pass)."""
     return (
         f"var_limit, cvar_limit skipped: insufficient_data "
         f"({estimate.n_returns} < min_returns {limits.cfg.min_returns})"

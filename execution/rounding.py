@@ -19,7 +19,10 @@ def round_qty(qty: float, step: float) -> float:
     if step <= 0:
         raise ValueError(f"step must be > 0 (got {step})")
     ratio = abs(qty) / step
-    steps = math.floor(ratio + max(1e-9, ratio * 1e-12))
+    tolerance = ratio * 1e-12  # relative, but never below 1e-9 of a step
+    if tolerance < 1e-9:
+        tolerance = 1e-9
+    steps = math.floor(ratio + tolerance)
     return math.copysign(round(steps * step, step_decimals(step)), qty) if steps else 0.0
 
 

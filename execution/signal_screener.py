@@ -278,7 +278,7 @@ class SignalScreener:
     def emit(self, idx: int, ts: float, close: float, sig: Signal) -> Intent:
         """Turn a checked strategy signal on symbol ``idx`` into a sized intent and count it."""
         symbol = self.symbols[idx]
-        side = Side(sig.side)
+        side = sig.side if type(sig.side) is Side else Side(sig.side)
         intent = Intent(
             intent_id=f"{symbol}:{int(ts * 1000)}:{side.value}",
             symbol=symbol,

@@ -95,19 +95,9 @@ def portfolio_var(
         return VarEstimate(0.0, 0.0, 0, "flat")
     if returns is None or nav <= 0:
         return VarEstimate(None, None, 0, "insufficient_data")
-    series = [returns(s) for s in book]
-    arrays: list[np.ndarray] = []
-    for r in series:
-        if r is None:
-            return VarEstimate(None, None, 0, "insufficient_data")
-        arrays.append(r)
-    n = min(min(map(len, arrays)), cfg.lookback_bars)
-    if n < cfg.min_returns:
-        return VarEstimate(None, None, n, "insufficient_data")
-    if len(arrays) == 1:  # one position: the 1-row matmul, without building the matrix
-        pnl = _one_pnl(next(iter(book.values())), arrays[0][-n:]) / nav
-    else:
-        pnl = _book_pnl(np.asarray(list(book.values())), [r[-n:] for r in arrays]) / nav
+    pnl = _pnl_over_nav(book, returns, nav, cfg)
+    if isinstance(pnl, VarEstimate):
+        return pnl
     if not nan_free:
         nan_bars = np.isnan(pnl)
         if np.count_nonzero(nan_bars):  # the masked copy only when there is a hole to drop
@@ -116,6 +106,42 @@ def portfolio_var(
         return VarEstimate(None, None, len(pnl), "insufficient_data")
     var, cvar = _var_cvar(pnl, cfg.var_confidence)
     return VarEstimate(var, cvar, len(pnl), "ok")
+
+
+def _pnl_over_nav(
+    book: dict[str, float],
+    returns: Callable[[str], np.ndarray | None],
+    nav: float,
+    cfg: RiskConfig,
+) -> np.ndarray | VarEstimate:
+    """Return the book's P&L per bar over NAV, or the estimate saying the returns are too few."""
+    if len(book) == 1:  # one position: the 1-row matmul, without building the matrix
+        ((symbol, notional),) = book.items()
+        window = returns(symbol)
+        if window is None:
+            return VarEstimate(None, None, 0, "insufficient_data")
+        n = min(len(window), cfg.lookback_bars)
+        if n < cfg.min_returns:
+            return VarEstimate(None, None, n, "insufficient_data")
+        return _over_nav(_one_pnl(notional, window[-n:]), nav)
+    arrays: list[np.ndarray] = []
+    for s in book:
+        r = returns(s)
+        if r is None:
+            return VarEstimate(None, None, 0, "insufficient_data")
+        arrays.append(r)
+    n = min(min(map(len, arrays)), cfg.lookback_bars)
+    if n < cfg.min_returns:
+        return VarEstimate(None, None, n, "insufficient_data")
+    return _over_nav(_book_pnl(np.asarray(list(book.values())), [r[-n:] for r in arrays]), nav)
+
+
+def _over_nav(pnl: np.ndarray, nav: float) -> np.ndarray:
+    """Return ``pnl / nav``: in place when ``pnl`` is a fresh float64 array (no second copy)."""
+    if type(pnl) is np.ndarray and pnl.dtype == np.float64:
+        pnl /= nav
+        return pnl
+    return pnl / nav
 
 
 def _one_pnl(notional: float, window: np.ndarray) -> np.ndarray:

@@ -127,26 +127,42 @@ class Strategy(Protocol):
 def checked_signal(sig: object, strategy: str, bar: BarContext) -> Signal:
     """Return ``sig`` with its side as ``Side``; raise SignalError naming the strategy when it
     is not a Signal, its side is unknown, or TP/SL are not finite or on the wrong side."""
-    where = f"strategy {strategy!r} on {bar.symbol} (close {bar.close:g})"
     if not isinstance(sig, Signal):
-        raise SignalError(f"{where}: returned {type(sig).__name__}, expected Signal or None")
+        raise SignalError(
+            f"{_where(strategy, bar)}: returned {type(sig).__name__}, expected Signal or None"
+        )
     side = sig.side
     if not isinstance(side, Side):
         try:
             side = Side(str(side).lower())
         except ValueError:
-            raise SignalError(f"{where}: side {sig.side!r} is not 'long' or 'short'") from None
+            raise SignalError(
+                f"{_where(strategy, bar)}: side {sig.side!r} is not 'long' or 'short'"
+            ) from None
     tp, sl = sig.tp, sig.sl
-    for key, value in (("tp", tp), ("sl", sl)):
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-        ):
-            raise SignalError(f"{where}: {key} must be a finite price (got {value!r})")
+    # Two finite floats (every signal of a working strategy) pass the per-key check below.
+    if not (type(tp) is float and type(sl) is float and math.isfinite(tp + sl)):
+        for key, value in (("tp", tp), ("sl", sl)):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not math.isfinite(value)
+            ):
+                raise SignalError(
+                    f"{_where(strategy, bar)}: {key} must be a finite price (got {value!r})"
+                )
     close = bar.close
     if side is Side.LONG and not sl < close < tp:
-        raise SignalError(f"{where}: a long needs sl < close < tp (got sl {sl:g}, tp {tp:g})")
+        raise SignalError(
+            f"{_where(strategy, bar)}: a long needs sl < close < tp (got sl {sl:g}, tp {tp:g})"
+        )
     if side is Side.SHORT and not tp < close < sl:
-        raise SignalError(f"{where}: a short needs tp < close < sl (got tp {tp:g}, sl {sl:g})")
+        raise SignalError(
+            f"{_where(strategy, bar)}: a short needs tp < close < sl (got tp {tp:g}, sl {sl:g})"
+        )
     return sig if side is sig.side else Signal(side, float(tp), float(sl))
+
+
+def _where(strategy: str, bar: BarContext) -> str:
+    """Name the strategy, the symbol and the close in a SignalError (built only on an error)."""
+    return f"strategy {strategy!r} on {bar.symbol} (close {bar.close:g})"
