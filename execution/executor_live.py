@@ -19,10 +19,12 @@ from execution.book import Book
 from execution.clock import Clock
 from execution.config import EngineConfig
 from execution.exit_scanner import NOTHING_OPEN, ExitPipelineCounts, PriceObs, find_exits
+from execution.market.bars import BarColumns
 from execution.order_router import OrderRouter, RouteResult, client_order_id
 from execution.perps.funding import FundingPayment
 from execution.position_ledger import ClosedTrade, PositionLedger
 from execution.position_tp_sl_registry import TpSlEntry, TpSlRegistry
+from execution.quiet import skip_quiet
 from execution.risk_limits import RiskLimits, evaluate_intent, gating_flags
 from execution.rounding import round_qty
 from execution.signal_screener import BarTuple, SignalScreener, Strategy, build_strategy
@@ -129,6 +131,12 @@ class Executor:
         """
         polled = self._on_bars(self.symbols, bars) is not False
         self._cycle(bars, None, poll=polled)
+
+    def skip_quiet(self, cols: BarColumns, start: int, stop: int, before: float) -> int:
+        """Pass over the leading quiet bars of a one-symbol replay's ``cols[start:stop]`` timed
+        before ``before``, as :meth:`step` on each would (execution/quiet.py); return how many
+        (0: step the next bar)."""
+        return skip_quiet(self, cols, start, stop, before)
 
     def step_live(self, marks: Mapping[str, float], bars: Sequence[BarTuple]) -> None:
         """Run one live iteration: exits on the marks, the screener on newly closed bars."""

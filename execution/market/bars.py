@@ -12,6 +12,7 @@ public names in one place.
 
 from __future__ import annotations
 
+import math
 from array import array
 from bisect import bisect_right
 from collections.abc import Iterator, Mapping, Sequence
@@ -42,6 +43,7 @@ from execution.types import BarTuple, RejectCounts
 __all__ = [
     "DEFAULT_CHUNK_BARS",
     "REJECT_REASONS",
+    "BarColumns",
     "BarSeries",
     "DataError",
     "MergedBars",
@@ -207,6 +209,43 @@ class MergedBars:
         if self.group_ends or not self.ts:
             return self.group_ends
         return time_group_ends(np.asarray(self.ts))
+
+
+@dataclass(frozen=True, slots=True)
+class BarColumns:
+    """A one-symbol block of merged bars (each loop one bar) as numpy arrays over its C arrays
+    (views, no copy), with what passing over quiet bars reads, computed once for the block;
+    ``merged`` keeps the C arrays, which a Python loop reads faster than numpy's."""
+
+    merged: MergedBars
+    ts: np.ndarray
+    close: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    reach_high: np.ndarray  # max(open, high): the exit scanner's upward tests in one
+    reach_low: np.ndarray  # min(open, low)
+    returns: np.ndarray  # close[j] / close[j - 1] - 1.0 (the book's return); NaN at 0
+    returns_finite: bool
+
+    @classmethod
+    def of(cls, merged: MergedBars) -> BarColumns | None:
+        """The block's columns, None unless its loops are one bar each, all of symbol 0."""
+        m = merged
+        if len(m.loop_ends()) != len(m) or not len(m) or np.any(_view(m.sym_idx, np.int64)):
+            return None
+        op, high, low, close = (_view(c) for c in (m.open, m.high, m.low, m.close))
+        returns = np.empty(len(close))
+        returns[0] = math.nan
+        np.subtract(close[1:] / close[:-1], 1.0, out=returns[1:])
+        finite = bool(np.isfinite(returns[1:]).all())
+        reach_high, reach_low = np.maximum(op, high), np.minimum(op, low)
+        return cls(m, _view(m.ts), close, high, low, reach_high, reach_low, returns, finite)
+
+
+def _view(values: Sequence[float] | Sequence[int], dtype: type = np.float64) -> np.ndarray:
+    if isinstance(values, array):
+        return np.frombuffer(values, dtype=dtype)
+    return np.asarray(values, dtype=dtype)
 
 
 def time_group_ends(ts: np.ndarray) -> array[int]:

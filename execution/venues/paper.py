@@ -16,6 +16,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from execution.clock import Clock
 from execution.config import EngineConfig
 from execution.market.perp_series import PerpData
@@ -295,6 +297,23 @@ class PaperExchange:
             ):
                 self._liquidate(symbol, pos, price, ts)
         return bool(account.fills or account.funding)
+
+    def quiet_until(self, symbol: str) -> float | None:
+        """The time before which bars of ``symbol`` (each alone in its loop) settle nothing,
+        or None when the next bar has fills or funding to report (nothing pending or to poll,
+        then :meth:`on_bars` only marks, and may liquidate: :meth:`quiet_bars`)."""
+        account = self._account
+        if account.pending or account.fills or account.funding or symbol not in self._rules:
+            return None
+        return self.perps.next_funding
+
+    def quiet_bars(self, symbol: str, high: np.ndarray, low: np.ndarray) -> int:
+        """How many leading bars of ``symbol`` before :meth:`quiet_until` cannot liquidate."""
+        return self.perps.before_liquidation(symbol, self._account, high, low, self._venue_cap)
+
+    def pass_quiet(self, symbol: str, close: float) -> None:
+        """Take the last of the quiet bars :meth:`quiet_bars` counted: its close marks it."""
+        self._account.last_prices[symbol] = close
 
     def on_bar(self, bar: Bar) -> None:
         """Fill the symbol's pending orders at the bar's open, then mark it at the close."""

@@ -13,6 +13,8 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from execution.market.perp_series import (
     FUNDING_INTERVAL_SECONDS,
     PerpData,
@@ -165,6 +167,30 @@ class PaperPerps:
             if liquidation_crossed(pos, liq, b[2], b[3], b[4], marks):
                 out.append((symbol, pos, liq, b[1]))
         return out
+
+    def before_liquidation(
+        self,
+        symbol: str,
+        account: PaperAccount,
+        high: np.ndarray,
+        low: np.ndarray,
+        venue_cap: Callable[[str], float],
+    ) -> int:
+        """How many leading bars of ``symbol`` cannot liquidate its position: each before the
+        first whose range reaches the liquidation price (:func:`liquidation_crossed`'s first
+        test); 0 when its marks come from a series or its price moves with the account."""
+        n = len(high)
+        pos = account.positions.get(symbol)
+        if pos is None or not self.settings.liquidation or not n:
+            return n
+        if self.data.get(symbol) is not None or self.settings.margin_mode == "cross":
+            return 0
+        liq = self._liquidation_price(symbol, pos, account, venue_cap)
+        if liq <= 0:
+            return n
+        reached = low <= liq if pos.qty > 0 else high >= liq
+        first = int(reached.argmax())
+        return first if reached[first] else n
 
     def _liquidation_price(
         self, symbol: str, pos: Position, account: PaperAccount, venue_cap: Callable[[str], float]
