@@ -205,3 +205,30 @@ def test_a_replay_stopped_and_resumed_with_quiet_bars_ends_as_one_stepped_throug
     whole, after = _everything(tmp_path / "whole"), _everything(tmp_path / "cut")
     for key in ("equity", "fills", "orders", "closed_trades", "positions_ledger.json"):
         assert after[key] == whole[key], key
+
+
+def test_a_stop_that_comes_during_a_quiet_stretch_leaves_what_a_stepped_stop_there_does(
+    tmp_path: Path,
+) -> None:
+    cfg = _config(strategy=SMA)
+    bars = _merged(cfg, 3_000)
+    clock = ReplayClock(bars.first_ts)
+    opts = RunOptions("replay", "test:quiet", None, progress=False, skip_quiet=True)
+    runner = EngineRunner(cfg, opts, tmp_path / "passed", clock, paper_exchange_factory(cfg, clock))
+    skip_quiet = runner.executor.skip_quiet
+
+    def signal_during_a_stretch(*args: Any) -> int:  # SIGINT while quiet bars are passed over
+        done = skip_quiet(*args)
+        if done and clock.now() > bars.ts[1_000]:
+            runner.stop_requested = True
+        return done
+
+    runner.executor.skip_quiet = signal_during_a_stretch  # type: ignore[method-assign]
+    runner.run_replay(bars)
+    runner.finish()
+    assert not runner.completed
+    stepped = _replay(
+        cfg, bars, tmp_path / "stepped", skip=False, stop_after_loops=runner.bars_done
+    )
+    assert stepped.bars_done == runner.bars_done
+    _assert_same(_everything(tmp_path / "passed"), _everything(tmp_path / "stepped"))

@@ -68,6 +68,7 @@ class ReplayCursor:
         self._cols: BarColumns | None = None  # the current block's, when its loops are one bar
         self._rows: Iterator[BarTuple] = iter(())
         self._base = 0  # the bar count at the current block's first bar
+        self.last_ts = 0.0  # the time of the last bar passed over
 
     def loops(self) -> Iterator[Loop]:
         """The bars from bar ``start`` on, one list per time (one engine loop each)."""
@@ -105,6 +106,7 @@ class ReplayCursor:
         k = self._skip_quiet(cols, at, stop, before_ts)
         if k:
             next(islice(self._rows, k, k), None)
+            self.last_ts = cols.merged.ts[at + k - 1]
         return k
 
 
@@ -182,8 +184,11 @@ def drive(
                 # The bar that reaches the check point or the limit, or whose time reaches the
                 # next equity time, is stepped: only the bars before it may be passed over.
                 room = int(min(next_check, stop_at)) - i - 1
-                if not should_stop():
-                    i += quiet.skip(i, room, next_time if on_time is not None else math.inf)
+                before = next_time if on_time is not None else math.inf
+                if not should_stop() and (k := quiet.skip(i, room, before)):
+                    i += k
+                    if set_time is not None:  # a stop before the next loop finds the time done
+                        set_time(quiet.last_ts)
     finally:
         bar.close()
     if limit is not None and i >= limit:
