@@ -90,7 +90,8 @@ def _before_exit(side: Side, tp: float, sl: float, cols: BarColumns, start: int,
     and the low against a level are one test of their minimum (of the high: maximum)."""
     if not (math.isfinite(tp) and math.isfinite(sl)):
         return 0
-    high, low = cols.reach_high[start:end], cols.reach_low[start:end]
+    a, b = start - cols.first, end - cols.first
+    high, low = cols.reach_high[a:b], cols.reach_low[a:b]
     hit = (low <= sl) | (high >= tp) if side is Side.LONG else (high >= sl) | (low <= tp)
     first = int(hit.argmax())
     return first if hit[first] else end - start
@@ -100,7 +101,8 @@ def _advance(ex: Executor, symbol: str, cols: BarColumns, start: int, end: int) 
     """What stepping bars ``[start, end)`` leaves, none of which fills, exits or signals."""
     book, closes = ex.book, cols.merged.close
     last_close, last_ts = closes[end - 1], cols.merged.ts[end - 1]
-    book.on_quiet_closes(0, last_ts, last_close, cols.returns[start:end], cols.returns_finite)
+    returns = cols.returns[start - cols.first : end - cols.first]
+    book.on_quiet_closes(0, last_ts, last_close, returns, cols.returns_finite)
     ex.exchange.pass_quiet(symbol, last_close)  # type: ignore[attr-defined]
     _update_nav(ex, symbol, cols.close[start:end], last_close)
     prev_ts = cols.merged.ts[end - 2] if end - start > 1 else last_ts

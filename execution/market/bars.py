@@ -213,33 +213,42 @@ class MergedBars:
 
 @dataclass(frozen=True, slots=True)
 class BarColumns:
-    """A one-symbol block of merged bars (each loop one bar) as numpy arrays over its C arrays
-    (views, no copy), with what passing over quiet bars reads, computed once for the block;
-    ``merged`` keeps the C arrays, which a Python loop reads faster than numpy's."""
+    """A window of a one-symbol block of merged bars (each loop one bar), as numpy arrays over
+    the block's C arrays (views, no copy), with what passing over quiet bars reads computed once
+    for bars ``[first, end)`` (indexed from ``first``); ``merged`` keeps the C arrays, which a
+    Python loop reads faster than numpy's."""
 
     merged: MergedBars
     ts: np.ndarray
     close: np.ndarray
     high: np.ndarray
     low: np.ndarray
+    first: int
+    end: int
     reach_high: np.ndarray  # max(open, high): the exit scanner's upward tests in one
     reach_low: np.ndarray  # min(open, low)
-    returns: np.ndarray  # close[j] / close[j - 1] - 1.0 (the book's return); NaN at 0
-    returns_finite: bool
+    returns: np.ndarray  # close[j] / close[j - 1] - 1.0 (the book's return); NaN at bar 0
+    returns_finite: bool  # every one but bar 0's
 
     @classmethod
-    def of(cls, merged: MergedBars) -> BarColumns | None:
-        """The block's columns, None unless its loops are one bar each, all of symbol 0."""
-        m = merged
-        if len(m.loop_ends()) != len(m) or not len(m) or np.any(_view(m.sym_idx, np.int64)):
-            return None
-        op, high, low, close = (_view(c) for c in (m.open, m.high, m.low, m.close))
-        returns = np.empty(len(close))
-        returns[0] = math.nan
-        np.subtract(close[1:] / close[:-1], 1.0, out=returns[1:])
-        finite = bool(np.isfinite(returns[1:]).all())
-        reach_high, reach_low = np.maximum(op, high), np.minimum(op, low)
-        return cls(m, _view(m.ts), close, high, low, reach_high, reach_low, returns, finite)
+    def window(cls, merged: MergedBars, first: int, size: int) -> BarColumns:
+        """Bars ``[first, first + size)`` of ``merged`` (fewer at its end)."""
+        m, end = merged, min(len(merged), first + size)
+        ts, op, high, low, close = (_view(c) for c in (m.ts, m.open, m.high, m.low, m.close))
+        base = max(first, 1)
+        returns = np.empty(end - first)
+        returns[: base - first] = math.nan
+        np.subtract(close[base:end] / close[base - 1 : end - 1], 1.0, out=returns[base - first :])
+        finite = bool(np.isfinite(returns[base - first :]).all())
+        reach_high = np.maximum(op[first:end], high[first:end])
+        reach_low = np.minimum(op[first:end], low[first:end])
+        return cls(m, ts, close, high, low, first, end, reach_high, reach_low, returns, finite)
+
+
+def one_symbol_loops(merged: MergedBars) -> bool:
+    """Whether each loop of ``merged`` is one bar, all of symbol 0 (a one-symbol replay)."""
+    m = merged
+    return len(m.loop_ends()) == len(m) and not np.any(_view(m.sym_idx, np.int64))
 
 
 def _view(values: Sequence[float] | Sequence[int], dtype: type = np.float64) -> np.ndarray:

@@ -15,13 +15,21 @@ from itertools import islice
 
 from tqdm import tqdm
 
-from execution.market.bars import BarColumns, MergedBars, SyntheticStream, merge_series
+from execution.market.bars import (
+    BarColumns,
+    MergedBars,
+    SyntheticStream,
+    merge_series,
+    one_symbol_loops,
+)
 from execution.market.stream import StreamedBars
 from execution.signal_screener import BarTuple
 
 Loop = Sequence[BarTuple]
 # Fewer quiet bars ahead than this are stepped: passing them costs more than stepping them.
 MIN_QUIET_BARS = 2
+# Bars whose quiet-stretch columns are computed at a time: memory bounded whatever the length.
+QUIET_WINDOW = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +73,8 @@ class ReplayCursor:
         self._merged = merged
         self._start = start
         self._skip_quiet = skip_quiet
-        self._cols: BarColumns | None = None  # the current block's, when its loops are one bar
+        self._block: MergedBars | None = None  # the current block, when its loops are one bar
+        self._cols: BarColumns | None = None  # a window of it
         self._rows: Iterator[BarTuple] = iter(())
         self._base = 0  # the bar count at the current block's first bar
         self.last_ts = 0.0  # the time of the last bar passed over
@@ -77,36 +86,40 @@ class ReplayCursor:
         for block in blocks:
             n = len(block)
             if start < n:
-                cols = BarColumns.of(block)
-                if cols is not None:
-                    self._cols, self._base = cols, base
+                if one_symbol_loops(block):
+                    self._block, self._cols, self._base = block, None, base
                     self._rows = rows = block.rows()
                     next(islice(rows, start, start), None)
                     for row in rows:  # skip() may take bars from rows between two loops
                         yield [row]
                 else:
-                    self._cols = None
+                    self._block = None
                     yield from block.loops(start)
                 start = 0
             else:
                 start -= n
             base += n
-        self._cols = None
+        self._block = None
 
     def skip(self, done: int, room: int, before_ts: float) -> int:
         """Pass over up to ``room`` quiet bars from bar count ``done``, all timed before
         ``before_ts``; return how many (the executor has advanced over them)."""
-        cols = self._cols
-        if cols is None:
+        block = self._block
+        if block is None:
             return 0
         at = done - self._base
-        stop = min(len(cols.ts), at + room)
+        cols = self._cols
+        if cols is None or at + MIN_QUIET_BARS > cols.end:
+            if at + MIN_QUIET_BARS > len(block):
+                return 0
+            cols = self._cols = BarColumns.window(block, at, QUIET_WINDOW)
+        stop = min(cols.end, at + room)
         if stop - at < MIN_QUIET_BARS:
             return 0
         k = self._skip_quiet(cols, at, stop, before_ts)
         if k:
             next(islice(self._rows, k, k), None)
-            self.last_ts = cols.merged.ts[at + k - 1]
+            self.last_ts = block.ts[at + k - 1]
         return k
 
 
