@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
-
-import numpy as np
 
 from execution import diagnostics_metrics as diag
 from execution.exit_scanner import NOTHING_OPEN, find_exits
@@ -54,15 +52,13 @@ def skip_quiet(ex: Executor, cols: BarColumns, start: int, stop: int, before: fl
         stop = bisect_left(m.ts, before, start, stop)
         if stop - start < 2:
             return 0
+    levels: tuple[float, float] | None = venue.quiet_levels(symbol)  # type: ignore[attr-defined]
     position = ex.ledger.positions.get(symbol)
-    if position is not None:
-        stop = start + venue.quiet_bars(symbol, cols.high[start:stop], cols.low[start:stop])  # type: ignore[attr-defined]
-        entry = ex.registry.get(symbol)
-        if stop == start or entry is None:
-            return 0
-        stop = start + _before_exit(
-            position.side, entry.tp_price, entry.sl_price, cols, start, stop
-        )
+    if levels is None or position is not None and (levels := _exit_levels(ex, levels)) is None:
+        return 0
+    floor, ceiling = levels
+    if floor != -math.inf or ceiling != math.inf:
+        stop = start + _untouched(cols, start, stop, floor, ceiling)
         if stop == start:
             return 0
     k = strategy.skip(
@@ -85,16 +81,29 @@ def _counts_stand(ex: Executor) -> bool:
     return not scan.missing_symbols and scan.counts is ex._reported_counts
 
 
-def _before_exit(side: Side, tp: float, sl: float, cols: BarColumns, start: int, end: int) -> int:
-    """How many leading bars of ``[start, end)`` decide_exit lets pass: its tests of the open
-    and the low against a level are one test of their minimum (of the high: maximum)."""
-    if not (math.isfinite(tp) and math.isfinite(sl)):
-        return 0
-    a, b = start - cols.first, end - cols.first
-    high, low = cols.reach_high[a:b], cols.reach_low[a:b]
-    hit = (low <= sl) | (high >= tp) if side is Side.LONG else (high >= sl) | (low <= tp)
-    first = int(hit.argmax())
-    return first if hit[first] else end - start
+def _exit_levels(ex: Executor, levels: tuple[float, float]) -> tuple[float, float] | None:
+    """Narrow the venue's ``levels`` to the position's TP/SL: decide_exit exits on a bar whose
+    open or low reaches the lower level (a long's SL, a short's TP), or whose open or high
+    reaches the upper one; None when the position has no finite levels."""
+    symbol = ex.symbols[0]
+    entry = ex.registry.get(symbol)
+    if entry is None or not (math.isfinite(entry.tp_price) and math.isfinite(entry.sl_price)):
+        return None
+    lower, upper = entry.sl_price, entry.tp_price
+    if ex.ledger.positions[symbol].side is not Side.LONG:
+        lower, upper = upper, lower
+    return max(levels[0], lower), min(levels[1], upper)
+
+
+def _untouched(cols: BarColumns, start: int, stop: int, floor: float, ceiling: float) -> int:
+    """How many leading bars of ``[start, stop)`` stay strictly between ``floor`` and
+    ``ceiling`` (open and low above the one, open and high below the other). A Python loop that
+    stops at the first touch: quiet runs are short, where numpy's per-call cost dominates."""
+    lows, highs, offset = cols.reach_low, cols.reach_high, cols.first
+    for j in range(start - offset, stop - offset):
+        if lows[j] <= floor or highs[j] >= ceiling:
+            return j + offset - start
+    return stop - start
 
 
 def _advance(ex: Executor, symbol: str, cols: BarColumns, start: int, end: int) -> None:
@@ -104,12 +113,12 @@ def _advance(ex: Executor, symbol: str, cols: BarColumns, start: int, end: int) 
     returns = cols.returns[start - cols.first : end - cols.first]
     book.on_quiet_closes(0, last_ts, last_close, returns, cols.returns_finite)
     ex.exchange.pass_quiet(symbol, last_close)  # type: ignore[attr-defined]
-    _update_nav(ex, symbol, cols.close[start:end], last_close)
+    _update_nav(ex, symbol, closes[start:end], last_close)
     prev_ts = cols.merged.ts[end - 2] if end - start > 1 else last_ts
     diag.record_loops(end - start, prev_ts, last_ts)
 
 
-def _update_nav(ex: Executor, symbol: str, closes: np.ndarray, last_close: float) -> None:
+def _update_nav(ex: Executor, symbol: str, closes: Sequence[float], last_close: float) -> None:
     """Book.update_nav at each close: the NAV of the last, the peak raised to the highest.
 
     A NAV is a chain of correctly rounded operations, each monotonic in the close, so the
@@ -126,7 +135,7 @@ def _update_nav(ex: Executor, symbol: str, closes: np.ndarray, last_close: float
         else:
             entry, qty, sign = position.entry_price, position.qty, position.side.sign
             book.nav = balance + (0.0 + (last_close - entry) * qty * sign)
-            best = float(closes.max() if qty * sign > 0 else closes.min())
+            best = max(closes) if qty * sign > 0 else min(closes)
             peak = balance + (0.0 + (best - entry) * qty * sign)
     if peak > book.peak_nav:
         book.peak_nav = peak

@@ -225,8 +225,8 @@ class BarColumns:
     low: np.ndarray
     first: int
     end: int
-    reach_high: np.ndarray  # max(open, high): the exit scanner's upward tests in one
-    reach_low: np.ndarray  # min(open, low)
+    reach_high: list[float]  # max(open, high): the exit scanner's upward tests in one
+    reach_low: list[float]  # min(open, low)
     returns: np.ndarray  # close[j] / close[j - 1] - 1.0 (the book's return); NaN at bar 0
     returns_finite: bool  # every one but bar 0's
 
@@ -240,8 +240,9 @@ class BarColumns:
         returns[: base - first] = math.nan
         np.subtract(close[base:end] / close[base - 1 : end - 1], 1.0, out=returns[base - first :])
         finite = bool(np.isfinite(returns[base - first :]).all())
-        reach_high = np.maximum(op[first:end], high[first:end])
-        reach_low = np.minimum(op[first:end], low[first:end])
+        # Lists: a Python loop reads them (a numpy scalar per read would cost more).
+        reach_high = np.maximum(op[first:end], high[first:end]).tolist()
+        reach_low = np.minimum(op[first:end], low[first:end]).tolist()
         return cls(m, ts, close, high, low, first, end, reach_high, reach_low, returns, finite)
 
 

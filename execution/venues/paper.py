@@ -16,8 +16,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from execution.clock import Clock
 from execution.config import EngineConfig
 from execution.market.perp_series import PerpData
@@ -301,15 +299,17 @@ class PaperExchange:
     def quiet_until(self, symbol: str) -> float | None:
         """The time before which bars of ``symbol`` (each alone in its loop) settle nothing,
         or None when the next bar has fills or funding to report (nothing pending or to poll,
-        then :meth:`on_bars` only marks, and may liquidate: :meth:`quiet_bars`)."""
+        then :meth:`on_bars` only marks, and may liquidate: :meth:`quiet_levels`)."""
         account = self._account
         if account.pending or account.fills or account.funding or symbol not in self._rules:
             return None
         return self.perps.next_funding
 
-    def quiet_bars(self, symbol: str, high: np.ndarray, low: np.ndarray) -> int:
-        """How many leading bars of ``symbol`` before :meth:`quiet_until` cannot liquidate."""
-        return self.perps.before_liquidation(symbol, self._account, high, low, self._venue_cap)
+    def quiet_levels(self, symbol: str) -> tuple[float, float] | None:
+        """The prices a bar of ``symbol`` must stay strictly between (its low above the first,
+        its high below the second) for :meth:`on_bars` to only mark it: its position's
+        liquidation price; None when that price moves with the marks or the account."""
+        return self.perps.liquidation_bounds(symbol, self._account, self._venue_cap)
 
     def pass_quiet(self, symbol: str, close: float) -> None:
         """Take the last of the quiet bars :meth:`quiet_bars` counted: its close marks it."""

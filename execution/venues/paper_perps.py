@@ -13,8 +13,6 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
 from execution.market.perp_series import (
     FUNDING_INTERVAL_SECONDS,
     PerpData,
@@ -168,29 +166,22 @@ class PaperPerps:
                 out.append((symbol, pos, liq, b[1]))
         return out
 
-    def before_liquidation(
-        self,
-        symbol: str,
-        account: PaperAccount,
-        high: np.ndarray,
-        low: np.ndarray,
-        venue_cap: Callable[[str], float],
-    ) -> int:
-        """How many leading bars of ``symbol`` cannot liquidate its position: each before the
-        first whose range reaches the liquidation price (:func:`liquidation_crossed`'s first
-        test); 0 when its marks come from a series or its price moves with the account."""
-        n = len(high)
+    def liquidation_bounds(
+        self, symbol: str, account: PaperAccount, venue_cap: Callable[[str], float]
+    ) -> tuple[float, float] | None:
+        """The prices a bar of ``symbol`` must stay strictly between for its position not to
+        be liquidated (:func:`liquidation_crossed`'s first test: a long's low above its
+        liquidation price, a short's high below); None when its marks come from a series or
+        its price moves with the account (cross margin)."""
         pos = account.positions.get(symbol)
-        if pos is None or not self.settings.liquidation or not n:
-            return n
+        if pos is None or not self.settings.liquidation:
+            return -math.inf, math.inf
         if self.data.get(symbol) is not None or self.settings.margin_mode == "cross":
-            return 0
+            return None
         liq = self._liquidation_price(symbol, pos, account, venue_cap)
         if liq <= 0:
-            return n
-        reached = low <= liq if pos.qty > 0 else high >= liq
-        first = int(reached.argmax())
-        return first if reached[first] else n
+            return -math.inf, math.inf
+        return (liq, math.inf) if pos.qty > 0 else (-math.inf, liq)
 
     def _liquidation_price(
         self, symbol: str, pos: Position, account: PaperAccount, venue_cap: Callable[[str], float]
