@@ -282,7 +282,8 @@ class EngineRunner:
         )
         start = min(self.bars_done, total_bars)
         cursor = ReplayCursor(merged, start, self.executor.skip_quiet)
-        quiet = cursor if self.opts.skip_quiet else None
+        # Only a one-symbol replay has quiet stretches to pass over (execution/quiet.py).
+        quiet = cursor if self.opts.skip_quiet and len(self.executor.symbols) == 1 else None
         result = drive(
             cursor.loops() if quiet else replay_loops(merged, start), hooks, start=self.bars_done,
             limit=limit, progress_total=limit if self.opts.progress else None, quiet=quiet,
