@@ -138,6 +138,18 @@ class Executor:
         (0: step the next bar)."""
         return skip_quiet(self, cols, start, stop, before)
 
+    def exit_counts_stand(self) -> bool:
+        """Whether a scan of bars that reach no TP/SL would report the exit counts last reported
+        (so make no diagnostics call): nothing open and zeros reported, or every open position
+        with its TP/SL (the under-water canary then reads no mark)."""
+        if not self.ledger.positions:
+            return self._reported_counts is _NONE_OPEN
+        scan = find_exits(
+            self.ledger, self.registry, _NO_PRICES, self.book.marks_view, 0.0,
+            self._underwater, self._canary,
+        )  # fmt: skip
+        return not scan.missing_symbols and scan.counts is self._reported_counts
+
     def step_live(self, marks: Mapping[str, float], bars: Sequence[BarTuple]) -> None:
         """Run one live iteration: exits on the marks, the screener on newly closed bars."""
         now = self.clock.now()

@@ -21,15 +21,12 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from execution import diagnostics_metrics as diag
-from execution.exit_scanner import NOTHING_OPEN, find_exits
 from execution.market.bars import BarColumns
 from execution.strategy.per_symbol import SymbolStrategies
 from execution.types import Side
 
 if TYPE_CHECKING:
     from execution.executor_live import Executor
-
-_NO_PRICES: dict[str, tuple[float, float, float, float]] = {}
 
 
 def skip_quiet(ex: Executor, cols: BarColumns, start: int, stop: int, before: float) -> int:
@@ -38,11 +35,11 @@ def skip_quiet(ex: Executor, cols: BarColumns, start: int, stop: int, before: fl
     (0: step the next one)."""
     venue, strategy = ex.exchange, ex.strategy
     quiet_until: Callable[[str], float | None] | None = getattr(venue, "quiet_until", None)
-    if quiet_until is None or len(ex.symbols) != 1 or ex._exit_only:
+    if quiet_until is None or len(ex.symbols) != 1 or ex.cfg.universe[0].exit_only:
         return 0
     symbol = ex.symbols[0]
     until = quiet_until(symbol)
-    if until is None or not isinstance(strategy, SymbolStrategies) or not _counts_stand(ex):
+    if until is None or not isinstance(strategy, SymbolStrategies) or not ex.exit_counts_stand():
         return 0
     m = cols.merged
     if not start or ex.book.last_close[0] != m.close[start - 1]:
@@ -68,17 +65,6 @@ def skip_quiet(ex: Executor, cols: BarColumns, start: int, stop: int, before: fl
     if k:
         _advance(ex, symbol, cols, start, start + k)
     return k
-
-
-def _counts_stand(ex: Executor) -> bool:
-    """Whether a scan of the quiet bars would report the counts last reported (no call): no
-    position, or every one with its TP/SL (the canary then reads no mark)."""
-    if not ex.ledger.positions:
-        return ex._reported_counts is NOTHING_OPEN.counts
-    scan = find_exits(
-        ex.ledger, ex.registry, _NO_PRICES, ex.book.marks_view, 0.0, ex._underwater, ex._canary
-    )
-    return not scan.missing_symbols and scan.counts is ex._reported_counts
 
 
 def _exit_levels(ex: Executor, levels: tuple[float, float]) -> tuple[float, float] | None:
