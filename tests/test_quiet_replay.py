@@ -191,12 +191,16 @@ def test_a_streamed_csv_replay_passes_over_quiet_bars_across_its_chunks(tmp_path
     _same_either_way(cfg, stream.in_order(cfg.symbols), tmp_path, passed_share=0.5)
 
 
-@pytest.mark.parametrize("stop_after", [3, 400])
+@pytest.mark.parametrize(("stop_after", "streamed"), [(3, False), (400, False), (400, True)])
 def test_a_replay_stopped_and_resumed_with_quiet_bars_ends_as_one_stepped_through(
-    tmp_path: Path, stop_after: int
+    tmp_path: Path, stop_after: int, streamed: bool
 ) -> None:
     cfg = _config(strategy=SMA)
-    bars = _merged(cfg, 4_000)
+    bars: MergedBars | StreamedBars = _merged(cfg, 4_000)
+    if streamed:  # the resume point falls inside one of the file's chunks
+        (tmp_path / "data").mkdir()
+        _write_csv(tmp_path / "data" / f"{cfg.symbols[0]}_1m.csv", bars)
+        bars = open_csv_replay(tmp_path / "data", rows=777)[0].in_order(cfg.symbols)
     _replay(cfg, bars, tmp_path / "whole", skip=False)
     cut = _replay(cfg, bars, tmp_path / "cut", skip=True, stop_after_loops=stop_after)
     assert not cut.completed
