@@ -13,9 +13,9 @@
    (the snapshot, its JSON, the exported state in the commit); ``publishes_per_run`` shows the
    two modes made the same number.
 
-3. With ``--instructions``: the instructions (valgrind cachegrind) of one replay with
-   diagnostics on, off, and of its set-up alone, publishing as in 2: the same figures whatever
-   else runs on the machine. The overhead is
+3. With ``--instructions``: the instructions and first-level cache misses (valgrind
+   cachegrind) of one replay with diagnostics on, off, and of its set-up alone, publishing as
+   in 2: the same figures whatever else runs on the machine. Each overhead is
    (on - off) / (off - set-up), the replay's loop only, as the paired CPU figure.
 
 Run: ``.venv/bin/python bench/bench_diagnostics.py`` -> bench/results/diagnostics.json
@@ -271,30 +271,55 @@ def counted_replay(mode: str, bars_per_symbol: int) -> None:
         replay_once(path, tmp / "state", n_bars)
 
 
-def instruction_counts(bars_per_symbol: int = 20_000) -> dict[str, Any]:
-    """Count the instructions of an on, an off and a set-up-only replay under cachegrind."""
-    counts: dict[str, int] = {}
+# What cachegrind reports, and the name each count gets in the result.
+CACHEGRIND_COUNTS = {
+    "I   refs": "instructions",
+    "I1  misses": "i1_misses",
+    "D1  misses": "d1_misses",
+}
+
+
+def cachegrind_counts(mode: str, bars_per_symbol: int) -> dict[str, int]:
+    """Instructions and first-level cache misses of one :func:`counted_replay` under cachegrind."""
     # One BLAS thread: numpy's idle threads spin for a time-dependent number of instructions.
     env = {**os.environ, "PYTHONHASHSEED": "0", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
-    for mode in ("on", "off", "setup"):
-        with tempfile.NamedTemporaryFile(prefix="v7-cachegrind-") as out:
-            cmd = ["valgrind", "--tool=cachegrind", "--cache-sim=no",
-                   f"--cachegrind-out-file={out.name}", sys.executable, "-m",
-                   "bench.bench_diagnostics", "--counted-replay", mode,
-                   "--bars-per-symbol", str(bars_per_symbol)]  # fmt: skip
-            proc = subprocess.run(
-                cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=True
-            )
-        found = re.search(r"I\s+refs:\s+([\d,]+)", proc.stderr)
+    with tempfile.NamedTemporaryFile(prefix="v7-cachegrind-") as out:
+        cmd = ["valgrind", "--tool=cachegrind", "--cache-sim=yes",
+               f"--cachegrind-out-file={out.name}", sys.executable, "-m",
+               "bench.bench_diagnostics", "--counted-replay", mode,
+               "--bars-per-symbol", str(bars_per_symbol)]  # fmt: skip
+        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    counts: dict[str, int] = {}
+    for label, name in CACHEGRIND_COUNTS.items():
+        found = re.search(label + r":\s+([\d,]+)", proc.stderr)
         if found is None:
-            raise RuntimeError(f"no instruction count in valgrind's output: {proc.stderr[-500:]}")
-        counts[mode] = int(found.group(1).replace(",", ""))
-    loop = counts["off"] - counts["setup"]
+            raise RuntimeError(f"no {label!r} in valgrind's output: {proc.stderr[-500:]}")
+        counts[name] = int(found.group(1).replace(",", ""))
+    return counts
+
+
+def instruction_counts(bars_per_symbol: int = 20_000) -> dict[str, Any]:
+    """Count the instructions and cache misses of an on, an off and a set-up-only replay.
+
+    A diagnostics record runs between stretches of engine code that evict its code and data
+    from the first-level caches, so its share of the misses can exceed its share of the
+    instructions: CPU time reads between the two.
+    """
+    runs = {mode: cachegrind_counts(mode, bars_per_symbol) for mode in ("on", "off", "setup")}
+    shares: dict[str, float] = {}
+    for name in CACHEGRIND_COUNTS.values():
+        loop = runs["off"][name] - runs["setup"][name]
+        shares[name] = round((runs["on"][name] - runs["off"][name]) / loop * 100, 2)
     return {
         "bars_per_symbol": bars_per_symbol,
         "symbols": 10,
-        "instructions": counts,
-        "overhead_loop_pct": round((counts["on"] - counts["off"]) / loop * 100, 2),
+        "instructions": {mode: counts["instructions"] for mode, counts in runs.items()},
+        "cache_misses": {
+            mode: {k: v for k, v in c.items() if k != "instructions"} for mode, c in runs.items()
+        },
+        "overhead_loop_pct": shares["instructions"],
+        "overhead_loop_i1_misses_pct": shares["i1_misses"],
+        "overhead_loop_d1_misses_pct": shares["d1_misses"],
         "target_overhead_pct": TARGET_OVERHEAD_PCT,
     }
 
@@ -325,7 +350,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=RESULTS, help="results JSON path")
     parser.add_argument("--replay-only", action="store_true", help="only the replay on vs off")
     parser.add_argument("--instructions", action="store_true",
-                        help="only the instruction counts (needs valgrind; ~4 min)")  # fmt: skip
+                        help="only instructions and cache misses (valgrind; ~6 min)")  # fmt: skip
     parser.add_argument("--bars-per-symbol", type=int, default=20_000, help=argparse.SUPPRESS)
     parser.add_argument("--counted-replay", choices=("on", "off", "setup"), help=argparse.SUPPRESS)
     args = parser.parse_args()

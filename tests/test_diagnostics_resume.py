@@ -129,6 +129,42 @@ def test_export_restore_at_any_point_publishes_what_an_uninterrupted_run_does(
     assert run_through(ops, cut) == run_through(ops, None)
 
 
+def run_reading(ops: list[tuple[Any, ...]], reads: set[int]) -> str:
+    """Record ``ops``, reading everything a reader can before each ``ops[i]`` with i in
+    ``reads``; return the final published block."""
+    clock = Clock()
+    with capture_diagnostics(SMALL, clock) as diagnostics:
+        for i, o in enumerate(ops):
+            if i in reads:
+                dm.get_veto_counters()
+                diagnostics.snapshot()
+                diagnostics.state()
+            apply(o, clock)
+        return published()
+
+
+@settings(max_examples=150, deadline=None)
+@given(ops=st.lists(op, max_size=60), data=st.data())
+def test_reading_at_any_point_changes_nothing_published_later(
+    ops: list[tuple[Any, ...]], data: st.DataObject
+) -> None:
+    reads = data.draw(st.sets(st.integers(0, max(len(ops) - 1, 0))), label="reads")
+    assert run_reading(ops, reads) == run_reading(ops, set())
+
+
+def test_a_veto_is_in_every_published_count_as_soon_as_it_is_recorded() -> None:
+    clock = Clock()
+    with capture_diagnostics(SMALL, clock) as diagnostics:
+        for symbol in ("BTCUSDT", "ETHUSDT", None):
+            dm.record_veto("cooldown", symbol)
+            snap = diagnostics.snapshot()
+            n = snap.veto_counters.total_vetoes
+            assert snap.veto_counters.by_reason == {"cooldown": n}
+            assert sum(snap.heatmap["by_reason_symbol"]["cooldown"].values()) == n
+            assert snap.heatmap["by_reason_time"] == {"cooldown": {"2024-01-01T00:00:00Z": n}}
+            assert snap.veto_timeline["by_reason_time"] == {"cooldown": {"2024-01-01T00:00:00Z": n}}
+
+
 def test_a_fresh_instance_restored_from_an_export_continues_it() -> None:
     clock = Clock()
     first = Diagnostics(SMALL, clock)
