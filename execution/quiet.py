@@ -28,6 +28,9 @@ from execution.types import Side
 if TYPE_CHECKING:
     from execution.executor_live import Executor
 
+# Fewer quiet bars ahead than this are stepped (4 measured: more instructions than 2).
+MIN_QUIET_BARS = 2
+
 
 def skip_quiet(ex: Executor, cols: BarColumns, start: int, stop: int, before: float) -> int:
     """Pass over the leading quiet bars of ``cols[start:stop]`` (one-bar loops of the one
@@ -47,7 +50,7 @@ def skip_quiet(ex: Executor, cols: BarColumns, start: int, stop: int, before: fl
     before = min(before, until)
     if m.ts[stop - 1] >= before:
         stop = bisect_left(m.ts, before, start, stop)
-        if stop - start < 2:
+        if stop - start < MIN_QUIET_BARS:
             return 0
     levels: tuple[float, float] | None = venue.quiet_levels(symbol)  # type: ignore[attr-defined]
     position = ex.ledger.positions.get(symbol)
@@ -56,7 +59,7 @@ def skip_quiet(ex: Executor, cols: BarColumns, start: int, stop: int, before: fl
     floor, ceiling = levels
     if floor != -math.inf or ceiling != math.inf:
         stop = start + _untouched(cols, start, stop, floor, ceiling)
-        if stop == start:
+        if stop - start < MIN_QUIET_BARS:
             return 0
     k = strategy.skip(
         0, m.open[start:stop], m.high[start:stop], m.low[start:stop], m.close[start:stop],

@@ -23,11 +23,10 @@ from execution.market.bars import (
     one_symbol_loops,
 )
 from execution.market.stream import StreamedBars
+from execution.quiet import MIN_QUIET_BARS
 from execution.signal_screener import BarTuple
 
 Loop = Sequence[BarTuple]
-# Fewer quiet bars ahead than this are stepped: passing them costs more than stepping them.
-MIN_QUIET_BARS = 2
 # Bars whose quiet-stretch columns are computed at a time: memory bounded whatever the length.
 QUIET_WINDOW = 4096
 
