@@ -16,7 +16,6 @@ import math
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import chain
 from operator import itemgetter
 from typing import Any, NamedTuple
 
@@ -143,12 +142,20 @@ def _number_fields(row_type: Any) -> tuple[str, ...]:
     return tuple(n for n, t in row_type.__annotations__.items() if "float" in str(t))
 
 
-# Per row type: the names and positions of its number columns (read by one itemgetter, a C call),
-# and the position of its kind column if it has one.
-_NUMBERS = {
-    t: _number_fields(t) for t in (OrderRow, FillRow, ClosedTradeRow, EquityRow, FundingRow)
-}
+def _columns(row_type: Any) -> tuple[tuple[itemgetter[Any], bool], ...]:
+    """(getter, may be NULL) of each number column."""
+    return tuple(
+        (itemgetter(row_type._fields.index(n)), "None" in str(row_type.__annotations__[n]))
+        for n in _number_fields(row_type)
+    )
+
+
+_TYPES = (OrderRow, FillRow, ClosedTradeRow, EquityRow, FundingRow)
+# Per row type: the names and positions of its number columns, a getter per column (summed in C
+# straight from the rows, without a tuple per row), and the position of its kind column.
+_NUMBERS = {t: _number_fields(t) for t in _TYPES}
 _NUMBER_GETTERS = {t: itemgetter(*(t._fields.index(n) for n in ns)) for t, ns in _NUMBERS.items()}
+_COLUMNS = {t: _columns(t) for t in _TYPES}
 _KIND_AT = {t: t._fields.index("kind") for t in (OrderRow, FillRow)}
 
 
@@ -166,9 +173,12 @@ def check_rows(row_type: Any, rows: Sequence[tuple[Any, ...]]) -> None:
     """Refuse a NaN or infinite number, or an unknown kind, naming the field and the row."""
     if not rows:
         return
-    try:  # one C pass for the usual batch: a NaN or an infinity makes the sum non-finite
-        finite = math.isfinite(sum(filter(None, chain.from_iterable(
-            map(_NUMBER_GETTERS[row_type], rows)))))  # fmt: skip
+    total = 0.0
+    try:  # the usual batch: a NaN or an infinity makes the sum of the columns' sums non-finite
+        for get, nullable in _COLUMNS[row_type]:
+            # a None in a NOT NULL column is left to that constraint when the row is written
+            total += sum(filter(None, map(get, rows)) if nullable else map(get, rows))
+        finite = math.isfinite(total)
     except (TypeError, OverflowError):  # a non-number, or ints too large: look value by value
         finite = False
     if not finite:  # a true non-finite value, or finite ones whose sum overflowed
