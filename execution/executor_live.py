@@ -29,7 +29,7 @@ from execution.risk_limits import RiskLimits, evaluate_intent, gating_flags
 from execution.rounding import round_qty
 from execution.signal_screener import BarTuple, SignalScreener, Strategy, build_strategy
 from execution.types import ExitIntent, ExitKind, Fill, Intent, OrderKind, OrderRequest
-from execution.venues.base import Exchange, feed_bars
+from execution.venues.base import Exchange, QuietBarsVenue, feed_bars
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,8 @@ class Executor:
     ) -> None:
         self.cfg = cfg
         self.exchange = exchange
+        # The paper venue can tell when a replay's bars would only mark prices (execution/quiet.py).
+        self.quiet_venue = exchange if isinstance(exchange, QuietBarsVenue) else None
         self.clock = clock
         self.strict = strict  # replay: a stage error is a bug, raise it after recording it
         self.journal = journal

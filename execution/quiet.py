@@ -2,7 +2,7 @@
 
 A bar of a one-symbol replay is quiet when stepping it would only move prices: the venue has
 nothing pending or to report, no funding falls due and no liquidation price is reached on it
-(the venue's ``quiet_bars``), every open position has its TP/SL and the bar touches neither
+(the venue's ``quiet_until`` and ``quiet_levels``), every open position has its TP/SL and the bar touches neither
 (the exit scanner's own comparisons, :func:`~execution.exit_scanner.decide_exit`), the exit
 counts already reported stand, and the strategy would not signal on it (its optional ``skip``,
 docs/strategies.md). A strategy or venue that cannot tell is never skipped.
@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from execution import diagnostics_metrics as diag
 from execution.market.bars import BarColumns
 from execution.strategy.per_symbol import SymbolStrategies
 from execution.types import Side
+from execution.venues.base import QuietBarsVenue
 
 if TYPE_CHECKING:
     from execution.executor_live import Executor
@@ -36,12 +37,11 @@ def skip_quiet(ex: Executor, cols: BarColumns, start: int, stop: int, before: fl
     """Pass over the leading quiet bars of ``cols[start:stop]`` (one-bar loops of the one
     symbol) timed before ``before``, as :meth:`Executor.step` on each would; return how many
     (0: step the next one)."""
-    venue, strategy = ex.exchange, ex.strategy
-    quiet_until: Callable[[str], float | None] | None = getattr(venue, "quiet_until", None)
-    if quiet_until is None or len(ex.symbols) != 1 or ex.cfg.universe[0].exit_only:
+    venue, strategy = ex.quiet_venue, ex.strategy
+    if venue is None or len(ex.symbols) != 1 or ex.cfg.universe[0].exit_only:
         return 0
     symbol = ex.symbols[0]
-    until = quiet_until(symbol)
+    until = venue.quiet_until(symbol)
     if until is None or not isinstance(strategy, SymbolStrategies) or not ex.exit_counts_stand():
         return 0
     m = cols.merged
@@ -52,7 +52,7 @@ def skip_quiet(ex: Executor, cols: BarColumns, start: int, stop: int, before: fl
         stop = bisect_left(m.ts, before, start, stop)
         if stop - start < MIN_QUIET_BARS:
             return 0
-    levels: tuple[float, float] | None = venue.quiet_levels(symbol)  # type: ignore[attr-defined]
+    levels = venue.quiet_levels(symbol)
     position = ex.ledger.positions.get(symbol)
     if levels is None or position is not None and (levels := _exit_levels(ex, levels)) is None:
         return 0
@@ -66,7 +66,7 @@ def skip_quiet(ex: Executor, cols: BarColumns, start: int, stop: int, before: fl
         m.volume[start:stop],
     )  # fmt: skip
     if k:
-        _advance(ex, symbol, cols, start, start + k)
+        _advance(ex, venue, symbol, cols, start, start + k)
     return k
 
 
@@ -95,13 +95,15 @@ def _untouched(cols: BarColumns, start: int, stop: int, floor: float, ceiling: f
     return stop - start
 
 
-def _advance(ex: Executor, symbol: str, cols: BarColumns, start: int, end: int) -> None:
+def _advance(
+    ex: Executor, venue: QuietBarsVenue, symbol: str, cols: BarColumns, start: int, end: int
+) -> None:
     """What stepping bars ``[start, end)`` leaves, none of which fills, exits or signals."""
     book, closes = ex.book, cols.merged.close
     last_close, last_ts = closes[end - 1], cols.merged.ts[end - 1]
     returns = cols.returns[start - cols.first : end - cols.first]
     book.on_quiet_closes(0, last_ts, last_close, returns, cols.returns_finite)
-    ex.exchange.pass_quiet(symbol, last_close)  # type: ignore[attr-defined]
+    venue.pass_quiet(symbol, last_close)
     _update_nav(ex, symbol, closes[start:end], last_close)
     prev_ts = cols.merged.ts[end - 2] if end - start > 1 else last_ts
     diag.record_loops(end - start, prev_ts, last_ts)

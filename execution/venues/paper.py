@@ -312,7 +312,7 @@ class PaperExchange:
         return self.perps.liquidation_bounds(symbol, self._account, self._venue_cap)
 
     def pass_quiet(self, symbol: str, close: float) -> None:
-        """Take the last of the quiet bars :meth:`quiet_bars` counted: its close marks it."""
+        """Take the last bar of a quiet stretch: its close marks the symbol."""
         self._account.last_prices[symbol] = close
 
     def on_bar(self, bar: Bar) -> None:
