@@ -179,12 +179,13 @@ def prepare_replay(
 
 
 def replay_runner(
-    prep: PreparedReplay, state_dir: Path, max_bars: int | None = None
+    prep: PreparedReplay, state_dir: Path, max_bars: int | None = None, skip_quiet: bool = True
 ) -> EngineRunner:
     """The engine as `v7 run --fast` builds it over ``prep``, its replay not yet run (the
-    caller runs it and calls ``finish()``, which closes the store)."""
+    caller runs it and calls ``finish()``, which closes the store); ``skip_quiet`` False steps
+    every bar (RunOptions.skip_quiet)."""
     clock = ReplayClock(prep.merged.first_ts)  # 0.0 when there are no bars
-    opts = RunOptions("replay", prep.source, max_bars, False)
+    opts = RunOptions("replay", prep.source, max_bars, False, skip_quiet=skip_quiet)
     factory = cli_run.paper_exchange_factory(prep.cfg, clock)
     return EngineRunner(prep.cfg, opts, state_dir, clock, factory, prep.rejects)
 

@@ -50,6 +50,28 @@ class ReturnsBuffer:
         if count[idx] < lookback:
             count[idx] += 1
 
+    def push_many(self, idx: int, values: np.ndarray, finite: bool = False) -> None:
+        """:meth:`push` each of ``values`` in order (``finite``: none is NaN or inf, which push
+        drops): only the last ``lookback`` can still be in the window, each written once."""
+        if not finite:
+            values = values[np.isfinite(values)]
+        n = len(values)
+        if not n:
+            return
+        lookback = self.lookback
+        if n > lookback:
+            values = values[n - lookback :]
+        kept = len(values)
+        at = (self._pos[idx] + n - kept) % lookback
+        row = self._buf[idx]
+        first = min(kept, lookback - at)  # up to the end of the ring, then from its start
+        row[at : at + first] = row[at + lookback : at + lookback + first] = values[:first]
+        if first < kept:
+            rest = values[first:]
+            row[: kept - first] = row[lookback : lookback + kept - first] = rest
+        self._pos[idx] = (self._pos[idx] + n) % lookback
+        self._count[idx] = min(lookback, self._count[idx] + n)
+
     def window(self, idx: int) -> np.ndarray:
         """Return symbol ``idx``'s returns, oldest first: a view, valid until the next push."""
         count = self._count[idx]
@@ -193,6 +215,16 @@ class Book:
                 push(idx, close / prev_close - 1.0)
             last[idx] = marks[idx] = close
             mark_ts[idx] = bar[1]
+
+    def on_quiet_closes(
+        self, idx: int, last_ts: float, last_close: float, returns: np.ndarray, finite: bool
+    ) -> None:
+        """:meth:`on_closes` over a run of symbol ``idx``'s bars, given their ``returns`` (each
+        close over the one before, the first over the last close taken, less 1.0) and the last
+        bar's time and close."""
+        self.returns.push_many(idx, returns, finite)
+        self.last_close[idx] = self.marks[idx] = last_close
+        self.mark_ts[idx] = last_ts
 
     def push_closes(self, bars: Iterable[BarTuple]) -> None:
         """:meth:`push_close` for each bar of a loop (live: marks come from elsewhere)."""

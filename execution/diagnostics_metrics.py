@@ -35,6 +35,7 @@ record_risk_passed = _diagnostics.record_risk_passed
 record_order_failed = _diagnostics.record_order_failed
 record_loop = _diagnostics.record_loop  # the executor's one per-loop call
 record_loop_start = _diagnostics.record_loop_start
+record_loops = _diagnostics.record_loops  # a replay's quiet bars, in one call
 record_loop_end = _diagnostics.record_loop_end
 record_stage_success = _diagnostics.record_stage_success
 record_stages_success = _diagnostics.record_stages_success

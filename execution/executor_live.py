@@ -19,15 +19,17 @@ from execution.book import Book
 from execution.clock import Clock
 from execution.config import EngineConfig
 from execution.exit_scanner import NOTHING_OPEN, ExitPipelineCounts, PriceObs, find_exits
+from execution.market.bars import BarColumns
 from execution.order_router import OrderRouter, RouteResult, client_order_id
 from execution.perps.funding import FundingPayment
 from execution.position_ledger import ClosedTrade, PositionLedger
 from execution.position_tp_sl_registry import TpSlEntry, TpSlRegistry
+from execution.quiet import skip_quiet
 from execution.risk_limits import RiskLimits, evaluate_intent, gating_flags
 from execution.rounding import round_qty
 from execution.signal_screener import BarTuple, SignalScreener, Strategy, build_strategy
 from execution.types import ExitIntent, ExitKind, Fill, Intent, OrderKind, OrderRequest
-from execution.venues.base import Exchange, feed_bars
+from execution.venues.base import Exchange, QuietBarsVenue, feed_bars
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +76,8 @@ class Executor:
     ) -> None:
         self.cfg = cfg
         self.exchange = exchange
+        # The paper venue can tell when a replay's bars would only mark prices (execution/quiet.py).
+        self.quiet_venue = exchange if isinstance(exchange, QuietBarsVenue) else None
         self.clock = clock
         self.strict = strict  # replay: a stage error is a bug, raise it after recording it
         self.journal = journal
@@ -129,6 +133,24 @@ class Executor:
         """
         polled = self._on_bars(self.symbols, bars) is not False
         self._cycle(bars, None, poll=polled)
+
+    def skip_quiet(self, cols: BarColumns, start: int, stop: int, before: float) -> int:
+        """Pass over the leading quiet bars of a one-symbol replay's ``cols[start:stop]`` timed
+        before ``before``, as :meth:`step` on each would (execution/quiet.py); return how many
+        (0: step the next bar)."""
+        return skip_quiet(self, cols, start, stop, before)
+
+    def exit_counts_stand(self) -> bool:
+        """Whether a scan of bars that reach no TP/SL would report the exit counts last reported
+        (so make no diagnostics call): nothing open and zeros reported, or every open position
+        with its TP/SL (the under-water canary then reads no mark)."""
+        if not self.ledger.positions:
+            return self._reported_counts is _NONE_OPEN
+        scan = find_exits(
+            self.ledger, self.registry, _NO_PRICES, self.book.marks_view, 0.0,
+            self._underwater, self._canary,
+        )  # fmt: skip
+        return not scan.missing_symbols and scan.counts is self._reported_counts
 
     def step_live(self, marks: Mapping[str, float], bars: Sequence[BarTuple]) -> None:
         """Run one live iteration: exits on the marks, the screener on newly closed bars."""

@@ -98,6 +98,40 @@ class EmaCrossAtr:
             return None
         return Signal(Side.SHORT, tp, sl)
 
+    def skip(
+        self,
+        open_: Sequence[float],
+        high: Sequence[float],
+        low: Sequence[float],
+        close: Sequence[float],
+        volume: Sequence[float],
+    ) -> int:
+        """Advance over the leading bars that do not cross (on_bar returns None on them);
+        return how many. The same arithmetic as on_bar, without a context or a call per bar."""
+        if self.count == 0:
+            return 0  # the first bar seeds the averages: on_bar's job
+        a_fast, a_slow, a_atr = self.a_fast, self.a_slow, self.a_atr
+        fast, slow, atr, pc, above = self.fast, self.slow, self.atr, self.prev_close, self.above
+        done = 0
+        for high_, low_, close_ in zip(high, low, close, strict=True):
+            new_fast = fast + a_fast * (close_ - fast)
+            new_slow = slow + a_slow * (close_ - slow)
+            if (new_fast > new_slow) != above:
+                break  # a cross: the bar goes to on_bar (it may signal)
+            tr = high_ - low_
+            gap = abs(high_ - pc)
+            if gap > tr:
+                tr = gap
+            gap = abs(low_ - pc)
+            if gap > tr:
+                tr = gap
+            atr = atr + a_atr * (tr - atr)
+            fast, slow, pc = new_fast, new_slow, close_
+            done += 1
+        self.count += done
+        self.fast, self.slow, self.atr, self.prev_close = fast, slow, atr, pc
+        return done
+
     def state(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in _EMA_STATE}
 
@@ -153,6 +187,36 @@ class SmaCrossPct:
         if above:
             return Signal(Side.LONG, close * (1.0 + self.tp_pct), close * (1.0 - self.sl_pct))
         return Signal(Side.SHORT, close * (1.0 - self.tp_pct), close * (1.0 + self.sl_pct))
+
+    def skip(
+        self,
+        open_: Sequence[float],
+        high: Sequence[float],
+        low: Sequence[float],
+        close: Sequence[float],
+        volume: Sequence[float],
+    ) -> int:
+        """Advance over the leading bars that do not cross (on_bar returns None on them);
+        return how many. The same arithmetic as on_bar, without a context or a call per bar."""
+        n = self.count
+        n_fast, n_slow = self.n_fast, self.n_slow
+        if n < n_slow:
+            return 0  # warming up: on_bar's job
+        ring, above = self.ring, self.above
+        sum_fast, sum_slow = self.sum_fast, self.sum_slow
+        done = 0
+        for close_ in close:
+            pos = n % n_slow
+            new_fast = sum_fast + (close_ - ring[(n - n_fast) % n_slow])
+            new_slow = sum_slow + (close_ - ring[pos])
+            if (new_fast / n_fast > new_slow / n_slow) != above:
+                break  # a cross: the bar goes to on_bar, which signals on it
+            ring[pos] = close_
+            sum_fast, sum_slow = new_fast, new_slow
+            n += 1
+            done += 1
+        self.count, self.sum_fast, self.sum_slow = n, sum_fast, sum_slow
+        return done
 
     def state(self) -> dict[str, Any]:
         return {

@@ -12,8 +12,10 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from execution.book import Book
+from execution.book import Book, ReturnsBuffer
 from execution.config import RiskConfig
 from execution.position_ledger import LedgerPosition
 from execution.types import Side
@@ -230,3 +232,26 @@ def test_a_saved_book_for_another_universe_keeps_its_fresh_marks() -> None:
     b = book()
     b.load(saved.to_dict())  # one symbol's lists do not fit three symbols
     assert b.marks_by_symbol() == {}
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    lookback=st.integers(1, 9),
+    before=st.lists(st.floats(-1.0, 1.0), max_size=20),
+    batch=st.lists(
+        st.one_of(st.floats(-1.0, 1.0), st.just(math.nan), st.just(math.inf)), max_size=30
+    ),
+)
+def test_pushing_a_batch_of_returns_leaves_the_window_pushing_each_leaves(
+    lookback: int, before: list[float], batch: list[float]
+) -> None:
+    one_by_one, batched = ReturnsBuffer(2, lookback), ReturnsBuffer(2, lookback)
+    for value in before:
+        one_by_one.push(1, value)
+        batched.push(1, value)
+    for value in batch:
+        one_by_one.push(1, value)
+    values = np.array(batch, dtype=np.float64)
+    batched.push_many(1, values, finite=bool(np.isfinite(values).all()))
+    assert batched.window(1).tolist() == one_by_one.window(1).tolist()
+    assert batched.to_dict() == one_by_one.to_dict()

@@ -81,6 +81,16 @@ class LivenessRecords:
         self.last_loop_t = self.loop_t = self.last_exit_scan = now
         self.loop_count += 1
 
+    def record_loops(self, count: int, prev_t: float, last_t: float) -> None:
+        """:meth:`record_loop` ``count`` times with nothing recorded in between, the last two
+        at ``prev_t`` and ``last_t`` (a replay's quiet bars, passed in one step)."""
+        if not self.enabled or count <= 0:
+            return
+        self.loop_base = (self.signals, self.vetoes, self.orders, self.exit_triggers)
+        self.prev_loop_t = prev_t if count > 1 else self.last_loop_t
+        self.last_loop_t = self.loop_t = self.last_exit_scan = last_t
+        self.loop_count += count
+
     def record_loop_end(self, stages: Iterable[str] = ()) -> None:
         """Close the loop in progress; ``stages`` are also marked alive at its time."""
         if not self.enabled:

@@ -12,6 +12,7 @@ public names in one place.
 
 from __future__ import annotations
 
+import math
 from array import array
 from bisect import bisect_right
 from collections.abc import Iterator, Mapping, Sequence
@@ -42,6 +43,7 @@ from execution.types import BarTuple, RejectCounts
 __all__ = [
     "DEFAULT_CHUNK_BARS",
     "REJECT_REASONS",
+    "BarColumns",
     "BarSeries",
     "DataError",
     "MergedBars",
@@ -207,6 +209,53 @@ class MergedBars:
         if self.group_ends or not self.ts:
             return self.group_ends
         return time_group_ends(np.asarray(self.ts))
+
+
+@dataclass(frozen=True, slots=True)
+class BarColumns:
+    """A window of a one-symbol block of merged bars (each loop one bar), as numpy arrays over
+    the block's C arrays (views, no copy), with what passing over quiet bars reads computed once
+    for bars ``[first, end)`` (indexed from ``first``); ``merged`` keeps the C arrays, which a
+    Python loop reads faster than numpy's."""
+
+    merged: MergedBars
+    ts: np.ndarray
+    close: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    first: int
+    end: int
+    reach_high: list[float]  # max(open, high): the exit scanner's upward tests in one
+    reach_low: list[float]  # min(open, low)
+    returns: np.ndarray  # close[j] / close[j - 1] - 1.0 (the book's return); NaN at bar 0
+    returns_finite: bool  # every one but bar 0's
+
+    @classmethod
+    def window(cls, merged: MergedBars, first: int, size: int) -> BarColumns:
+        """Bars ``[first, first + size)`` of ``merged`` (fewer at its end)."""
+        m, end = merged, min(len(merged), first + size)
+        ts, op, high, low, close = (_view(c) for c in (m.ts, m.open, m.high, m.low, m.close))
+        base = max(first, 1)
+        returns = np.empty(end - first)
+        returns[: base - first] = math.nan
+        np.subtract(close[base:end] / close[base - 1 : end - 1], 1.0, out=returns[base - first :])
+        finite = bool(np.isfinite(returns[base - first :]).all())
+        # Lists: a Python loop reads them (a numpy scalar per read would cost more).
+        reach_high = np.maximum(op[first:end], high[first:end]).tolist()
+        reach_low = np.minimum(op[first:end], low[first:end]).tolist()
+        return cls(m, ts, close, high, low, first, end, reach_high, reach_low, returns, finite)
+
+
+def one_symbol_loops(merged: MergedBars) -> bool:
+    """Whether each loop of ``merged`` is one bar, all of symbol 0 (a one-symbol replay)."""
+    m = merged
+    return len(m.loop_ends()) == len(m) and not np.any(_view(m.sym_idx, np.int64))
+
+
+def _view(values: Sequence[float] | Sequence[int], dtype: type = np.float64) -> np.ndarray:
+    if isinstance(values, array):
+        return np.frombuffer(values, dtype=dtype)
+    return np.asarray(values, dtype=dtype)
 
 
 def time_group_ends(ts: np.ndarray) -> array[int]:

@@ -15,11 +15,20 @@ from itertools import islice
 
 from tqdm import tqdm
 
-from execution.market.bars import MergedBars, SyntheticStream, merge_series
+from execution.market.bars import (
+    BarColumns,
+    MergedBars,
+    SyntheticStream,
+    merge_series,
+    one_symbol_loops,
+)
 from execution.market.stream import StreamedBars
+from execution.quiet import MIN_QUIET_BARS
 from execution.signal_screener import BarTuple
 
 Loop = Sequence[BarTuple]
+# Bars whose quiet-stretch columns are computed at a time: memory bounded whatever the length.
+QUIET_WINDOW = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +56,70 @@ def replay_loops(merged: MergedBars | StreamedBars, start: int) -> Iterator[Loop
     A resume point inside a time's bars starts there.
     """
     return merged.loops(start)
+
+
+class ReplayCursor:
+    """A replay's loops (those of :func:`replay_loops`, block by block) that can also pass over
+    quiet bars: :meth:`skip` hands the executor the columns of the bars ahead (one-symbol
+    replays, whose loops are one bar each) and drops the bars it passed from the loops."""
+
+    def __init__(
+        self,
+        merged: MergedBars | StreamedBars,
+        start: int,
+        skip_quiet: Callable[[BarColumns, int, int, float], int],
+    ) -> None:
+        self._merged = merged
+        self._start = start
+        self._skip_quiet = skip_quiet
+        self._block: MergedBars | None = None  # the current block, when its loops are one bar
+        self._cols: BarColumns | None = None  # a window of it
+        self._rows: Iterator[BarTuple] = iter(())
+        self._base = 0  # the bar count at the current block's first bar
+        self.last_ts = 0.0  # the time of the last bar passed over
+
+    def loops(self) -> Iterator[Loop]:
+        """The bars from bar ``start`` on, one list per time (one engine loop each)."""
+        merged, start, base = self._merged, self._start, 0
+        blocks = merged.blocks() if isinstance(merged, StreamedBars) else iter((merged,))
+        for block in blocks:
+            n = len(block)
+            if start < n:
+                if one_symbol_loops(block):
+                    self._block, self._cols, self._base = block, None, base
+                    self._rows = rows = block.rows()
+                    next(islice(rows, start, start), None)
+                    for row in rows:  # skip() may take bars from rows between two loops
+                        yield [row]
+                else:
+                    self._block = None
+                    yield from block.loops(start)
+                start = 0
+            else:
+                start -= n
+            base += n
+        self._block = None
+
+    def skip(self, done: int, room: int, before_ts: float) -> int:
+        """Pass over up to ``room`` quiet bars from bar count ``done``, all timed before
+        ``before_ts``; return how many (the executor has advanced over them)."""
+        block = self._block
+        if block is None:
+            return 0
+        at = done - self._base
+        cols = self._cols
+        if cols is None or at + MIN_QUIET_BARS > cols.end:
+            if at + MIN_QUIET_BARS > len(block):
+                return 0
+            cols = self._cols = BarColumns.window(block, at, QUIET_WINDOW)
+        stop = min(cols.end, at + room)
+        if stop - at < MIN_QUIET_BARS:
+            return 0
+        k = self._skip_quiet(cols, at, stop, before_ts)
+        if k:
+            next(islice(self._rows, k, k), None)
+            self.last_ts = block.ts[at + k - 1]
+        return k
 
 
 def paced_loops(
@@ -77,11 +150,14 @@ def drive(
     start: int,
     limit: int | None,
     progress_total: int | None = None,
+    quiet: ReplayCursor | None = None,
 ) -> DriveResult:
     """Step every loop until the loops or ``limit`` bars run out, or ``should_stop`` says so.
 
     ``on_check`` runs after the loop that reaches the bar count it asked for last time (the
-    first time: after the first loop).
+    first time: after the first loop). With ``quiet`` (the cursor ``loops`` come from), the
+    quiet bars before the next check point, equity time and limit are passed over rather than
+    stepped; the bar that ends them is stepped.
     """
     i = start
     step, on_check, should_stop, set_time, on_time = (
@@ -116,6 +192,15 @@ def drive(
                 next_check = on_check(i)
                 if progress_total is not None:
                     bar.update(i - bar.n)
+            if quiet is not None and min(next_check, stop_at) - i > MIN_QUIET_BARS:
+                # The bar that reaches the check point or the limit, or whose time reaches the
+                # next equity time, is stepped: only the bars before it may be passed over.
+                room = int(min(next_check, stop_at)) - i - 1
+                before = next_time if on_time is not None else math.inf
+                if not should_stop() and (k := quiet.skip(i, room, before)):
+                    i += k
+                    if set_time is not None:  # a stop before the next loop finds the time done
+                        set_time(quiet.last_ts)
     finally:
         bar.close()
     if limit is not None and i >= limit:

@@ -26,7 +26,14 @@ from execution.executor_live import Executor
 from execution.market.bars import MergedBars, SyntheticStream
 from execution.market.stream import StreamedBars
 from execution.memory_errors import MemoryCorrupt
-from execution.run.driver import DriveHooks, DriveResult, drive, paced_loops, replay_loops
+from execution.run.driver import (
+    DriveHooks,
+    DriveResult,
+    ReplayCursor,
+    drive,
+    paced_loops,
+    replay_loops,
+)
 from execution.run.journal import EngineJournal
 from execution.run.memory import RunIdentity, capture_memory, restore_memory
 from execution.run.reconcile import reconcile
@@ -75,6 +82,9 @@ class RunOptions:
     pace_seconds: float = 0.0
     fresh: bool = False  # move the old memory aside before starting
     account: str = "paper"  # the exchange account the memory belongs to
+    # Pass over a replay's quiet bars rather than step each (execution/quiet.py): the same
+    # result; off only where tests and benches compare the two.
+    skip_quiet: bool = True
 
 
 def diagnostics_settings(cfg: EngineConfig) -> diag.DiagnosticsSettings:
@@ -270,9 +280,13 @@ class EngineRunner:
         hooks = DriveHooks(
             self.executor.step, self.check_point, self._should_stop, clock.set, self._on_bar_time
         )
+        start = min(self.bars_done, total_bars)
+        cursor = ReplayCursor(merged, start, self.executor.skip_quiet)
+        # Only a one-symbol replay has quiet stretches to pass over (execution/quiet.py).
+        quiet = cursor if self.opts.skip_quiet and len(self.executor.symbols) == 1 else None
         result = drive(
-            replay_loops(merged, min(self.bars_done, total_bars)), hooks, start=self.bars_done,
-            limit=limit, progress_total=limit if self.opts.progress else None,
+            cursor.loops() if quiet else replay_loops(merged, start), hooks, start=self.bars_done,
+            limit=limit, progress_total=limit if self.opts.progress else None, quiet=quiet,
         )  # fmt: skip
         self._finish_drive(result)
         return result

@@ -24,6 +24,10 @@ class SymbolStrategies:
             BarContext(f"#{i}", PositionView(f"#{i}"), account) for i in range(n_symbols)
         ]
         self.handlers = [s.on_bar for s in self.instances]
+        # The optional ``skip`` of each instance (docs/strategies.md): without it, never skipped.
+        self.skippers: list[Callable[..., int] | None] = [
+            getattr(s, "skip", None) for s in self.instances
+        ]
 
     def bind(
         self,
@@ -47,6 +51,25 @@ class SymbolStrategies:
         ctx.time, ctx.open, ctx.high, ctx.low, ctx.close, ctx.volume = ts, o, h, lo, c, v
         sig = self.handlers[idx](ctx)
         return None if sig is None else checked_signal(sig, self.name, ctx)
+
+    def skip(
+        self,
+        idx: int,
+        open_: Sequence[float],
+        high: Sequence[float],
+        low: Sequence[float],
+        close: Sequence[float],
+        volume: Sequence[float],
+    ) -> int:
+        """Let symbol ``idx``'s instance pass over the leading bars of these columns on which it
+        would not signal; return how many it passed (0 when it cannot skip)."""
+        skip = self.skippers[idx]
+        if skip is None:
+            return 0
+        done = skip(open_, high, low, close, volume)
+        if not isinstance(done, int) or not 0 <= done <= len(close):
+            raise ValueError(f"{self.name}.skip returned {done!r} for {len(close)} bars")
+        return done
 
     def state(self) -> dict[str, Any]:
         """Index-keyed lists (``{"fast": [sym0, sym1, ...]}``), the engine's memory format."""

@@ -102,6 +102,36 @@ class StrategyHarness:
                 out.append(Emitted(index, self.context.time, self.context.close, sig))
         return out
 
+    def feed_skipping(self, bars: Iterable[BarInput], window: int = 64) -> list[Emitted]:
+        """:meth:`feed`, but first offer the strategy's ``skip`` the next ``window`` bars at
+        every bar, as a replay does between the bars where something happens: a strategy whose
+        ``skip`` keeps its promise emits what :meth:`feed` emits and ends in the same state."""
+        rows = [self._row(bar) for bar in bars]
+        out: list[Emitted] = []
+        i = 0
+        while i < len(rows):
+            ahead = rows[i : i + window]
+            done = self.strategy.skip(*(list(col) for col in list(zip(*ahead, strict=True))[1:]))
+            if not 0 <= done <= len(ahead):
+                raise AssertionError(f"skip returned {done} for {len(ahead)} bars")
+            self._count += done
+            i += done
+            if i < len(rows):
+                index = self._count
+                sig = self.bar(rows[i])
+                if sig is not None:
+                    out.append(Emitted(index, self.context.time, self.context.close, sig))
+                i += 1
+        return out
+
+    def _row(self, bar: BarInput) -> tuple[float, float, float, float, float, float]:
+        if isinstance(bar, int | float):
+            row = (self._next_time, bar, bar, bar, bar, 0.0)
+            self._next_time += self._step
+            return row
+        t, o, h, lo, c, v = bar
+        return (float(t), float(o), float(h), float(lo), float(c), float(v))
+
 
 def run_strategy(strategy: Any, bars: Iterable[BarInput], symbol: str = "BTCUSDT") -> list[Emitted]:
     """Feed ``bars`` to a fresh harness around ``strategy``; return what it emitted."""

@@ -71,6 +71,24 @@ class Exchange(Protocol):
         ...
 
 
+@runtime_checkable
+class QuietBarsVenue(Protocol):
+    """A venue that can say when a replay's bars would only mark prices (execution/quiet.py):
+    the paper exchange. A venue without these is stepped bar by bar."""
+
+    def quiet_until(self, symbol: str) -> float | None:
+        """The time before which bars of ``symbol`` settle nothing; None: the next one may."""
+        ...
+
+    def quiet_levels(self, symbol: str) -> tuple[float, float] | None:
+        """The prices a bar must stay strictly between to only be marked; None: cannot tell."""
+        ...
+
+    def pass_quiet(self, symbol: str, close: float) -> None:
+        """Take the last bar of a quiet stretch: its close marks the symbol."""
+        ...
+
+
 def feed_bars(
     on_bar: Callable[[Bar], None], symbols: Sequence[str], bars: Iterable[BarTuple]
 ) -> None:

@@ -166,6 +166,23 @@ class PaperPerps:
                 out.append((symbol, pos, liq, b[1]))
         return out
 
+    def liquidation_bounds(
+        self, symbol: str, account: PaperAccount, venue_cap: Callable[[str], float]
+    ) -> tuple[float, float] | None:
+        """The prices a bar of ``symbol`` must stay strictly between for its position not to
+        be liquidated (:func:`liquidation_crossed`'s first test: a long's low above its
+        liquidation price, a short's high below); None when its marks come from a series or
+        its price moves with the account (cross margin)."""
+        pos = account.positions.get(symbol)
+        if pos is None or not self.settings.liquidation:
+            return -math.inf, math.inf
+        if self.data.get(symbol) is not None or self.settings.margin_mode == "cross":
+            return None
+        liq = self._liquidation_price(symbol, pos, account, venue_cap)
+        if liq <= 0:
+            return -math.inf, math.inf
+        return (liq, math.inf) if pos.qty > 0 else (-math.inf, liq)
+
     def _liquidation_price(
         self, symbol: str, pos: Position, account: PaperAccount, venue_cap: Callable[[str], float]
     ) -> float:
