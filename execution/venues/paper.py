@@ -52,6 +52,7 @@ from execution.venues.paper_account import (
     unrealized,
 )
 from execution.venues.paper_perps import PaperPerps, PerpSettings
+from execution.venues.paper_quiet import PaperQuietBars
 
 log = logging.getLogger(__name__)
 _NO_FILLS: tuple[Fill, ...] = ()  # what poll_fills returns on nearly every loop
@@ -59,7 +60,7 @@ _NO_FILLS: tuple[Fill, ...] = ()  # what poll_fills returns on nearly every loop
 ORDER_HISTORY_LIMIT = 10_000  # closed orders kept for find_order / duplicate checks
 
 
-class PaperExchange:
+class PaperExchange(PaperQuietBars):
     """A simulated USD-margined perpetuals venue with net (one-way) positions."""
 
     name = "paper"
@@ -296,25 +297,6 @@ class PaperExchange:
             ):
                 self._liquidate(symbol, pos, price, ts)
         return bool(account.fills or account.funding)
-
-    def quiet_until(self, symbol: str) -> float | None:
-        """The time before which bars of ``symbol`` (each alone in its loop) settle nothing,
-        or None when the next bar has fills or funding to report (nothing pending or to poll,
-        then :meth:`on_bars` only marks, and may liquidate: :meth:`quiet_levels`)."""
-        account = self._account
-        if account.pending or account.fills or account.funding or symbol not in self._rules:
-            return None
-        return self.perps.next_funding
-
-    def quiet_levels(self, symbol: str) -> tuple[float, float] | None:
-        """The prices a bar of ``symbol`` must stay strictly between (its low above the first,
-        its high below the second) for :meth:`on_bars` to only mark it: its position's
-        liquidation price; None when that price moves with the marks or the account."""
-        return self.perps.liquidation_bounds(symbol, self._account, self._venue_cap)
-
-    def pass_quiet(self, symbol: str, close: float) -> None:
-        """Take the last bar of a quiet stretch: its close marks the symbol."""
-        self._account.last_prices[symbol] = close
 
     def on_bar(self, bar: Bar) -> None:
         """Fill the symbol's pending orders at the bar's open, then mark it at the close."""
