@@ -29,7 +29,7 @@ from execution.risk_limits import RiskLimits, evaluate_intent, gating_flags
 from execution.rounding import round_qty
 from execution.signal_screener import BarTuple, SignalScreener, Strategy, build_strategy
 from execution.types import ExitIntent, ExitKind, Fill, Intent, OrderKind, OrderRequest
-from execution.venues.base import Exchange, QuietBarsVenue, feed_bars
+from execution.venues.base import Exchange, OrderEndsVenue, QuietBarsVenue, feed_bars
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +54,9 @@ class JournalSink(Protocol):
     """Where the executor reports what it did, for the trade journal (the store's batch)."""
 
     def order(self, req: OrderRequest, placed: bool, status: str, venue_order_id: str) -> None: ...
-
     def fill(self, fill: Fill) -> None: ...
-
+    def order_status(self, cid: str, status: str, ts: float) -> None: ...
     def closed_trade(self, trade: ClosedTrade, entry: TpSlEntry | None) -> None: ...
-
     def funding(self, payment: FundingPayment) -> None: ...
 
 
@@ -112,13 +110,14 @@ class Executor:
         # The exit counts last reported to diagnostics: reported again only when they change
         # (equal counts are the same object), so a loop makes one diagnostics call.
         self._reported_counts: ExitPipelineCounts | None = None
-        # A venue that takes a loop's bars in one call (the paper exchange) is fed that way;
-        # any other gets them one Bar at a time. The paper venue answers False when the bars
-        # left no fill or funding payment to poll (nearly every loop of a replay).
-        # A perpetuals venue that settles funding itself reports each payment (paper).
+        # A venue that takes a loop's bars in one call (the paper exchange) is fed that way, any
+        # other one Bar at a time; the paper venue answers False when nothing waits to be polled
+        # (nearly every loop of a replay). A perpetuals venue may report the funding it settles,
+        # and a venue the orders it ended without a fill (a canceled exit): paper, ccxt.
         self._poll_funding: Callable[[], Sequence[FundingPayment]] | None = getattr(
             exchange, "poll_funding", None
         )
+        self._order_ends_venue = exchange if isinstance(exchange, OrderEndsVenue) else None
         self._on_bars: Callable[[Sequence[str], Sequence[BarTuple]], bool | None] = getattr(
             exchange, "on_bars", None
         ) or partial(feed_bars, exchange.on_bar)
@@ -230,6 +229,11 @@ class Executor:
                     self.journal.funding(payment)
         for fill in self.exchange.poll_fills():
             self.apply_fill(fill)
+        for cid, status, ts in (
+            self._order_ends_venue.poll_order_ends() if self._order_ends_venue is not None else ()
+        ):
+            if self.journal is not None:  # after the order's fills: its end is its last word
+                self.journal.order_status(cid, status, ts)
 
     def apply_fill(self, fill: Fill) -> None:
         symbol = fill.symbol

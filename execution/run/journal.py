@@ -4,7 +4,8 @@ A replay journals an order, a fill and half a closed trade per order it sends: e
 plain tuple its INSERT takes (``OrderValues``...), checked by the store when it writes the batch.
 
 An order's row follows the order: a fill the venue says completes it makes it ``filled``, one
-that does not ``partially_filled``, at the fill's time.
+that does not ``partially_filled``, at the fill's time; an order the venue ends without a fill
+(a canceled reduce-only exit) takes the status the venue reports, at that report's time.
 """
 
 from __future__ import annotations
@@ -52,9 +53,11 @@ class EngineJournal:
             fill.price, fill.fee, ts,
         ))  # fmt: skip
         done = fill.order_done
-        if done is None:
-            return
-        status = "filled" if done else "partially_filled"
+        if done is not None:
+            self.order_status(cid, "filled" if done else "partially_filled", ts)
+
+    def order_status(self, cid: str, status: str, ts: float) -> None:
+        """Set the order's row to ``status`` at ``ts`` (its qty, price and levels stay)."""
         # Change the order's row in place while it is in the batch (a replay places and fills
         # nearly every order between two commits); else the store updates the committed row.
         orders = self._orders

@@ -7,7 +7,7 @@ router handles every venue the same way: transient errors are retried, rejection
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 from execution.types import (
     Bar,
@@ -68,6 +68,25 @@ class Exchange(Protocol):
 
     def on_bar(self, bar: Bar) -> None:
         """Feed a new bar (the paper exchange fills pending orders at its open; live: no-op)."""
+        ...
+
+
+class OrderEnd(NamedTuple):
+    """An order the venue ended without a fill saying so: canceled or expired unfilled, or
+    ``filled`` when the rest of a partly filled order found nothing left to fill."""
+
+    client_order_id: str
+    status: str
+    ts: float  # epoch seconds the venue ended it
+
+
+@runtime_checkable
+class OrderEndsVenue(Protocol):
+    """A venue that reports the orders it ended without a fill (paper, ccxt); the executor
+    polls it with the fills, so the journal's order row reads what the venue says."""
+
+    def poll_order_ends(self) -> Sequence[OrderEnd]:
+        """Return and clear the orders ended without a fill since the last call, oldest first."""
         ...
 
 

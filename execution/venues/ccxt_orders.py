@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from execution.types import Fill, OrderRequest
+from execution.venues.base import OrderEnd
 from execution.venues.ccxt_parse import fill_from_trades, make_fill
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ class TrackedOrder:
     seen_trades: set[str] = field(default_factory=set)
     empty_polls: int = 0
     lookups: int = 0
+    end_reported: bool = False  # a fill said it completes the order
 
     def has_unreported_fill(self) -> bool:
         return self.filled > self.reported + QTY_EPSILON
@@ -50,6 +52,15 @@ class TrackedOrder:
         """Every unit reported: closed on the venue with its fills reported, or all the qty
         asked for reported (a market order's trades can be seen before its closed status)."""
         return self.is_done() or self.reported >= self.req.qty - QTY_EPSILON
+
+    def unreported_end(self, now: float) -> OrderEnd | None:
+        """The end of this closed order if no fill said it: canceled or expired unfilled
+        (``canceled``), or after a part filled (``filled``, as :meth:`CcxtExchange.find_order`
+        shows it)."""
+        if self.end_reported:
+            return None
+        status = "filled" if self.filled > 0 else "canceled"
+        return OrderEnd(self.req.client_order_id, status, now)
 
 
 def trades_query(order: TrackedOrder, exchange_id: str, now: float) -> tuple[Any, ...]:
@@ -79,7 +90,7 @@ def next_fill(
         order.seen_trades.update(str(trade.get("id")) for trade in new)
         fill = fill_from_trades(order.req, new, market)
         order.reported += fill.qty
-        return replace(fill, order_done=order.is_complete())
+        return _saying_if_done(order, fill)
     order.empty_polls += 1
     if order.status == "open" or order.empty_polls < EMPTY_POLLS_BEFORE_FALLBACK:
         return None
@@ -90,4 +101,10 @@ def next_fill(
     log.warning("order %s: no trades visible; fill from the order, fee estimated", order.venue_cid)
     fee = qty * order.average * float(market.get("taker") or 0.0)
     fill = make_fill(order.req, round(qty, 12), order.average, fee, now)
-    return replace(fill, order_done=order.is_complete())
+    return _saying_if_done(order, fill)
+
+
+def _saying_if_done(order: TrackedOrder, fill: Fill) -> Fill:
+    """``fill`` saying whether it completes ``order`` (then the order's end needs no report)."""
+    order.end_reported = order.is_complete()
+    return replace(fill, order_done=order.end_reported)

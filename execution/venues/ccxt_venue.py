@@ -23,6 +23,7 @@ from execution.types import Bar, ExchangePosition, Fill, MarketRules, OrderAck, 
 from execution.venues.base import (
     AuthenticationFailed,
     ExchangeError,
+    OrderEnd,
     OrderRejected,
     TransientExchangeError,
 )
@@ -104,6 +105,7 @@ class CcxtExchange:
         self._risk: dict[str, PositionRisk] = {}  # as the last positions() read them
         self._tracked: dict[str, TrackedOrder] = {}
         self._unsure: set[str] = set()  # client ids whose last send ended in a transient error
+        self._ends: list[OrderEnd] = []  # orders closed without a fill saying so, not yet polled
         self.duplicates_prevented = 0
         ours = lambda s: str(self._market(s)["id"])  # noqa: E731 - the venue's id is our symbol
         self._funding = FundingReader(self._call, client, ours, clock.now())
@@ -278,7 +280,15 @@ class CcxtExchange:
                 fills.append(fill)
             if order.is_done():
                 del self._tracked[cid]
+                if (end := order.unreported_end(self._clock.now())) is not None:
+                    self._ends.append(end)
         return sorted(fills, key=lambda f: f.ts)
+
+    def poll_order_ends(self) -> list[OrderEnd]:
+        """Return and clear the orders closed without a fill saying so (canceled or expired)
+        since the last call, oldest first; :meth:`poll_fills` finds them."""
+        ends, self._ends = self._ends, []
+        return ends
 
     def _resolve_unsure(self, cid: str, order: TrackedOrder) -> None:
         """An order whose send failed may still have reached the exchange: look for a while."""

@@ -33,7 +33,7 @@ from execution.types import (
     OrderRequest,
     Side,
 )
-from execution.venues.base import OrderRejected, TransientExchangeError
+from execution.venues.base import OrderEnd, OrderRejected, TransientExchangeError
 from execution.venues.paper_account import (
     FaultPlan,
     PaperAccount,
@@ -41,6 +41,7 @@ from execution.venues.paper_account import (
     Position,
     account_from_dict,
     account_to_dict,
+    end_order,
     fill_of,
     initial_margin_used,
     is_multiple,
@@ -138,6 +139,11 @@ class PaperExchange(PaperQuietBars):
             return _NO_FILLS
         self._account.fills = []
         return fills
+
+    def poll_order_ends(self) -> Sequence[OrderEnd]:
+        """Return and clear the orders ended without a fill since the last call, oldest first."""
+        ends, self._account.order_ends = self._account.order_ends, []
+        return ends
 
     def positions(self) -> dict[str, ExchangePosition]:
         """Return open positions by symbol, marked at the last close seen."""
@@ -274,7 +280,7 @@ class PaperExchange(PaperQuietBars):
 
     def on_bars(self, symbols: Sequence[str], bars: Sequence[BarTuple]) -> bool:
         """:meth:`on_bar` for each ``(idx, ts, open, high, low, close, volume)`` bar of a loop;
-        return whether there are fills or funding payments to poll.
+        return whether there are fills, funding payments or order ends to poll.
 
         The replay's hot path: with nothing pending a bar only marks its symbol. Funding due by
         the loop's time is settled first, on the positions held before its fills.
@@ -296,7 +302,7 @@ class PaperExchange(PaperQuietBars):
                 account, symbols, bars, self._venue_cap
             ):
                 self._liquidate(symbol, pos, price, ts)
-        return bool(account.fills or account.funding)
+        return bool(account.fills or account.funding or account.order_ends)
 
     def on_bar(self, bar: Bar) -> None:
         """Fill the symbol's pending orders at the bar's open, then mark it at the close."""
@@ -311,17 +317,12 @@ class PaperExchange(PaperQuietBars):
                 still.append(pend)
                 continue
             chunk = pend.chunks.pop(0)  # the last chunk completes the order
-            pend.filled += self._fill(pend.req, chunk, bar_open, ts, not pend.chunks)
+            filled = self._fill(pend.req, chunk, bar_open, ts, not pend.chunks)
+            pend.filled += filled
             if pend.chunks:
                 still.append(pend)
             else:
-                status = "filled" if pend.filled > 0 else "canceled"
-                cid = pend.req.client_order_id
-                ack = self._account.orders.get(cid)
-                if ack is not None:  # built directly: dataclasses.replace is slow per fill
-                    self._account.orders[cid] = OrderAck(
-                        ack.client_order_id, ack.exchange_order_id, status, ack.ts
-                    )
+                end_order(self._account, pend, ts, filled)
         self._account.pending = still
         self._account.last_prices[symbol] = close
 

@@ -20,6 +20,7 @@ from execution.perps.funding import FundingPayment
 from execution.rounding import step_decimals
 from execution.state_io import SCHEMA_VERSION, PreEncoded, read_json_defensive
 from execution.types import ExitKind, Fill, OrderAck, OrderKind, OrderRequest
+from execution.venues.base import OrderEnd
 
 log = logging.getLogger("execution.venues.paper")
 FAULT_KINDS = ("ok", "timeout_after_accept", "rate_limit", "server_error", "reject", "partial_fill")
@@ -155,6 +156,21 @@ def liquidation_fill(
     )  # fmt: skip
 
 
+def end_order(account: PaperAccount, pend: Pending, ts: float, last_filled: float) -> None:
+    """Close ``pend``'s order at ``ts``: ``filled`` if any of it filled, else ``canceled``.
+
+    When its last chunk filled nothing (``last_filled`` 0: a reduce-only rest whose position
+    was gone), no fill told the engine the order ended: report the end itself.
+    """
+    status = "filled" if pend.filled > 0 else "canceled"
+    cid = pend.req.client_order_id
+    ack = account.orders.get(cid)
+    if ack is not None:  # built directly: dataclasses.replace is slow per fill
+        account.orders[cid] = OrderAck(ack.client_order_id, ack.exchange_order_id, status, ack.ts)
+    if not last_filled:
+        account.order_ends.append(OrderEnd(cid, status, ts))
+
+
 def is_multiple(qty: float, step: float) -> bool:
     ratio = qty / step
     return abs(ratio - round(ratio)) <= 1e-9 * max(1.0, abs(ratio))
@@ -188,6 +204,7 @@ class PaperAccount:
     fills: list[Fill] = field(default_factory=list)
     funding_until: float | None = None  # settlements up to this time are done
     funding: list[FundingPayment] = field(default_factory=list)  # not yet polled
+    order_ends: list[OrderEnd] = field(default_factory=list)  # not yet polled
     # Not state: each order's JSON entry, and its JSON text once asked for, with the ack they
     # were made from (see encoded_orders).
     encoded_orders: dict[str, _Encoded] = field(default_factory=dict, repr=False, compare=False)
@@ -281,6 +298,7 @@ def account_to_dict(b: PaperAccount, now: float) -> dict[str, Any]:
         "unpolled_fills": [encode(f) for f in b.fills],
         "funding_until": b.funding_until,
         "unpolled_funding": [asdict(f) for f in b.funding],
+        "unpolled_order_ends": [list(e) for e in b.order_ends],
     }
 
 
@@ -323,6 +341,11 @@ def account_from_dict(data: dict[str, Any]) -> PaperAccount:
     until = data.get("funding_until")
     account.funding_until = memory.finite(c, "funding_until", until) if until is not None else None
     account.funding = [FundingPayment(**f) for f in data.get("unpolled_funding", [])]
+    ends = enumerate(data.get("unpolled_order_ends", []))  # absent from older saves
+    account.order_ends = [
+        OrderEnd(str(cid), str(status), memory.finite(c, f"unpolled_order_ends[{n}].ts", ts))
+        for n, (cid, status, ts) in ends
+    ]
     return account
 
 

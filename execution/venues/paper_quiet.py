@@ -24,7 +24,9 @@ class PaperQuietBars:
         or None when the next bar has fills or funding to report (nothing pending or to poll,
         then :meth:`on_bars` only marks, and may liquidate: :meth:`quiet_levels`)."""
         account = self._account
-        if account.pending or account.fills or account.funding or symbol not in self._rules:
+        if account.pending or account.fills or account.funding or account.order_ends:
+            return None
+        if symbol not in self._rules:
             return None
         return self.perps.next_funding
 

@@ -16,6 +16,7 @@ from execution.cli.run import paper_exchange_factory
 from execution.clock import ReplayClock
 from execution.config import EngineConfig, load_config
 from execution.market.bars import merge_series, synthetic_series
+from execution.order_router import OrderRouter
 from execution.run.driver import Loop, replay_loops
 from execution.run.journal import EngineJournal
 from execution.run.runner import EngineRunner, RunOptions
@@ -202,3 +203,27 @@ def test_a_paced_engine_committing_every_loop_updates_each_order_it_committed_op
     rows = _assert_rows_follow_the_venue(runner, tmp_path)
     assert sum(r["kind"] == "entry" and r["status"] == "filled" for r in rows) > 0
     runner.finish()
+
+
+def test_under_the_partial_fills_fault_plan_every_order_row_reads_the_venues_own_status(
+    tmp_path: Path,
+) -> None:
+    # Split exits racing other exits for one position: some of them end without a fill
+    # (canceled, or filled by their first half only), and the venue reports that end.
+    cfg = _cfg()
+    series = synthetic_series(cfg.universe, 21_000 // len(cfg.symbols), cfg.data.synthetic, 60)
+    merged = merge_series(series, cfg.symbols)
+    clock = ReplayClock(merged.ts[0])
+    plan = FaultPlan(seed=3, partial_fill=0.6, timeout_after_accept=0.2)  # tests/faults' plan
+
+    def venue(saved: dict[str, Any] | None) -> PaperExchange:
+        return PaperExchange.from_config(cfg, clock, faults=plan)
+
+    opts = RunOptions("replay", "test:order-ends", None, False)
+    runner = EngineRunner(cfg, opts, tmp_path, clock, venue)
+    ex = runner.executor  # the engine's retries without their wall-clock waits
+    ex.router = OrderRouter(ex.exchange, cfg.exchange.max_retries, 0.0, sleep=lambda s: None)
+    runner.run_replay(merged)
+    runner.finish()
+    rows = _assert_rows_follow_the_venue(runner, tmp_path)
+    assert ("exit", "canceled") in {(r["kind"], r["status"]) for r in rows}
