@@ -104,29 +104,24 @@ def _advance(
     returns = cols.returns[start - cols.first : end - cols.first]
     book.on_quiet_closes(0, last_ts, last_close, returns, cols.returns_finite)
     venue.pass_quiet(symbol, last_close)
-    _update_nav(ex, symbol, closes[start:end], last_close)
+    _update_nav(ex, symbol, closes[start:end])
     prev_ts = cols.merged.ts[end - 2] if end - start > 1 else last_ts
     diag.record_loops(end - start, prev_ts, last_ts)
 
 
-def _update_nav(ex: Executor, symbol: str, closes: Sequence[float], last_close: float) -> None:
+def _update_nav(ex: Executor, symbol: str, closes: Sequence[float]) -> None:
     """Book.update_nav at each close: the NAV of the last, the peak raised to the highest.
 
     A NAV is a chain of correctly rounded operations, each monotonic in the close, so the
-    highest NAV is that of the highest close (long) or the lowest (short): one NAV computed.
+    highest NAV is that of the highest close (long) or the lowest (short): one more NAV computed,
+    the way update_nav computes it (``balance + (0.0 + unrealized)``).
     """
     book, positions = ex.book, ex.ledger.positions
     balance = ex.exchange.balance()
-    if not positions:
-        book.nav = peak = balance
-    else:
-        position = positions.get(symbol)
-        if position is None:  # positions outside the universe have no mark: nothing unrealized
-            book.nav = peak = balance + 0.0
-        else:
-            entry, qty, sign = position.entry_price, position.qty, position.side.sign
-            book.nav = balance + (0.0 + (last_close - entry) * qty * sign)
-            best = max(closes) if qty * sign > 0 else min(closes)
-            peak = balance + (0.0 + (best - entry) * qty * sign)
-    if peak > book.peak_nav:
-        book.peak_nav = peak
+    book.update_nav(balance, positions.values())  # the mark is the last close
+    position = positions.get(symbol)
+    if position is not None:
+        best = max(closes) if position.side is Side.LONG else min(closes)
+        peak = balance + (0.0 + position.unrealized_pnl(best))
+        if peak > book.peak_nav:
+            book.peak_nav = peak

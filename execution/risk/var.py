@@ -115,15 +115,6 @@ def _pnl_over_nav(
     cfg: RiskConfig,
 ) -> np.ndarray | VarEstimate:
     """Return the book's P&L per bar over NAV, or the estimate saying the returns are too few."""
-    if len(book) == 1:  # one position: the 1-row matmul, without building the matrix
-        ((symbol, notional),) = book.items()
-        window = returns(symbol)
-        if window is None:
-            return VarEstimate(None, None, 0, "insufficient_data")
-        n = min(len(window), cfg.lookback_bars)
-        if n < cfg.min_returns:
-            return VarEstimate(None, None, n, "insufficient_data")
-        return _over_nav(_one_pnl(notional, window[-n:]), nav)
     arrays: list[np.ndarray] = []
     for s in book:
         r = returns(s)
@@ -133,6 +124,8 @@ def _pnl_over_nav(
     n = min(min(map(len, arrays)), cfg.lookback_bars)
     if n < cfg.min_returns:
         return VarEstimate(None, None, n, "insufficient_data")
+    if len(arrays) == 1:  # one position: the 1-row matmul, without building the matrix
+        return _over_nav(_one_pnl(next(iter(book.values())), arrays[0][-n:]), nav)
     return _over_nav(_book_pnl(np.asarray(list(book.values())), [r[-n:] for r in arrays]), nav)
 
 

@@ -128,17 +128,13 @@ def checked_signal(sig: object, strategy: str, bar: BarContext) -> Signal:
     """Return ``sig`` with its side as ``Side``; raise SignalError naming the strategy when it
     is not a Signal, its side is unknown, or TP/SL are not finite or on the wrong side."""
     if not isinstance(sig, Signal):
-        raise SignalError(
-            f"{_where(strategy, bar)}: returned {type(sig).__name__}, expected Signal or None"
-        )
+        raise _refused(strategy, bar, f"returned {type(sig).__name__}, expected Signal or None")
     side = sig.side
     if not isinstance(side, Side):
         try:
             side = Side(str(side).lower())
         except ValueError:
-            raise SignalError(
-                f"{_where(strategy, bar)}: side {sig.side!r} is not 'long' or 'short'"
-            ) from None
+            raise _refused(strategy, bar, f"side {sig.side!r} is not 'long' or 'short'") from None
     tp, sl = sig.tp, sig.sl
     # Two finite floats (every signal of a working strategy) pass the per-key check below.
     if not (type(tp) is float and type(sl) is float and math.isfinite(tp + sl)):
@@ -148,21 +144,16 @@ def checked_signal(sig: object, strategy: str, bar: BarContext) -> Signal:
                 or not isinstance(value, int | float)
                 or not math.isfinite(value)
             ):
-                raise SignalError(
-                    f"{_where(strategy, bar)}: {key} must be a finite price (got {value!r})"
-                )
+                raise _refused(strategy, bar, f"{key} must be a finite price (got {value!r})")
     close = bar.close
     if side is Side.LONG and not sl < close < tp:
-        raise SignalError(
-            f"{_where(strategy, bar)}: a long needs sl < close < tp (got sl {sl:g}, tp {tp:g})"
-        )
+        raise _refused(strategy, bar, f"a long needs sl < close < tp (got sl {sl:g}, tp {tp:g})")
     if side is Side.SHORT and not tp < close < sl:
-        raise SignalError(
-            f"{_where(strategy, bar)}: a short needs tp < close < sl (got tp {tp:g}, sl {sl:g})"
-        )
+        raise _refused(strategy, bar, f"a short needs tp < close < sl (got tp {tp:g}, sl {sl:g})")
     return sig if side is sig.side else Signal(side, float(tp), float(sl))
 
 
-def _where(strategy: str, bar: BarContext) -> str:
-    """Name the strategy, the symbol and the close in a SignalError (built only on an error)."""
-    return f"strategy {strategy!r} on {bar.symbol} (close {bar.close:g})"
+def _refused(strategy: str, bar: BarContext, what: str) -> SignalError:
+    """The error for a signal the engine cannot trade, naming the strategy, the symbol and the
+    close (built only on an error)."""
+    return SignalError(f"strategy {strategy!r} on {bar.symbol} (close {bar.close:g}): {what}")
