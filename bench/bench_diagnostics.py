@@ -175,8 +175,8 @@ def replay_once(config_path: Path, state_dir: Path, n_bars: int) -> dict[str, An
     gc.collect()
     c0, t0 = time.process_time(), time.perf_counter()
     runner.run_replay(merged)
+    runner.finish()  # the final publish (and its diagnostics snapshot) belongs to the run
     elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
-    runner.finish()
     ledger = runner.executor.ledger
     return {
         "bars": runner.bars_done,

@@ -61,8 +61,8 @@ def _peak_mb() -> float:
 def _child(data_dir: Path) -> dict[str, Any]:
     """Load and replay ``data_dir`` once in this process; what a parent needs to report.
 
-    As ``run_prepared``, with the peak RSS taken after the replay too: the end-of-run summary
-    (its report reads the whole journal) is told apart from the replay.
+    As ``run_prepared`` (the replay and its final commit timed), with the peak RSS taken after
+    them too: the end-of-run summary (its report reads the whole journal) is told apart.
     """
     from bench.common import prepare_replay, temp_dir
     from bench.fill_rules import v7_config
@@ -82,9 +82,9 @@ def _child(data_dir: Path) -> dict[str, Any]:
         runner = EngineRunner(prep.cfg, opts, state_dir, clock, factory, prep.rejects)
         wall, cpu = time.perf_counter(), time.process_time()
         runner.run_replay(prep.merged)
+        runner.finish()  # the last journal rows are committed here: timed, as the CLI times it
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         peak_replay = _peak_mb()
-        runner.finish()
         summary = summary_dict(runner, wall, runner.bars_done)
     bars = runner.bars_done
     return {

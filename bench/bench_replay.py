@@ -4,7 +4,7 @@ The shipped config with 10 symbols (its six tradable ones plus four generated), 
 diagnostics on, publishing as configured (every 100k bars and at most once a wall second).
 The bars are built once; each timed run replays them into a fresh state dir through the
 functions `v7 run --fast` uses, and bars/s counts exactly what the CLI's own figure counts
-(``run_replay``). Median of 5 (wall clock, as the CLI reports it; CPU time too), plus one run
+(``run_replay`` and the final publish and commit, ``finish``). Median of 5 (wall clock, as the CLI reports it; CPU time too), plus one run
 of the real CLI in a subprocess as a cross-check.
 
 Run alone: ``.venv/bin/python -m bench.bench_replay`` (writes bench/results/replay.json).

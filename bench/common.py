@@ -196,14 +196,16 @@ def run_prepared(
     max_bars: int | None = None,
     on_runner: Callable[[EngineRunner], None] | None = None,
 ) -> ReplayResult:
-    """Replay once into ``state_dir``; time exactly what `v7 run --fast` times (run_replay)."""
+    """Replay once into ``state_dir``; time exactly what `v7 run --fast` times: the replay and
+    its final publish and commit (``finish``), so every journal row written is counted, not
+    only those a wall-second publish happened to commit during the run."""
     runner = replay_runner(prep, state_dir, max_bars)
     if on_runner is not None:
         on_runner(runner)
     start, cpu = time.perf_counter(), time.process_time()
     runner.run_replay(prep.merged)
-    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     runner.finish()
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     summary = summary_dict(runner, elapsed, runner.bars_done)
     return ReplayResult(runner.bars_done, elapsed, cpu, summary)
 
