@@ -1,6 +1,7 @@
 """Replay speed and peak memory against length: is v7 flat from 45k to 4.5M bars?
 
-The real BTC perpetual 1m bars (45,031 of them) are tiled 1x, 10x and (``--long``) 100x into
+The real BTC perpetual 1m bars (45,031 of them) are tiled 1x, 10x and 100x (``--short``: not
+the 100x) into
 one CSV under a scratch directory in /tmp: each copy is shifted in time by the span of the
 data, so the file is one long valid series of one symbol. Each length is replayed by
 `v7 run --fast --data DIR` in-process in a fresh child (``--child DIR``): the ``sma_cross_pct``
@@ -8,7 +9,10 @@ setup of bench_vs_backtesting (fees 0, risk relaxed, diagnostics and the journal
 is the child's own ``resource.getrusage`` ``ru_maxrss``, so nothing a previous length
 allocated is counted. Skipped (with the reason) when the data is absent.
 
-Run alone: ``.venv/bin/python -m bench.bench_length [--long] [--runs N]`` (writes
+Issue 21's goal: bars/s flat from 45k to 4.5M bars, and peak RSS growing by at most
+``RSS_GROWTH_TARGET_MB`` from 450k to 4.5M bars; the headline says both.
+
+Run alone: ``.venv/bin/python -m bench.bench_length [--short] [--runs N]`` (writes
 bench/results/length.json).
 """
 
@@ -31,6 +35,7 @@ NAME = "length"
 TILES = (1, 10)
 LONG_TILES = 100
 RUNS = 1
+RSS_GROWTH_TARGET_MB = 50.0
 SCRATCH_PARENT = Path("/tmp")
 
 
@@ -128,7 +133,7 @@ def measure(source: Path, tiles: int, runs: int) -> dict[str, Any]:
     }
 
 
-def run(small: bool = False, long: bool = False, runs: int = RUNS) -> dict[str, Any]:
+def run(small: bool = False, long: bool = True, runs: int = RUNS) -> dict[str, Any]:
     """Measure each length (``small``: 1x only; ``long``: add 100x = 4.5M bars)."""
     sources = sorted(BTC_1M_DIR.glob("*.csv")) if BTC_1M_DIR.is_dir() else []
     if not sources:
@@ -146,6 +151,12 @@ def run(small: bool = False, long: bool = False, runs: int = RUNS) -> dict[str, 
         )
         for row in rows
     ]
+    if len(rows) > 2:
+        growth = rows[-1]["peak_rss_replay_mb"] - rows[1]["peak_rss_replay_mb"]
+        heads.append(headline(
+            f"peak RSS growth, {rows[1]['bars'] / 1000:,.0f}k to {rows[-1]['bars'] / 1e6:.1f}M bars",
+            f"{growth:+.0f}", "MiB", f"<= {RSS_GROWTH_TARGET_MB:g}", growth / RSS_GROWTH_TARGET_MB,
+        ))  # fmt: skip
     return {
         "benchmark": NAME,
         "data": f"{sources[0].name} tiled {'/'.join(str(k) for k in tiles)}x",
@@ -159,7 +170,7 @@ def run(small: bool = False, long: bool = False, runs: int = RUNS) -> dict[str, 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="v7 replay bars/s and peak RSS against length")
     parser.add_argument("--child", metavar="DATA_DIR")
-    parser.add_argument("--long", action="store_true", help="add 4.5M bars (100x)")
+    parser.add_argument("--short", action="store_true", help="leave out the 4.5M bars (100x)")
     parser.add_argument("--runs", type=int, default=RUNS)
     args = parser.parse_args(argv)
     if args.child:
@@ -167,7 +178,7 @@ def main(argv: list[str] | None = None) -> None:
         child["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
         print(json.dumps(child))
         return
-    result = run(long=args.long, runs=args.runs)
+    result = run(long=not args.short, runs=args.runs)
     if "skipped" in result:
         print(f"bench_length: skipped: {result['skipped']}")
         return
