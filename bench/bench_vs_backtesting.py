@@ -9,8 +9,9 @@ relaxed so nothing is vetoed. Data: the real BTC perpetual 1m bars next to the p
 present, else 45k synthetic bars written to a CSV, so v7 reads them through `v7 run --data`
 either way.
 
-Timing: v7 = what `v7 run --fast` times (paper exchange, diagnostics, risk and the journal on;
-CSV parsing excluded); backtesting.py = ``Backtest(...).run()`` (construction and its
+Timing: v7 = what `v7 run --fast` times (paper exchange, diagnostics, risk and the journal on,
+the final publish and commit included; the CSV is checked whole before the timer starts and
+then streamed, so parsing its chunks is in v7's time); backtesting.py = ``Backtest(...).run()`` (construction and its
 end-of-run statistics included, progress bar off). The two alternate, 5 pairs per case; the
 figure is the median of the pairs' speed ratios (backtesting.py's time / v7's, > 1 = v7
 faster) with its IQR and min-max beside it, wall and CPU time both, and a verdict only when
