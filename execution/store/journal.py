@@ -292,18 +292,6 @@ def _insert_rows(conn: sqlite3.Connection, row_type: Any, rows: Sequence[tuple[A
         conn.executemany(sql[1], map(tuple, rows[at:]))
 
 
-def _null(value: None) -> None:
-    return value
-
-
-# sqlite3 binds None as NULL only after looking for a way to adapt it: with no adapter
-# registered it asks its protocol type for an __adapt__ method, and the AttributeError that
-# raises (message formatted, then cleared) is most of the cost of binding a None, which a
-# replay's orders hold thousands of (an entry's exit kind, an exit's levels). Registered, the
-# lookup finds this identity adapter at once. It is process-wide, and changes no value bound.
-sqlite3.register_adapter(type(None), _null)
-
-
 def write_batch(conn: sqlite3.Connection, batch: JournalBatch) -> None:
     """Append the batch inside the caller's transaction (a few statements per non-empty table).
 
