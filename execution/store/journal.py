@@ -18,8 +18,8 @@ import math
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import chain
-from operator import itemgetter
+from functools import reduce
+from operator import iadd, itemgetter
 from typing import Any, NamedTuple
 
 KINDS = ("entry", "exit")
@@ -285,8 +285,10 @@ def _insert_rows(conn: sqlite3.Connection, row_type: Any, rows: Sequence[tuple[A
     sql, at, n = _INSERTS[row_type], 0, len(rows)
     for size in (_CHUNK, _SMALL_CHUNK):
         while n - at >= size:
-            # the chunk's parameters as one flat tuple: sqlite3 binds an exact tuple fastest
-            conn.execute(sql[size], tuple(chain.from_iterable(rows[at : at + size])))
+            # the chunk's parameters as one flat list (sqlite3 binds a list as fast as a
+            # tuple): extending a list by each row copies its tuple at once, where iterating a
+            # chain of the rows costs twice as much per value
+            conn.execute(sql[size], reduce(iadd, rows[at : at + size], []))
             at += size
     if at < n:
         conn.executemany(sql[1], map(tuple, rows[at:]))
