@@ -18,6 +18,7 @@ from execution.store import (
     JournalBatch,
     OrderRow,
     Store,
+    StoreError,
     db_path,
 )
 
@@ -82,3 +83,17 @@ def test_an_order_placed_and_filled_in_one_chunk_keeps_what_each_report_knew(
                       T0 + 60, 1.0, 1.5)  # fmt: skip
     net = [(pnl, fees, net_pnl) for *_, pnl, fees, net_pnl in journal["closed_trades"]]
     assert all(net_pnl == pnl - fees for pnl, fees, net_pnl in net)
+
+
+def test_a_refused_row_inside_a_chunk_writes_nothing_of_the_batch(tmp_path: Path) -> None:
+    batch = _as_one_batch(_batches(40))
+    cid, symbol, side, kind, _, *rest = batch.orders[20]
+    batch.orders[20] = (cid, symbol, side, kind, None, *rest)  # a row of the first 32-row chunk
+    with Store.open(tmp_path, durable=True) as store, pytest.raises(StoreError, match="NOT NULL"):
+        store.commit(memory_at(1), batch)
+    conn = sqlite3.connect(db_path(tmp_path))
+    try:
+        assert [conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES] == [0] * 5
+    finally:
+        conn.close()
+    assert len(batch) == 200  # kept for the next commit
