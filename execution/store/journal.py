@@ -18,7 +18,8 @@ import math
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from operator import itemgetter
+from functools import reduce
+from operator import iadd, itemgetter
 from typing import Any, NamedTuple
 
 KINDS = ("entry", "exit")
@@ -216,9 +217,8 @@ def check_batch(batch: JournalBatch) -> None:
 
 
 # A status update keeps what the first report knew and a later one omits.
-_UPSERT_ORDER = (
-    f"INSERT INTO orders ({', '.join(OrderRow._fields)}) "
-    f"VALUES ({', '.join('?' * len(OrderRow._fields))}) ON CONFLICT (client_order_id) DO UPDATE SET "
+_ORDER_CONFLICT = (
+    " ON CONFLICT (client_order_id) DO UPDATE SET "
     "status = excluded.status, ts = excluded.ts, qty = excluded.qty, "
     "venue_order_id = coalesce(excluded.venue_order_id, orders.venue_order_id), "
     "price = coalesce(excluded.price, orders.price), exit_kind = coalesce(excluded.exit_kind, "
@@ -226,29 +226,83 @@ _UPSERT_ORDER = (
 )
 # A status change touches nothing else: the order's qty, price and levels stay as placed.
 _UPDATE_ORDER_STATUS = "UPDATE orders SET status = ?, ts = ? WHERE client_order_id = ?"
-_INSERT_FILL = (
-    f"INSERT INTO fills ({', '.join(FillRow._fields)}) "
-    f"VALUES ({', '.join('?' * len(FillRow._fields))}) ON CONFLICT (fill_id) DO NOTHING"
-)
-# net_pnl (pnl - fees, the same double subtraction) is computed by SQLite from the row's own
-# parameters, so the row carries only what the trade is.
-_INSERT_CLOSED = (
-    f"INSERT INTO closed_trades ({', '.join(ClosedTradeRow._fields)}, net_pnl) "
-    f"VALUES ({', '.join(f'?{i}' for i in range(1, 13))}, ?9 - ?10)"
-)
-_INSERT_EQUITY = f"INSERT INTO equity ({', '.join(EquityRow._fields)}) VALUES (?, ?, ?, ?, ?)"
-_INSERT_FUNDING = f"INSERT INTO funding ({', '.join(FundingRow._fields)}) VALUES (?, ?, ?, ?, ?, ?)"
-_SQL = {
-    OrderRow: _UPSERT_ORDER, OrderStatusRow: _UPDATE_ORDER_STATUS, FillRow: _INSERT_FILL,
-    ClosedTradeRow: _INSERT_CLOSED, EquityRow: _INSERT_EQUITY, FundingRow: _INSERT_FUNDING,
-}  # fmt: skip
+
+# A table's rows are written by multi-row INSERTs (``VALUES (...), (...), ...``) of two fixed
+# sizes: one statement step per chunk instead of one per row (each step costs a reset, a
+# release and re-take of the GIL, SQLite's mutexes and the statement's set-up), and the fixed
+# texts stay in sqlite3's statement cache, prepared once per connection. SQLite inserts a VALUES
+# list's rows in order, each seeing those before it (an order placed and updated in one chunk is
+# upserted twice, as row by row), so the rows and their rowids are those of an INSERT per row.
+# A larger chunk saves little more per row and costs more to prepare (SQLite compiles every
+# row of the text); 32 x 12 parameters stays well under SQLite's historic limit of 999.
+_CHUNK, _SMALL_CHUNK = 32, 8
+# Fewer rows than the small chunk (a paced engine's few per commit) go one per step.
+_SIZES = (_CHUNK, _SMALL_CHUNK, 1)
+
+
+def _placeholders(width: int, rows: int) -> str:
+    row = f"({', '.join('?' * width)})"
+    return ", ".join([row] * rows)
+
+
+def _closed_trade_values(rows: int) -> str:
+    # net_pnl (pnl - fees, the same double subtraction) is computed by SQLite from the row's
+    # own parameters (numbered: ?9 - ?10 of the row), so the row carries only what the trade is.
+    width = len(ClosedTradeRow._fields)
+    return ", ".join(
+        f"({', '.join(f'?{k * width + i}' for i in range(1, width + 1))}, "
+        f"?{k * width + 9} - ?{k * width + 10})"
+        for k in range(rows)
+    )
+
+
+def _insert(table: str, columns: Sequence[str], values: str, tail: str = "") -> str:
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES {values}{tail}"
+
+
+def _statement(row_type: Any, rows: int) -> str:
+    """The INSERT of ``rows`` rows of ``row_type``."""
+    width = len(row_type._fields)
+    if row_type is OrderRow:
+        return _insert("orders", OrderRow._fields, _placeholders(width, rows), _ORDER_CONFLICT)
+    if row_type is FillRow:
+        values = _placeholders(width, rows)
+        return _insert("fills", FillRow._fields, values, " ON CONFLICT (fill_id) DO NOTHING")
+    if row_type is ClosedTradeRow:
+        columns = (*ClosedTradeRow._fields, "net_pnl")
+        return _insert("closed_trades", columns, _closed_trade_values(rows))
+    table = {EquityRow: "equity", FundingRow: "funding"}[row_type]
+    return _insert(table, row_type._fields, _placeholders(width, rows))
+
+
+_INSERTS: dict[Any, dict[int, str]] = {
+    t: {n: _statement(t, n) for n in _SIZES}
+    for t in (OrderRow, FillRow, ClosedTradeRow, EquityRow, FundingRow)
+}
+
+
+def _insert_rows(conn: sqlite3.Connection, row_type: Any, rows: Sequence[tuple[Any, ...]]) -> None:
+    sql, at, n = _INSERTS[row_type], 0, len(rows)
+    for size in (_CHUNK, _SMALL_CHUNK):
+        while n - at >= size:
+            # the chunk's parameters as one flat list (sqlite3 binds a list as fast as a
+            # tuple): extending a list by each row copies its tuple at once, where iterating a
+            # chain of the rows costs twice as much per value
+            conn.execute(sql[size], reduce(iadd, rows[at : at + size], []))
+            at += size
+    if at < n:  # sqlite3 binds an exact tuple faster than a named one: pass plain tuples
+        conn.executemany(sql[1], map(tuple, rows[at:]))
 
 
 def write_batch(conn: sqlite3.Connection, batch: JournalBatch) -> None:
-    """Append the batch inside the caller's transaction (one statement per non-empty table).
+    """Append the batch inside the caller's transaction (a few statements per non-empty table).
 
     The caller checks it first (:func:`check_batch`), before its transaction begins.
     """
     for row_type, rows in batch.tables():
-        if rows:  # sqlite3 binds an exact tuple faster than a named one: pass plain tuples
-            conn.executemany(_SQL[row_type], map(tuple, rows))
+        if not rows:
+            continue
+        if row_type is OrderStatusRow:  # an UPDATE each: few, and one row per statement
+            conn.executemany(_UPDATE_ORDER_STATUS, map(tuple, rows))
+        else:
+            _insert_rows(conn, row_type, rows)
