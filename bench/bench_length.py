@@ -6,8 +6,8 @@ one CSV under a scratch directory in /tmp: each copy is shifted in time by the s
 data, so the file is one long valid series of one symbol. Each length is replayed by
 `v7 run --fast --data DIR` in-process in a fresh child (``--child DIR``): the ``sma_cross_pct``
 setup of bench_vs_backtesting (fees 0, risk relaxed, diagnostics and the journal on). Peak RSS
-is the child's own ``resource.getrusage`` ``ru_maxrss``, so nothing a previous length
-allocated is counted. Skipped (with the reason) when the data is absent.
+is the child's own high-water mark (``bench.common.peak_rss_mb``), so nothing a previous length
+or the parent allocated is counted. Skipped (with the reason) when the data is absent.
 
 Issue 21's goal: bars/s flat from 45k to 4.5M bars, and peak RSS growing by at most
 ``RSS_GROWTH_TARGET_MB`` from 450k to 4.5M bars; the headline says both.
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -28,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import BTC_1M_DIR, current_rss_mb, headline, median, write_result
+from bench.common import BTC_1M_DIR, current_rss_mb, headline, median, peak_rss_mb, write_result
 from bench.noise import load_note
 
 NAME = "length"
@@ -59,10 +58,6 @@ def tile_csv(source: Path, target_dir: Path, tiles: int) -> int:
     return tiles * len(rows)
 
 
-def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
 def _child(data_dir: Path) -> dict[str, Any]:
     """Load and replay ``data_dir`` once in this process; what a parent needs to report.
 
@@ -79,7 +74,7 @@ def _child(data_dir: Path) -> dict[str, Any]:
     start = time.perf_counter()
     prep = prepare_replay(v7_config(), None, data_dir)
     load_s = time.perf_counter() - start
-    rss_loaded, peak_loading = current_rss_mb(), _peak_mb()
+    rss_loaded, peak_loading = current_rss_mb(), peak_rss_mb()
     with temp_dir("v7-length-") as state_dir:
         clock = ReplayClock(prep.merged.first_ts)
         opts = RunOptions("replay", prep.source, None, False)
@@ -89,7 +84,7 @@ def _child(data_dir: Path) -> dict[str, Any]:
         runner.run_replay(prep.merged)
         runner.finish()  # the last journal rows are committed here: timed, as the CLI times it
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        peak_replay = _peak_mb()
+        peak_replay = peak_rss_mb()
         summary = summary_dict(runner, wall, runner.bars_done)
     bars = runner.bars_done
     return {
@@ -102,7 +97,7 @@ def _child(data_dir: Path) -> dict[str, Any]:
 
 
 def spawn(data_dir: Path) -> dict[str, Any]:
-    """Run one child; its figures, with its own peak RSS (``ru_maxrss`` of that process)."""
+    """Run one child; its figures, with its own peak RSS."""
     cmd = [sys.executable, "-m", "bench.bench_length", "--child", str(data_dir)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     out, err = proc.communicate()
@@ -175,7 +170,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.child:
         child = _child(Path(args.child))
-        child["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+        child["peak_rss_mb"] = peak_rss_mb()
         print(json.dumps(child))
         return
     result = run(long=not args.short, runs=args.runs)

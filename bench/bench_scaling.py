@@ -1,6 +1,6 @@
 """Scaling: replay bars/s and peak RSS for 1, 10, 50 and 200 symbols; memory over a 2M-bar run.
 
-Every measurement runs in its own subprocess (``--child``), so ``ru_maxrss`` is that run's
+Every measurement runs in its own subprocess (``--child``), so its peak RSS is that run's
 peak and nothing is shared between runs. Each symbol count replays the same total number of
 bars (500k: 500k x 1 symbol ... 2.5k x 200 symbols) of the shipped config's synthetic data,
 paper exchange, diagnostics on, publishing as configured; median of 3 runs (wall clock, and

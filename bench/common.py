@@ -68,8 +68,18 @@ def median(values: Sequence[float]) -> float:
 
 
 def peak_rss_mb() -> float:
-    """Return this process's peak resident set size in MiB (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    """Return this process's own peak resident set size in MiB.
+
+    Linux's ``VmHWM`` first: ``ru_maxrss`` survives ``exec``, so a child started by a large
+    parent (``make bench``'s, ~400 MiB) would report the parent's peak as its own.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0  # kB
+    except (OSError, IndexError, ValueError):
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
 
 def current_rss_mb() -> float:
