@@ -77,8 +77,9 @@ def memory_at(n: int, rng: np.random.Generator) -> Memory:
         ledger={"positions": {s: {"side": "long", "qty": 1.0, "entry_price": 100.0}
                               for s in SYMBOLS[:3]}, "closed_count": n // 10},
         registry={"entries": {s: {"tp_price": 103.0, "sl_price": 98.0} for s in SYMBOLS[:3]}},
-        paper_account={"balance": 10_000.0 + n, "orders": orders,
+        paper_account={"balance": 10_000.0 + n,
                        "last_prices": dict(zip(SYMBOLS, marks.tolist(), strict=True))},
+        paper_orders=orders,
         strategy={s: {"fast": float(m), "slow": float(m) * 0.999, "atr": 0.4, "count": n}
                   for s, m in zip(SYMBOLS, marks, strict=True)},
         book={s: {"mark": float(m), "mark_ts": T0 + 60 * n, "returns": r.tolist()}

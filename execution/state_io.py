@@ -63,6 +63,11 @@ class PreEncoded:
 
 def json_text(data: Any) -> str:
     """Return ``data`` as compact strict JSON, NaN and infinities written as null."""
+    if isinstance(data, PreEncoded):
+        try:
+            return data.json
+        except ValueError:
+            return json.dumps(_finite(data), separators=(",", ":"), allow_nan=False)
     return _spliced(data, strict=False) or json.dumps(
         _finite(data), separators=(",", ":"), allow_nan=False
     )
@@ -70,6 +75,8 @@ def json_text(data: Any) -> str:
 
 def strict_json_text(data: Any) -> str:
     """Return ``data`` as compact strict JSON; ValueError on a NaN or an infinity."""
+    if isinstance(data, PreEncoded):
+        return data.json
     return _spliced(data, strict=True) or json.dumps(data, separators=(",", ":"), allow_nan=False)
 
 

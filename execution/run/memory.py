@@ -161,6 +161,7 @@ def capture_memory(runner: EngineRunner, now: float) -> dict[str, Any]:
     ex = runner.executor
     symbols = ex.symbols
     paper = ex.exchange.to_dict() if isinstance(ex.exchange, PaperExchange) else {}
+    orders = paper.pop("orders", {})  # its own component (Memory.paper_orders)
     return {
         "identity": runner.identity.to_component(),
         "progress": {
@@ -174,6 +175,7 @@ def capture_memory(runner: EngineRunner, now: float) -> dict[str, Any]:
         "pending_intents": [intent_to_dict(i) for i in ex.pending_intents.values()],
         "open_orders": ex.exchange.open_orders() if hasattr(ex.exchange, "open_orders") else [],
         "paper_account": paper,
+        "paper_orders": orders,
         "strategy": key_by_symbol(ex.strategy.state(), symbols),
         "book": book_to_memory(ex.book.to_dict(), symbols),
         "diagnostics": diag.export_state(),
@@ -210,13 +212,28 @@ def restore_memory(
         parse_state(diagnostics)
     except ValueError as err:
         raise MemoryCorrupt("diagnostics", "", str(err)) from err
-    paper = components.get("paper_account")
     outside = tuple(s for s in ledger.positions if s not in symbols)
     return RestoredRun(
         executor=Restored(ledger, registry, pending, strategy_state, book_state),
-        paper_account=dict(memory.mapping("paper_account", "", paper)) if paper else None,
+        paper_account=paper_account_whole(components),
         bars_processed=bars,
         last_ts=memory.finite("progress", "last_ts", progress.get("last_ts")),
         diagnostics=diagnostics,
         held_outside_universe=outside,
     )
+
+
+def paper_account_whole(components: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The saved paper account with its order history back in it (None on a live venue).
+
+    The history is its own component (``paper_orders``); a store written before that keeps it
+    inside ``paper_account``, and is read as it is.
+    """
+    paper = components.get("paper_account")
+    if not paper:
+        return None
+    account = dict(memory.mapping("paper_account", "", paper))
+    orders = components.get("paper_orders")
+    if "orders" not in account:
+        account["orders"] = dict(memory.mapping("paper_orders", "", orders or {}))
+    return account

@@ -35,6 +35,9 @@ class Memory:
     pending_intents: list[Any] = field(default_factory=list)
     open_orders: list[Any] = field(default_factory=list)
     paper_account: dict[str, Any] = field(default_factory=dict)  # {} on a live venue
+    # The paper account's order history, apart: the account changes every loop (its last
+    # prices), the history only when an order does, and only a changed component is rewritten.
+    paper_orders: dict[str, Any] = field(default_factory=dict)
     strategy: dict[str, Any] = field(default_factory=dict)
     book: dict[str, Any] = field(default_factory=dict)
     diagnostics: dict[str, Any] = field(default_factory=dict)

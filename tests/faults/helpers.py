@@ -23,6 +23,7 @@ from execution.config import load_config
 from execution.diagnostics.testing import capture_diagnostics
 from execution.position_ledger import PositionLedger
 from execution.position_tp_sl_registry import TpSlRegistry
+from execution.run.memory import paper_account_whole
 from execution.run.reconcile import reconcile
 from execution.state_io import read_json_defensive
 from execution.state_publish import write_runtime_diagnostics_state
@@ -211,8 +212,9 @@ def inspect_after_kill(state_dir: Path) -> KillSnapshot:
     memory = committed_memory(state_dir)
     if memory is None or not memory.progress:
         return KillSnapshot(0, False, {}, {}, temps, False)
-    assert_books_agree(memory.ledger, memory.registry, memory.paper_account)
-    assert_orders_unique(memory.paper_account)
+    account = paper_account_whole(vars(memory)) or {}
+    assert_books_agree(memory.ledger, memory.registry, account)
+    assert_orders_unique(account)
     committed = counters_of_memory(memory)
     intel = read_json_defensive(state_dir / INTEL_FILE).data
     if intel:  # the views are published just before each commit: never behind it
@@ -224,7 +226,7 @@ def inspect_after_kill(state_dir: Path) -> KillSnapshot:
         to_iso(memory.progress["last_ts"]),
         None,
     }
-    account_orders = memory.paper_account.get("orders") or {}
+    account_orders = account.get("orders") or {}
     orders = {c: o["exchange_order_id"] for c, o in account_orders.items()}
     return KillSnapshot(
         int(memory.progress["bars_processed"]),

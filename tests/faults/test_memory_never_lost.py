@@ -74,7 +74,7 @@ def test_a_paced_paper_engine_keeps_its_account_orders_and_positions_on_restart(
 ) -> None:
     state = _copy(paced_state, tmp_path / "state")
     before = read_memory(state)
-    assert before is not None and before.paper_account["orders"], "the run placed orders"
+    assert before is not None and before.paper_orders, "the run placed orders"
     proc = subprocess.Popen(
         [*v7_command(), "run", "--state-dir", str(state), "--pace", PACE], cwd=REPO,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -85,7 +85,7 @@ def test_a_paced_paper_engine_keeps_its_account_orders_and_positions_on_restart(
     assert proc.returncode == 0, err
     after = read_memory(state)
     assert after is not None
-    assert set(before.paper_account["orders"]) <= set(after.paper_account["orders"])
+    assert set(before.paper_orders) <= set(after.paper_orders)
     assert after.progress["bars_processed"] > before.progress["bars_processed"]
     # Every position the first run held was either still held or closed by a fill since.
     still = set(before.ledger["positions"]) & set(after.ledger["positions"])

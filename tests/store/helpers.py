@@ -35,6 +35,8 @@ def memory_at(n: int, symbols: tuple[str, ...] = SYMBOLS) -> Memory:
         pending_intents=[{"intent_id": f"i{n}", "symbol": "ETHUSDT"}],
         open_orders=[{"client_order_id": f"c{n}", "status": "new"}],
         paper_account={"balance": 10_000.0 + n, "order_seq": n},
+        paper_orders={f"c{n}": {"exchange_order_id": f"paper-{n}", "status": "filled",
+                                "ts": T0 + 60 * n}},
         strategy={s: {"fast": 1.0 + n, "slow": 2.0, "count": n} for s in symbols},
         book={s: {"mark": 100.0 + n, "returns": [0.001 * (n % 7)] * 50} for s in symbols},
         diagnostics={"veto_counters": {"total_signals": n, "by_reason": {"cooldown": n}}},
