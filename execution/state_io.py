@@ -64,10 +64,7 @@ class PreEncoded:
 def json_text(data: Any) -> str:
     """Return ``data`` as compact strict JSON, NaN and infinities written as null."""
     if isinstance(data, PreEncoded):
-        try:
-            return data.json
-        except ValueError:
-            return json.dumps(_finite(data), separators=(",", ":"), allow_nan=False)
+        return _own_text(data, strict=False)
     return _spliced(data, strict=False) or json.dumps(
         _finite(data), separators=(",", ":"), allow_nan=False
     )
@@ -76,30 +73,27 @@ def json_text(data: Any) -> str:
 def strict_json_text(data: Any) -> str:
     """Return ``data`` as compact strict JSON; ValueError on a NaN or an infinity."""
     if isinstance(data, PreEncoded):
-        return data.json
+        return _own_text(data, strict=True)
     return _spliced(data, strict=True) or json.dumps(data, separators=(",", ":"), allow_nan=False)
 
 
-def _spliced(data: Any, *, strict: bool) -> str | None:
-    """``data``'s text with its top-level PreEncoded values spliced in, or None if it has none.
+def _own_text(value: PreEncoded, *, strict: bool) -> str:
+    """A PreEncoded value's own text. Not strict: one that refuses a NaN is walked like any
+    other value (NaN as null)."""
+    try:
+        return value.json
+    except ValueError:
+        if strict:
+            raise
+        return json.dumps(_finite(value), separators=(",", ":"), allow_nan=False)
 
-    Not strict: a PreEncoded value that refuses a NaN is walked like any other (NaN as null).
-    """
+
+def _spliced(data: Any, *, strict: bool) -> str | None:
+    """``data``'s text with its top-level PreEncoded values spliced in, or None if it has none."""
     if not isinstance(data, dict) or not any(isinstance(v, PreEncoded) for v in data.values()):
         return None
     encode = strict_json_text if strict else json_text
-    parts = []
-    for key, value in data.items():
-        if isinstance(value, PreEncoded):
-            try:
-                text = value.json
-            except ValueError:
-                if strict:
-                    raise
-                text = json.dumps(_finite(value), separators=(",", ":"), allow_nan=False)
-        else:
-            text = encode(value)
-        parts.append(f"{_text(str(key))}:{text}")
+    parts = [f"{_text(str(key))}:{encode(value)}" for key, value in data.items()]
     return "{" + ",".join(parts) + "}"
 
 

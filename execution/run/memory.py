@@ -233,7 +233,7 @@ def paper_account_whole(components: Mapping[str, Any]) -> dict[str, Any] | None:
     if not paper:
         return None
     account = dict(memory.mapping("paper_account", "", paper))
-    orders = components.get("paper_orders")
     if "orders" not in account:
-        account["orders"] = dict(memory.mapping("paper_orders", "", orders or {}))
+        orders = components.get("paper_orders") or {}
+        account["orders"] = dict(memory.mapping("paper_orders", "", orders))
     return account
