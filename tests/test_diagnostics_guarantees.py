@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from diagnostics_kit import T0, FakeClock, fresh_clock, signal_ordered, signal_vetoed, use
+from diagnostics_kit import T0, FakeClock, signal_ordered, signal_vetoed, use
 
 from execution import diagnostics_metrics as dm
 from execution.clock import to_iso
@@ -33,13 +33,6 @@ from execution.diagnostics_metrics import (
     set_gating_flags,
     update_exit_pipeline_status,
 )
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    """Diagnostics on a hand-driven engine clock with the default settings."""
-    return fresh_clock()
-
 
 # --- the accounting identity ------------------------------------------------------------------
 

@@ -3,8 +3,7 @@ loop unless they failed in it, stage errors named and truncated, gating flags.""
 
 from __future__ import annotations
 
-import pytest
-from diagnostics_kit import T0, FakeClock, fresh_clock, signal_ordered, signal_vetoed
+from diagnostics_kit import T0, FakeClock, signal_ordered, signal_vetoed
 
 from execution import diagnostics_metrics as dm
 from execution.clock import to_iso
@@ -22,13 +21,6 @@ from execution.diagnostics_metrics import (
     record_veto,
     set_gating_flags,
 )
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    """Diagnostics on a hand-driven engine clock with the default settings."""
-    return fresh_clock()
-
 
 # --- liveness ---------------------------------------------------------------------------------
 

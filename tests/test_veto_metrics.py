@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from diagnostics_kit import T0, FakeClock, fresh_clock, signal_ordered, signal_vetoed, use
+from diagnostics_kit import T0, FakeClock, signal_ordered, signal_vetoed, use
 
 from execution.config import RiskConfig
 from execution.diagnostics.testing import capture_diagnostics
@@ -34,13 +34,6 @@ from execution.diagnostics_metrics import (
 )
 from execution.risk_limits import PortfolioView, RiskLimits, evaluate_intent
 from execution.types import Intent, MarketRules, Side, VetoReason
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    """Diagnostics on a hand-driven engine clock with the default settings."""
-    return fresh_clock()
-
 
 # --- spec §8.1 --------------------------------------------------------------------------------
 
