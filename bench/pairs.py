@@ -52,6 +52,24 @@ def verdict(ratios: Sequence[float], faster: str, slower: str) -> str:
     return "no verdict: the spread straddles 1"
 
 
+def budget_verdict(ratios: Sequence[float], budget_pct: float) -> str:
+    """Whether a cost paired as on/off time ratios keeps within ``budget_pct`` percent.
+
+    "within" only when the upper quartile of the pairs is at or under the budget, "over" only
+    when the lower quartile is above it: a median inside a spread that straddles the budget
+    says nothing either way on a machine this noisy.
+    """
+    if len(ratios) < MIN_PAIRS:
+        return f"no verdict: {len(ratios)} pair(s)"
+    limit = 1 + budget_pct / 100
+    q1, q3 = quartiles(ratios)
+    if q3 <= limit:
+        return f"within {budget_pct:g}% (IQR)"
+    if q1 > limit:
+        return f"over {budget_pct:g}% (IQR)"
+    return f"no verdict: the spread straddles {budget_pct:g}%"
+
+
 def ratio_stats(ratios: Sequence[float], target: float | None = None) -> dict[str, Any]:
     """Median, IQR, min-max of speed ratios (>1: ours faster), the verdict, the target check."""
     q1, q3 = quartiles(ratios)

@@ -65,6 +65,11 @@ def _rows_check_order(r: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _iqr(replay: dict[str, Any]) -> str:
+    q1, q3 = replay.get("overhead_paired_cpu_iqr_pct") or (float("nan"), float("nan"))
+    return f"{q1:+.1f}..{q3:+.1f}"
+
+
 def _rows_diagnostics(r: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     replay = r.get("replay") or {}
@@ -74,8 +79,10 @@ def _rows_diagnostics(r: dict[str, Any]) -> list[dict[str, Any]]:
         rows.append(
             {
                 "name": "diagnostics on vs off (replay)",
-                # the median of paired CPU-time ratios: the steady figure on a shared machine
-                "figure": f"{paired:.2f} (wall clock {replay['overhead_pct']:.2f})",
+                # the median of paired CPU-time ratios, its spread, and a verdict only when
+                # the spread allows one (the deterministic instruction count: --instructions)
+                "figure": f"{paired:+.2f} (IQR {_iqr(replay)}): "
+                f"{replay.get('verdict_paired_cpu', 'no verdict')}",
                 "unit": "% slower",
                 "target": f"<= {target:g}%" if isinstance(target, int | float) else "-",
                 "ratio": replay.get("median_bars_per_s_off", 0)

@@ -125,3 +125,13 @@ def test_a_speed_verdict_is_given_only_when_the_spread_is_on_one_side_of_one() -
     assert pairs.verdict([2.0], "v7 faster", "bt faster").startswith("no verdict")
     stats = pairs.ratio_stats([1.0, 2.0, 3.0], target=2.0)
     assert stats["median"] == 2.0 and stats["target_met"] is False
+
+
+def test_a_cost_budget_is_kept_or_missed_only_when_the_pairs_spread_is_on_one_side_of_it() -> None:
+    pairs = _bench("pairs")
+    # The diagnostics pairs of one `make bench` run: a median of +4.9 % inside -1.7..+7.7.
+    scattered = [1.064, 0.981, 0.948, 1.08, 1.25, 1.165, 1.135, 0.986, 0.985, 0.995]
+    assert pairs.budget_verdict(scattered, 3.0) == "no verdict: the spread straddles 3%"
+    assert pairs.budget_verdict([1.01, 1.02, 1.025, 1.03], 3.0) == "within 3% (IQR)"
+    assert pairs.budget_verdict([1.1, 1.12, 1.2, 1.0], 5.0) == "over 5% (IQR)"
+    assert pairs.budget_verdict([1.0, 1.0], 5.0).startswith("no verdict: 2 pair")
