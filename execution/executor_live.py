@@ -133,11 +133,11 @@ class Executor:
         polled = self._on_bars(self.symbols, bars) is not False
         self._cycle(bars, None, poll=polled)
 
-    def skip_quiet(self, cols: BarColumns, start: int, stop: int, before: float) -> int:
-        """Pass over the leading quiet bars of a one-symbol replay's ``cols[start:stop]`` timed
-        before ``before``, as :meth:`step` on each would (execution/quiet.py); return how many
-        (0: step the next bar)."""
-        return skip_quiet(self, cols, start, stop, before)
+    def skip_quiet(self, cols: BarColumns, start: int, stop: int, through: float) -> int:
+        """Pass over the leading quiet bars of a one-symbol replay's ``cols[start:stop]``, up to
+        the first timed at or after ``through`` included, as :meth:`step` on each would
+        (execution/quiet.py); return how many (0: step the next bar)."""
+        return skip_quiet(self, cols, start, stop, through)
 
     def exit_counts_stand(self) -> bool:
         """Whether a scan of bars that reach no TP/SL would report the exit counts last reported

@@ -9,8 +9,9 @@ docs/strategies.md). A strategy or venue that cannot tell is never skipped.
 
 Over a run of quiet bars :func:`skip_quiet` leaves what stepping each would leave, float for
 float: the book's returns, marks and closes, the venue's last price, the NAV and its peak, the
-diagnostics' loop liveness. The driver offers runs that stop before its check points, equity
-times and bar limit (docs/performance.md, "Quiet stretches skipped").
+diagnostics' loop liveness. The driver offers runs that stop before its check points and bar
+limit, and at the latest with the bar that reaches its next equity time (sampled right after,
+as after a step: docs/performance.md, "Quiet stretches skipped").
 """
 
 from __future__ import annotations
@@ -33,10 +34,10 @@ if TYPE_CHECKING:
 MIN_QUIET_BARS = 2
 
 
-def skip_quiet(ex: Executor, cols: BarColumns, start: int, stop: int, before: float) -> int:
+def skip_quiet(ex: Executor, cols: BarColumns, start: int, stop: int, through: float) -> int:
     """Pass over the leading quiet bars of ``cols[start:stop]`` (one-bar loops of the one
-    symbol) timed before ``before``, as :meth:`Executor.step` on each would; return how many
-    (0: step the next one)."""
+    symbol) up to the first one timed at or after ``through`` included, as
+    :meth:`Executor.step` on each would; return how many (0: step the next one)."""
     venue, strategy = ex.quiet_venue, ex.strategy
     if venue is None or len(ex.symbols) != 1 or ex.cfg.universe[0].exit_only:
         return 0
@@ -47,9 +48,13 @@ def skip_quiet(ex: Executor, cols: BarColumns, start: int, stop: int, before: fl
     m = cols.merged
     if not start or ex.book.last_close[0] != m.close[start - 1]:
         return 0  # the block's returns are over the bar before: it must be the last one taken
-    before = min(before, until)
-    if m.ts[stop - 1] >= before:
-        stop = bisect_left(m.ts, before, start, stop)
+    first = min(through, until)
+    if m.ts[stop - 1] >= first:
+        stop = bisect_left(m.ts, first, start, stop)
+        # The bar reaching ``through`` goes too, unless the venue needs it stepped (a bar at
+        # or after ``until``); one-symbol bars are one per time.
+        if through < until and m.ts[stop] < until:
+            stop += 1
         if stop - start < MIN_QUIET_BARS:
             return 0
     levels = venue.quiet_levels(symbol)

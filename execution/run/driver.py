@@ -100,9 +100,10 @@ class ReplayCursor:
             base += n
         self._block = None
 
-    def skip(self, done: int, room: int, before_ts: float) -> int:
-        """Pass over up to ``room`` quiet bars from bar count ``done``, all timed before
-        ``before_ts``; return how many (the executor has advanced over them)."""
+    def skip(self, done: int, room: int, through_ts: float) -> int:
+        """Pass over up to ``room`` quiet bars from bar count ``done``, up to the first one
+        timed at or after ``through_ts`` included; return how many (the executor has advanced
+        over them). The driver samples equity after that bar, as after stepping it."""
         block = self._block
         if block is None:
             return 0
@@ -115,7 +116,7 @@ class ReplayCursor:
         stop = min(cols.end, at + room)
         if stop - at < MIN_QUIET_BARS:
             return 0
-        k = self._skip_quiet(cols, at, stop, before_ts)
+        k = self._skip_quiet(cols, at, stop, through_ts)
         if k:
             next(islice(self._rows, k, k), None)
             self.last_ts = block.ts[at + k - 1]
@@ -156,8 +157,8 @@ def drive(
 
     ``on_check`` runs after the loop that reaches the bar count it asked for last time (the
     first time: after the first loop). With ``quiet`` (the cursor ``loops`` come from), the
-    quiet bars before the next check point, equity time and limit are passed over rather than
-    stepped; the bar that ends them is stepped.
+    quiet bars before the next check point and limit are passed over rather than stepped (the
+    bar that reaches either is stepped), the bar that reaches the next equity time included.
     """
     i = start
     step, on_check, should_stop, set_time, on_time = (
@@ -192,15 +193,22 @@ def drive(
                 next_check = on_check(i)
                 if progress_total is not None:
                     bar.update(i - bar.n)
-            if quiet is not None and min(next_check, stop_at) - i > MIN_QUIET_BARS:
-                # The bar that reaches the check point or the limit, or whose time reaches the
-                # next equity time, is stepped: only the bars before it may be passed over.
+            # The bar that reaches the check point or the limit is stepped: only the bars
+            # before it may be passed over. The bar whose time reaches the next equity time may
+            # be passed over too: the equity is sampled right after it, as after a step, and the
+            # quiet stretch goes on.
+            while quiet is not None and min(next_check, stop_at) - i > MIN_QUIET_BARS:
                 room = int(min(next_check, stop_at)) - i - 1
-                before = next_time if on_time is not None else math.inf
-                if not should_stop() and (k := quiet.skip(i, room, before)):
-                    i += k
-                    if set_time is not None:  # a stop before the next loop finds the time done
-                        set_time(quiet.last_ts)
+                through = next_time if on_time is not None else math.inf
+                if should_stop() or not (k := quiet.skip(i, room, through)):
+                    break
+                i += k
+                ts = quiet.last_ts
+                if set_time is not None:  # a stop before the next loop finds the time done
+                    set_time(ts)
+                if on_time is None or ts < next_time:
+                    break  # the stretch ended on a bar that must be stepped
+                next_time = on_time(ts)
     finally:
         bar.close()
     if limit is not None and i >= limit:
