@@ -7,8 +7,10 @@ symbol starts fresh, and a removed one is simply not read back.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from execution import diagnostics_metrics as diag
@@ -22,6 +24,7 @@ from execution.position_ledger import PositionLedger
 from execution.position_tp_sl_registry import TpSlRegistry
 from execution.signal_screener import Strategy
 from execution.state_snapshots import intent_from_dict, intent_to_dict
+from execution.state_v7 import PAPER_EXCHANGE_FILE, POSITIONS_LEDGER_FILE, TP_SL_REGISTRY_FILE
 from execution.types import Intent
 from execution.venues.paper import PaperExchange
 
@@ -72,9 +75,28 @@ def index_by_symbol(
             if not isinstance(saved, dict):
                 raise MemoryCorrupt(component, f"{PER_SYMBOL}.{sym}", "expected an object")
             if key in saved:
-                merged[i] = saved[key]
+                merged[i] = _of_the_same_kind(saved[key], value[i], component, f"{sym}.{key}")
         out[key] = merged
     return out
+
+
+def _of_the_same_kind(saved: object, fresh: object, component: str, key: str) -> object:
+    """Return ``saved`` if the state whose fresh value is ``fresh`` could hold it later.
+
+    Strategies and the book restore these values as they are, unchecked: a string where a
+    number was would stop the screener on every loop, an infinity would stop the first commit.
+    A value still unset (None) when fresh may become anything.
+    """
+    where = f"{PER_SYMBOL}.{key}"
+    if fresh is None:
+        return saved
+    if not isinstance(fresh, bool) and isinstance(fresh, int | float):
+        memory.finite(component, where, saved)  # the JSON number kinds, finite, giant ints too
+        return saved
+    if type(saved) is not type(fresh):
+        shown = type(saved).__name__ if isinstance(saved, int) else repr(saved)[:60]
+        raise MemoryCorrupt(component, where, f"{shown} is not a {type(fresh).__name__}")
+    return saved
 
 
 def book_to_memory(book_state: Mapping[str, Any], symbols: Sequence[str]) -> dict[str, Any]:
@@ -141,6 +163,44 @@ class RunIdentity:
         if saved.source != self.source:
             return f"it holds the memory of a run on {saved.source}, not {self.source}"
         return None
+
+
+def replay_universe_changed(progress: Mapping[str, Any], symbols: Sequence[str]) -> str | None:
+    """Why an unfinished replay cannot resume over ``symbols`` (None: it can).
+
+    A replay resumes at a bar count over the merged bars of its universe: with a symbol added,
+    removed or moved, that count points elsewhere in the data, and a removed symbol's position
+    would never see a bar again. A paced or live engine reconciles a universe edit by symbol
+    instead (its bars are not replayed).
+    """
+    saved = progress.get("symbols")
+    if not isinstance(saved, list) or saved == list(symbols):
+        return None
+    return (
+        f"it holds an unfinished replay of the universe {', '.join(map(str, saved))}; this "
+        f"run's universe is {', '.join(symbols)}, and a replay resumes only over the universe "
+        "it began with (restore that universe to finish it)"
+    )
+
+
+# The views that record memory (positions, TP/SL, the paper account), not only its effects.
+MEMORY_VIEWS = (POSITIONS_LEDGER_FILE, TP_SL_REGISTRY_FILE, PAPER_EXCHANGE_FILE)
+
+
+def files_without_their_store(state_dir: Path) -> str | None:
+    """Why a state dir without engine.db must not get a fresh engine (None: it may).
+
+    Its memory files describe positions, TP/SL and an account (engine.db deleted by hand, or
+    the files of a v7 before the store): a fresh engine would publish over them, their last
+    record.
+    """
+    held = [name for name in MEMORY_VIEWS if os.path.lexists(state_dir / name)]
+    if not held:
+        return None
+    return (
+        f"missing, but the state dir holds the engine's files ({', '.join(held)}): a new engine "
+        "would write over what they record"
+    )
 
 
 # --- capture and restore -------------------------------------------------------------------------
@@ -237,3 +297,13 @@ def paper_account_whole(components: Mapping[str, Any]) -> dict[str, Any] | None:
         orders = components.get("paper_orders") or {}
         account["orders"] = dict(memory.mapping("paper_orders", "", orders))
     return account
+
+
+def refuse_a_paper_venue_without_its_account(exchange: object) -> None:
+    """Raise MemoryCorrupt when a resumed memory has no paper account for a paper venue.
+
+    Resumed without its account, a paper venue would start afresh: its positions gone (the
+    reconcile then closes the ledger's as "closed outside the engine"), its balance reset.
+    """
+    if isinstance(exchange, PaperExchange):
+        raise MemoryCorrupt("paper_account", "", "is empty, but this memory is a paper account's")

@@ -35,7 +35,14 @@ from execution.run.driver import (
     replay_loops,
 )
 from execution.run.journal import EngineJournal
-from execution.run.memory import RunIdentity, capture_memory, restore_memory
+from execution.run.memory import (
+    RunIdentity,
+    capture_memory,
+    files_without_their_store,
+    refuse_a_paper_venue_without_its_account,
+    replay_universe_changed,
+    restore_memory,
+)
 from execution.run.reconcile import reconcile
 from execution.run.views import publish_views
 from execution.signal_screener import Strategy, build_strategy
@@ -131,7 +138,12 @@ class EngineRunner:
         self.persist_failures = 0
         self.moved_aside: Path | None = None
         self.last_risk: dict[str, Any] = {}  # the last published risk snapshot (for /metrics)
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as err:  # a file, a FIFO, a symlink loop or a dangling link in its place
+            why = "it is not a directory" if isinstance(err, FileExistsError) else err.strerror
+            raise RunRefused(f"{self.state_dir}: cannot be the state dir ({why}); use another "
+                             "--state-dir") from err  # fmt: skip
         self.lock = EngineLock(self.state_dir)
         try:
             self.lock.acquire()
@@ -142,6 +154,11 @@ class EngineRunner:
             ) from err
         except PersistError as err:
             raise RunRefused(f"{err}: the engine cannot keep its memory there") from err
+        except StoreError as err:  # a FIFO, a directory or a link in the lock file's place
+            raise RunRefused(
+                f"{err}. Nothing was changed. Move that file away: the lock file holds no memory,"
+                " only the PID of the engine that runs here"
+            ) from err
         try:
             self._start(exchange_factory, strategy)
         except BaseException:
@@ -164,6 +181,8 @@ class EngineRunner:
         try:
             restored = restore_memory(components, self.cfg, strategy) if components else None
             exchange = exchange_factory(restored.paper_account if restored else None)
+            if restored is not None and restored.paper_account is None:
+                refuse_a_paper_venue_without_its_account(exchange)
         except (MemoryCorrupt, KeyError, TypeError, ValueError) as err:
             where = db_path(self.state_dir)
             raise RunRefused(self._corrupt_message(f"{where}: {err}")) from err
@@ -202,6 +221,7 @@ class EngineRunner:
         try:
             memory = read_memory(self.state_dir, lock_held=True)
         except NoStore:
+            self._refuse(files_without_their_store(self.state_dir))
             return None
         except StoreError as err:
             raise RunRefused(self._corrupt_message(str(err))) from err
@@ -218,13 +238,18 @@ class EngineRunner:
             self._move_aside("the previous replay had finished")
             return None
         problem = self.identity.cannot_resume(saved)
+        if problem is None and self.opts.mode == "replay":
+            problem = replay_universe_changed(progress, self.cfg.symbols)
+        self._refuse(problem)
+        return components
+
+    def _refuse(self, problem: str | None) -> None:
         if problem:
             raise RunRefused(
                 f"{db_path(self.state_dir)}: {problem}. Nothing was changed. Use another "
                 "--state-dir, or --fresh to move this memory aside (into a backup-* folder) and "
                 "start over"
             )
-        return components
 
     def _move_aside(self, why: str) -> None:
         try:
