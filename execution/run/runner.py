@@ -179,8 +179,9 @@ class EngineRunner:
             for symbol in restored.held_outside_universe:
                 log.warning("%s holds a position but left the universe: its exits are managed",
                             symbol)  # fmt: skip
+        ex = self.executor
         report = reconcile(
-            self.executor.ledger, self.executor.registry, exchange.positions(), self.clock.now()
+            ex.ledger, ex.registry, exchange.positions(), self.clock.now(), ex.pending_intents
         )
         if self.resumed or report.changed:
             log.info("resumed at bar %d (%s)", self.bars_done, report)
