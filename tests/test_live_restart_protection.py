@@ -4,15 +4,22 @@ says where its levels are). The real ccxt binanceusdm runs against the canned Bi
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
+import pytest
 from ccxt_canned import SERVER_MS, CannedBinance, canned_client
-from test_live_loop import ENV, _config, _fake
+from test_live_loop import ENV, _args, _config, _fake
 
+from doctor.sync import sync_registry
+from execution.cli import main
+from execution.cli.live import run_live
 from execution.clock import ReplayClock
 from execution.run.live import LiveLoop
 from execution.run.runner import EngineRunner, RunOptions
+from execution.state_v7 import TP_SL_REGISTRY_FILE
+from execution.store import DB_FILE
 from execution.venues.ccxt_venue import CcxtExchange
 
 ENTRY = ("POST", "/fapi/v1/order")
@@ -79,3 +86,121 @@ def test_an_entry_accepted_behind_a_timeout_and_filled_before_a_kill_is_protecte
         assert not again.executor.pending_intents, "the intent is used up"
     finally:
         again.close()
+
+
+def test_an_entry_filled_and_killed_before_the_loops_commit_is_protected_on_restart(
+    tmp_path: Path,
+) -> None:
+    """SIGKILL after the exchange filled the entry and before the loop committed: the memory
+    never saw this loop, yet the restart finds the position and protects it."""
+    fake, clock = _fake(), _clock()
+    loop, runner = _start(tmp_path, fake, clock)
+    loop.warm_up()
+    _signal(fake, clock)
+    ex = runner.executor
+    ex.step_live(loop.exchange.marks(ex.symbols), loop.new_bars())  # once() up to its commit
+    assert "BTCUSDT" in fake.positions and _protected(runner, "BTCUSDT")
+    expected = ex.registry.get("BTCUSDT")
+    runner.close()  # killed before check_point: this loop's commit never happened
+
+    _, again = _start(tmp_path, fake, clock)
+    try:
+        assert "BTCUSDT" in again.executor.ledger.positions
+        assert _protected(again, "BTCUSDT"), "the filled entry lost its TP/SL on restart"
+        level = again.executor.registry.get("BTCUSDT")
+        assert level is not None and expected is not None
+        assert (level.tp_price, level.sl_price) == (expected.tp_price, expected.sl_price)
+    finally:
+        again.close()
+
+
+def test_a_position_closed_on_the_exchange_while_down_is_closed_with_its_levels_on_restart(
+    tmp_path: Path,
+) -> None:
+    fake, clock = _fake(), _clock()
+    loop, runner = _start(tmp_path, fake, clock)
+    loop.warm_up()
+    _signal(fake, clock)
+    loop.once()
+    assert _protected(runner, "BTCUSDT")
+    runner.close()
+    del fake.positions["BTCUSDT"]  # closed by hand on the exchange's site
+
+    _, again = _start(tmp_path, fake, clock)
+    try:
+        assert "BTCUSDT" not in again.executor.ledger.positions
+        assert again.executor.registry.get("BTCUSDT") is None, "a level left without a position"
+    finally:
+        again.close()
+
+
+def test_sync_registry_after_a_live_engine_stops_protects_the_adopted_position_for_good(
+    tmp_path: Path,
+) -> None:
+    fake, clock = _fake(), _clock()
+    fake.positions["ETHUSDT"] = (0.5, 3_000.0)  # opened outside the engine, at the mark
+    loop, runner = _start(tmp_path, fake, clock)
+    loop.warm_up()
+    loop.once()
+    assert runner.executor.ledger.positions["ETHUSDT"].adopted
+    refused = sync_registry(tmp_path, apply=True, tp_pct=0.02, sl_pct=0.01, now=clock.now())
+    assert refused.refused and not refused.applied, "applied beside a running engine"
+    runner.finish()
+    applied = sync_registry(tmp_path, apply=True, tp_pct=0.02, sl_pct=0.01, now=clock.now())
+    assert applied.applied, applied.render()
+
+    loop, again = _start(tmp_path, fake, clock)
+    try:
+        loop.warm_up()
+        loop.once()
+        loop.reconcile()
+        level = again.executor.registry.get("ETHUSDT")
+        assert level is not None and level.source == "sync"
+        assert _protected(again, "ETHUSDT")
+    finally:
+        again.finish()
+    assert "ETHUSDT" in json.loads((tmp_path / TP_SL_REGISTRY_FILE).read_text())["entries"]
+
+
+def test_a_live_run_on_a_replays_memory_and_a_replay_on_a_live_memory_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = _config()
+    raw = json.loads(Path("config/strategy_config.json").read_text())
+    raw["universe"] = [{"symbol": s, "tier": "core"} for s in cfg.symbols]  # the live one
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(raw))
+    replay = tmp_path / "replay"
+    assert main(["run", "--fast", "--max-bars", "300", "--state-dir", str(replay),
+                 "--no-progress", "--config", str(config)]) == 0  # fmt: skip
+    before = (replay / DB_FILE).read_bytes()
+    client, _ = canned_client(_fake())
+    assert run_live(cfg, _args(), replay, ccxt_client=client, env=ENV) == 2
+    assert "replay" in capsys.readouterr().err
+    assert (replay / DB_FILE).read_bytes() == before
+
+    live = tmp_path / "live"
+    client, _ = canned_client(_fake())
+    assert run_live(cfg, _args(max_loops=1), live, ccxt_client=client, env=ENV) == 0
+    before = (live / DB_FILE).read_bytes()
+    assert main(["run", "--fast", "--max-bars", "300", "--state-dir", str(live),
+                 "--no-progress", "--config", str(config)]) == 2  # fmt: skip
+    assert "live" in capsys.readouterr().err
+    assert (live / DB_FILE).read_bytes() == before
+
+
+def test_a_live_run_on_a_replays_memory_says_so_even_when_the_replay_held_other_symbols(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The default universe's replay holds symbols the live universe lacks: the refusal names
+    the replay's memory, not "unknown symbols" (the replay's positions are not live's to manage)."""
+    replay = tmp_path / "replay"
+    assert main(["run", "--fast", "--max-bars", "3000", "--state-dir", str(replay),
+                 "--no-progress"]) == 0  # fmt: skip
+    held = set(json.loads((replay / "positions_ledger.json").read_text())["positions"])
+    assert held - set(_config().symbols), "the scenario needs a held symbol outside live's"
+    capsys.readouterr()
+    client, _ = canned_client(_fake())
+    assert run_live(_config(), _args(), replay, ccxt_client=client, env=ENV) == 2
+    err = capsys.readouterr().err
+    assert "memory of a replay" in err and "unknown symbols" not in err, err

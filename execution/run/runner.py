@@ -172,6 +172,8 @@ class EngineRunner:
             strategy=strategy, restored=restored.executor if restored else None,
             journal=self.journal,
         )  # fmt: skip
+        if self.opts.mode == "live":  # a paper venue is rewound with the memory: no need
+            self.executor.before_entry = self.commit
         self.resumed = restored is not None
         self.bars_done = restored.bars_processed if restored else 0
         if restored is not None:
