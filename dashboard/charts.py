@@ -102,18 +102,26 @@ def symbol_heatmap_frame(by_reason_symbol: Any, top_n: int = DEFAULT_TOP_SYMBOLS
 def time_heatmap_frame(by_reason_time: Any, bucket_seconds: float) -> pd.DataFrame:
     """Long frame (reason, bucket, bucket_end, count) of vetoes by reason x time bucket.
 
-    Bucket keys are ISO times of the bucket start; unparsable keys are dropped.
+    Bucket keys are ISO times of the bucket start; unparsable keys, and buckets pandas cannot
+    place in time (it stops in 2262), are dropped.
     """
     rows = []
     for reason, per_bucket in nested_count_map(by_reason_time).items():
         for key, n in per_bucket.items():
             start = parse_ts(key)
-            if start is not None and n > 0:
+            if start is not None and n > 0 and _placeable(start, start + bucket_seconds):
                 rows.append((reason, start, start + bucket_seconds, n))
     frame = pd.DataFrame(rows, columns=["reason", "bucket", "bucket_end", "count"])
     for column in ("bucket", "bucket_end"):
         frame[column] = pd.to_datetime(frame[column], unit="s", utc=True)
     return frame.astype({"count": "int64"}).sort_values(["bucket", "reason"], ignore_index=True)
+
+
+_FIRST_TS, _LAST_TS = pd.Timestamp.min.timestamp(), pd.Timestamp.max.timestamp()
+
+
+def _placeable(*times: float) -> bool:
+    return all(_FIRST_TS < t < _LAST_TS for t in times)
 
 
 def _order_by_total(frame: pd.DataFrame, column: str) -> list[str]:
