@@ -13,6 +13,8 @@ import pytest
 from apptest_helpers import assert_clean, run_app
 from state_factory import write_json
 
+from dashboard import charts
+
 Diag = dict[str, Any]
 
 
@@ -53,5 +55,28 @@ def test_a_number_the_engine_never_writes_leaves_every_panel_drawn(
     data = json.loads((full_state_dir / "intel.json").read_text())
     damage, value = CASES[case]
     damage(data["runtime_diagnostics"], value)
+    write_json(full_state_dir / "intel.json", data)
+    assert_clean(run_app(monkeypatch, full_state_dir))
+
+
+def test_thousands_of_reasons_fold_into_the_busiest_forty_and_one_other_row() -> None:
+    matrix = {f"r{i:03d}": {"BTCUSDT": i + 1} for i in range(100)}
+    folded = charts.fold_reasons(matrix)
+    assert len(folded) == charts.MAX_REASONS + 1
+    assert folded["other (60 reasons)"] == {"BTCUSDT": sum(range(1, 61))}
+    assert sum(m["BTCUSDT"] for m in folded.values()) == sum(range(1, 101))
+    table = charts.veto_table({r: m["BTCUSDT"] for r, m in matrix.items()})
+    assert len(table) == charts.MAX_REASONS + 1 and table[charts.COUNT].sum() == sum(range(1, 101))
+
+
+def test_an_intel_json_with_200000_veto_reasons_still_draws_the_risk_panel(
+    monkeypatch: pytest.MonkeyPatch, full_state_dir: Path
+) -> None:
+    """The engine writes about fifteen reasons; 200,000 took a minute to chart, then failed."""
+    data = json.loads((full_state_dir / "intel.json").read_text())
+    diag = data["runtime_diagnostics"]
+    many = range(200_000)
+    diag["veto_counters"]["by_reason"] = {f"r{i}": 1 for i in many}
+    diag["heatmap"]["by_reason_symbol"] = {f"r{i}": {"BTCUSDT": 1} for i in many}
     write_json(full_state_dir / "intel.json", data)
     assert_clean(run_app(monkeypatch, full_state_dir))
