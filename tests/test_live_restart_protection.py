@@ -20,6 +20,7 @@ from execution.run.live import LiveLoop
 from execution.run.runner import EngineRunner, RunOptions
 from execution.state_v7 import TP_SL_REGISTRY_FILE
 from execution.store import DB_FILE
+from execution.venues.ccxt_orders import MAX_UNSURE_LOOKUPS
 from execution.venues.ccxt_venue import CcxtExchange
 
 ENTRY = ("POST", "/fapi/v1/order")
@@ -86,6 +87,28 @@ def test_an_entry_accepted_behind_a_timeout_and_filled_before_a_kill_is_protecte
         assert not again.executor.pending_intents, "the intent is used up"
     finally:
         again.close()
+
+
+def test_an_entry_the_venue_stopped_looking_for_is_protected_when_reconcile_finds_it(
+    tmp_path: Path,
+) -> None:
+    """No restart: the send timed out after accept and every lookup missed until the venue gave
+    the order up; the periodic reconcile then finds the position, with the entry's TP/SL."""
+    fake, clock = _fake(), _clock()
+    loop, runner = _start(tmp_path, fake, clock)
+    loop.warm_up()
+    _signal(fake, clock)
+    fake.fail(*ENTRY, "timeout_after_accept", *["timeout"] * runner.cfg.exchange.max_retries)
+    fake.hidden_orders = 1_000
+    try:
+        for _ in range(MAX_UNSURE_LOOKUPS + 1):  # the venue's lookups, one per loop
+            loop.once()
+        assert "BTCUSDT" in fake.positions and not loop.exchange.stats()["orders_tracked"]
+        assert "BTCUSDT" not in runner.executor.ledger.positions, "the fill was never seen"
+        loop.reconcile()
+        assert _protected(runner, "BTCUSDT"), "adopted without the entry's TP/SL"
+    finally:
+        runner.close()
 
 
 def test_an_entry_filled_and_killed_before_the_loops_commit_is_protected_on_restart(
