@@ -20,12 +20,15 @@ SHARE = "Share of total vetoes (%)"
 VETO_TABLE_COLUMNS = [REASON, COUNT, SHARE]
 
 # The symbol heatmap shows the busiest symbols; the rest are summed into one column so the
-# chart stays readable (and fast) with 200 symbols. Tables are never truncated.
+# chart stays readable (and fast) with 200 symbols.
 DEFAULT_TOP_SYMBOLS = 40
 PORTFOLIO_KEY = "_portfolio"
 PORTFOLIO_LABEL = "(portfolio)"
 # The time heatmap never shows more columns than this: buckets merge as the run grows.
 MAX_TIME_COLUMNS = 48
+# The engine's reasons are a closed set of about fifteen; a file with thousands was not written
+# by it, and would take minutes to chart. Past this many, the rarest are summed into one row.
+MAX_REASONS = 40
 
 
 @dataclass(frozen=True)
@@ -53,9 +56,33 @@ def veto_totals(veto_counters: Any) -> VetoTotals:
     )
 
 
+def _kept_reasons(totals: dict[str, int]) -> tuple[set[str], str]:
+    """The :data:`MAX_REASONS` reasons with the most vetoes, and the row label of the others."""
+    ranked = sorted(totals, key=lambda r: (-totals[r], r))
+    return set(ranked[:MAX_REASONS]), f"other ({max(len(ranked) - MAX_REASONS, 0)} reasons)"
+
+
+def fold_reasons(matrix: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    """``{reason: {key: n}}`` with the reasons past :data:`MAX_REASONS` summed into one row."""
+    if len(matrix) <= MAX_REASONS:
+        return matrix
+    kept, other = _kept_reasons({r: sum(m.values()) for r, m in matrix.items()})
+    folded = {r: m for r, m in matrix.items() if r in kept}
+    rest: dict[str, int] = folded.setdefault(other, {})
+    for reason, per_key in matrix.items():
+        if reason not in kept:
+            for key, n in per_key.items():
+                rest[key] = rest.get(key, 0) + n
+    return folded
+
+
 def veto_table(by_reason: Any) -> pd.DataFrame:
     """Build Reason / Count / Share of total vetoes (%), most frequent first."""
     counts = {reason: n for reason, n in count_map(by_reason).items() if n > 0}
+    if len(counts) > MAX_REASONS:
+        kept, other = _kept_reasons(counts)
+        rest = sum(n for r, n in counts.items() if r not in kept)
+        counts = {r: n for r, n in counts.items() if r in kept} | {other: rest}
     total = sum(counts.values())
     rows = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     frame = pd.DataFrame(rows, columns=[REASON, COUNT])
@@ -80,7 +107,7 @@ def symbol_heatmap_frame(by_reason_symbol: Any, top_n: int = DEFAULT_TOP_SYMBOLS
 
     Symbols beyond the ``top_n`` busiest are summed into one "other (K symbols)" column.
     """
-    matrix = nested_count_map(by_reason_symbol)
+    matrix = fold_reasons(nested_count_map(by_reason_symbol))
     totals: dict[str, int] = {}
     for per_symbol in matrix.values():
         for symbol, n in per_symbol.items():
@@ -102,18 +129,26 @@ def symbol_heatmap_frame(by_reason_symbol: Any, top_n: int = DEFAULT_TOP_SYMBOLS
 def time_heatmap_frame(by_reason_time: Any, bucket_seconds: float) -> pd.DataFrame:
     """Long frame (reason, bucket, bucket_end, count) of vetoes by reason x time bucket.
 
-    Bucket keys are ISO times of the bucket start; unparsable keys are dropped.
+    Bucket keys are ISO times of the bucket start; unparsable keys, and buckets pandas cannot
+    place in time (it stops in 2262), are dropped.
     """
     rows = []
-    for reason, per_bucket in nested_count_map(by_reason_time).items():
+    for reason, per_bucket in fold_reasons(nested_count_map(by_reason_time)).items():
         for key, n in per_bucket.items():
             start = parse_ts(key)
-            if start is not None and n > 0:
+            if start is not None and n > 0 and _placeable(start, start + bucket_seconds):
                 rows.append((reason, start, start + bucket_seconds, n))
     frame = pd.DataFrame(rows, columns=["reason", "bucket", "bucket_end", "count"])
     for column in ("bucket", "bucket_end"):
         frame[column] = pd.to_datetime(frame[column], unit="s", utc=True)
     return frame.astype({"count": "int64"}).sort_values(["bucket", "reason"], ignore_index=True)
+
+
+_FIRST_TS, _LAST_TS = pd.Timestamp.min.timestamp(), pd.Timestamp.max.timestamp()
+
+
+def _placeable(*times: float) -> bool:
+    return all(_FIRST_TS < t < _LAST_TS for t in times)
 
 
 def _order_by_total(frame: pd.DataFrame, column: str) -> list[str]:

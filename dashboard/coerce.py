@@ -32,10 +32,15 @@ def as_float(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
+# Past 2**53 a float no longer holds every integer, and pandas and Arrow hold none past 2**63:
+# a count or id that large was not written by the engine, and would break the table showing it.
+MAX_INT = 2**53
+
+
 def as_int(value: Any) -> int | None:
-    """Return an int for an integral number, else None."""
+    """Return an int for an integral number of at most :data:`MAX_INT`, else None."""
     number = as_float(value)
-    if number is None or not number.is_integer():
+    if number is None or not number.is_integer() or abs(number) > MAX_INT:
         return None
     return int(number)
 

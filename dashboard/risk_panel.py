@@ -147,7 +147,8 @@ def _render_heatmaps(state: DashboardState, diag: dict[str, Any], heatmap: dict[
     timeline = diag.get("veto_timeline")
     whole_run = isinstance(timeline, dict) and bool(timeline.get("by_reason_time"))
     source: dict[str, Any] = timeline if isinstance(timeline, dict) and whole_run else heatmap
-    bucket = as_float(source.get("bucket_seconds")) or 3600.0
+    bucket = as_float(source.get("bucket_seconds")) or 0.0
+    bucket = bucket if bucket > 0 else 3600.0
     by_time = charts.merge_time_buckets(
         charts.time_heatmap_frame(source.get("by_reason_time"), bucket)
     )

@@ -84,7 +84,8 @@ def decide_protection(
         return _answer("unprotected", open_symbols, detail, hint, CRITICAL, n)
     registry_bad = problem(files, TP_SL_REGISTRY_FILE)
     missing = [s for s in open_symbols if not is_protected(files, s)]
-    exposed = liquidated_first(files, [s for s in open_symbols if s not in missing])
+    unprotected = set(missing)  # a set: a hostile ledger may list 100,000s of positions
+    exposed = liquidated_first(files, [s for s in open_symbols if s not in unprotected])
     if missing or exposed:
         where = f"tp_sl_registry.json {registry_bad}" if registry_bad else "tp_sl_registry.json"
         parts = [

@@ -102,6 +102,10 @@ class Executor:
         self.limits = RiskLimits(cfg.risk, tiers, rules)
         self.rules = rules
         self.router = OrderRouter(exchange, max_retries=cfg.exchange.max_retries)
+        # Called with the entry's intent pending, just before its order is sent: a live runner
+        # commits there, so an entry the venue fills before the loop's commit is still known,
+        # with its TP/SL, to a restart after a kill (reconcile gives them to the position).
+        self.before_entry: Callable[[], object] | None = None
         # Symbols whose bars never reach the screener: their positions only run to their exits.
         self._exit_only = frozenset(i for i, s in enumerate(cfg.universe) if s.exit_only)
         ep = cfg.diagnostics.exit_pipeline
@@ -369,6 +373,8 @@ class Executor:
             sl=intent.sl,
         )
         self.pending_intents[intent.intent_id] = intent
+        if self.before_entry is not None:
+            self.before_entry()
         result = self._submit(req)
         if result.placed:
             self.apply_fills()  # live venues fill market orders at once

@@ -53,7 +53,7 @@ def run_live(
     """Start the live engine; return the process exit code."""
     from execution.cli.run import UsageError, start_strategy, with_held_symbols
 
-    cfg = with_held_symbols(cfg, state_dir)
+    cfg = with_held_symbols(cfg, state_dir, "live")
     try:
         strategy = start_strategy(cfg)
     except UsageError as err:  # before any connection: a plug-in that does not import is exit 2

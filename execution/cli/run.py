@@ -197,9 +197,13 @@ def store_exists_quietly(state_dir: Path) -> bool:
         return False
 
 
-def with_held_symbols(cfg: EngineConfig, state_dir: Path) -> EngineConfig:
+def with_held_symbols(cfg: EngineConfig, state_dir: Path, mode: str | None = None) -> EngineConfig:
     """The config plus, as exit-only, the symbols the memory holds a position in but the
-    universe no longer lists: a universe edit never strands a position without its exits."""
+    universe no longer lists: a universe edit never strands a position without its exits.
+
+    ``mode``: the run's mode; a memory of another mode is left to the runner, which refuses it
+    and says why (its symbols are not this run's to manage).
+    """
     if not store_exists_quietly(state_dir):
         return cfg
     lock = EngineLock(state_dir)
@@ -213,7 +217,9 @@ def with_held_symbols(cfg: EngineConfig, state_dir: Path) -> EngineConfig:
         return cfg
     finally:
         lock.release()
-    ledger = components.ledger if components is not None else None
+    if components is None or (mode is not None and components.identity.get("mode") != mode):
+        return cfg
+    ledger = components.ledger
     positions = ledger.get("positions") if isinstance(ledger, dict) else None
     if not isinstance(positions, dict):
         return cfg
@@ -341,7 +347,7 @@ def _run_realtime(cfg: EngineConfig, args: argparse.Namespace, state_dir: Path) 
     if pace < 0:
         raise UsageError("--pace must be >= 0")
     tf = timeframe_seconds(cfg.data.timeframe)
-    cfg = with_held_symbols(cfg, state_dir)
+    cfg = with_held_symbols(cfg, state_dir, "realtime")
     stream = SyntheticStream(cfg.universe, syn, tf, start_ts=from_iso(syn.start))
     source = f"synthetic-live:seed={syn.seed}"
     opts = RunOptions("realtime", source, args.max_bars, False, pace, fresh=args.fresh)

@@ -66,7 +66,8 @@ class LiveLoop:
         """Make the ledger agree with the exchange's positions; log what changed."""
         executor = self.runner.executor
         positions = self.exchange.positions()
-        report = reconcile(executor.ledger, executor.registry, positions, executor.clock.now())
+        report = reconcile(executor.ledger, executor.registry, positions, executor.clock.now(),
+                           executor.pending_intents)  # fmt: skip
         if report.changed:
             log.warning("reconcile: %s", report)
 

@@ -1,19 +1,21 @@
 """Reconcile the ledger with the exchange's positions (at start and every N loops live).
 
 The exchange is the truth about what is held. Positions the ledger does not know are adopted
-and flagged (no TP/SL, so the under-water canary sees them); ledger positions gone from the
-exchange are closed with reason external_close; quantity drift is corrected and logged.
+and flagged; one that an entry the engine still waits for explains (same symbol and side: the
+send timed out after the exchange took it, or the engine was stopped before it saw the fill)
+gets that entry's TP/SL, any other none (the under-water canary sees it). Ledger positions gone
+from the exchange are closed with reason external_close; quantity drift is corrected and logged.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 
 from execution.position_ledger import PositionLedger
-from execution.position_tp_sl_registry import TpSlRegistry
-from execution.types import ExchangePosition
+from execution.position_tp_sl_registry import TpSlEntry, TpSlRegistry
+from execution.types import ExchangePosition, Intent
 
 log = logging.getLogger(__name__)
 
@@ -22,9 +24,11 @@ _REL_TOL = 1e-9
 
 @dataclass(slots=True)
 class ReconcileReport:
-    """The symbols one reconcile adopted, closed as external_close, or corrected in quantity."""
+    """The symbols one reconcile adopted (``protected``: with a pending entry's TP/SL), closed as
+    external_close, or corrected in quantity."""
 
     adopted: list[str] = field(default_factory=list)
+    protected: list[str] = field(default_factory=list)
     closed_external: list[str] = field(default_factory=list)
     qty_corrected: list[str] = field(default_factory=list)
 
@@ -39,8 +43,13 @@ def reconcile(
     registry: TpSlRegistry,
     exchange_positions: Mapping[str, ExchangePosition],
     now: float,
+    pending: MutableMapping[str, Intent] | None = None,
 ) -> ReconcileReport:
-    """Make the ledger agree with the exchange; return what changed."""
+    """Make the ledger agree with the exchange; return what changed.
+
+    ``pending``: the entries sent whose fill was not seen yet (the executor's pending intents);
+    one that explains an adopted position is taken out of it and gives its TP/SL.
+    """
     report = ReconcileReport()
     for symbol, held in exchange_positions.items():
         if held.qty <= 0:
@@ -54,6 +63,8 @@ def reconcile(
             log.warning(
                 "reconcile: adopted %s %s %s from the exchange", symbol, held.side, held.qty
             )
+            if pending and _protect_from_pending(registry, pending, held, now):
+                report.protected.append(symbol)
         elif abs(known.qty - held.qty) > _REL_TOL * max(known.qty, held.qty):
             log.warning("reconcile: %s qty %s -> %s (exchange)", symbol, known.qty, held.qty)
             known.qty = held.qty
@@ -67,3 +78,25 @@ def reconcile(
             report.closed_external.append(symbol)
             log.warning("reconcile: %s closed outside the engine (external_close)", symbol)
     return report
+
+
+def _protect_from_pending(
+    registry: TpSlRegistry, pending: MutableMapping[str, Intent], held: ExchangePosition,
+    now: float,
+) -> bool:  # fmt: skip
+    """Register the TP/SL of the latest pending entry on ``held``'s symbol and side, moved by
+    the exchange's entry price as a fill's would be; return whether one was registered."""
+    mine = [
+        (i.ts, k) for k, i in pending.items() if i.symbol == held.symbol and i.side is held.side
+    ]
+    if not mine:
+        return False
+    intent = pending.pop(max(mine)[1])
+    shift = held.entry_price - intent.ref_price if held.entry_price > 0 else 0.0
+    tp, sl = intent.tp + shift, intent.sl + shift
+    if tp <= 0 or sl <= 0:
+        return False
+    registry.register(TpSlEntry(held.symbol, held.side, tp, sl, now))
+    log.warning("reconcile: %s takes the TP/SL of its pending entry %s (tp %s, sl %s)",
+                held.symbol, intent.intent_id, tp, sl)  # fmt: skip
+    return True

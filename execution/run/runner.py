@@ -191,6 +191,8 @@ class EngineRunner:
             strategy=strategy, restored=restored.executor if restored else None,
             journal=self.journal,
         )  # fmt: skip
+        if self.opts.mode == "live":  # a paper venue is rewound with the memory: no need
+            self.executor.before_entry = self.commit
         self.resumed = restored is not None
         self.bars_done = restored.bars_processed if restored else 0
         if restored is not None:
@@ -198,8 +200,9 @@ class EngineRunner:
             for symbol in restored.held_outside_universe:
                 log.warning("%s holds a position but left the universe: its exits are managed",
                             symbol)  # fmt: skip
+        ex = self.executor
         report = reconcile(
-            self.executor.ledger, self.executor.registry, exchange.positions(), self.clock.now()
+            ex.ledger, ex.registry, exchange.positions(), self.clock.now(), ex.pending_intents
         )
         if self.resumed or report.changed:
             log.info("resumed at bar %d (%s)", self.bars_done, report)

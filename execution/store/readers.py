@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from execution.store.cells import check_cells
 from execution.store.errors import NoStore, StoreError
 from execution.store.files import db_path, regular_file_exists, sidecars
 from execution.store.memory import Memory
@@ -109,17 +110,19 @@ def _rows(
     state_dir: str | Path, table: str, symbol: str | None, limit: int | None
 ) -> list[dict[str, Any]]:
     columns = _TABLE_COLUMNS[table]
-    sql = f"SELECT {', '.join(columns)} FROM {table}"
     params: list[Any] = []
+    where = ""
     if symbol is not None:
-        sql += " WHERE symbol = ?"
+        where = " WHERE symbol = ?"
         params.append(symbol)
     # Newest first to apply the limit, then reversed: callers get newest last.
-    sql += " ORDER BY rowid DESC"
+    order = " ORDER BY rowid DESC" + ("" if limit is None else " LIMIT ?")
     if limit is not None:
-        sql += " LIMIT ?"
         params.append(max(int(limit), 0))
+    picked = f"SELECT rowid FROM {table}{where}{order}" if where or limit is not None else None
     with read_only(state_dir) as conn:
+        check_cells(conn, db_path(state_dir), table, columns, picked, tuple(params))
+        sql = f"SELECT {', '.join(columns)} FROM {table}{where}{order}"
         rows = conn.execute(sql, params).fetchall()
     return [dict(zip(columns, row, strict=True)) for row in reversed(rows)]
 
@@ -139,6 +142,7 @@ def stream_rows(
     if unknown:  # the names go into the SQL text: only the table's own columns may
         raise ValueError(f"{table} has no column {unknown[0]!r}")
     with read_only(state_dir) as conn:
+        check_cells(conn, db_path(state_dir), table, picked)
         yield from conn.execute(f"SELECT {', '.join(picked)} FROM {table} ORDER BY rowid")
 
 
