@@ -218,9 +218,9 @@ class Executor:
     def _stage_failed(self, name: str, exc: Exception) -> None:
         """Record a stage error in liveness; in a replay (strict) it is a bug: re-raise it."""
         diag.record_stage_error(name, exc)
-        log.exception("stage %s failed", name)
-        if self.strict:
+        if self.strict:  # the run stops on it and says so in one line (-v: with the trace)
             raise exc
+        log.exception("stage %s failed", name)
 
     # --- fills -> ledger / registry -------------------------------------------------------------
 

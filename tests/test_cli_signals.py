@@ -38,12 +38,38 @@ def test_realtime_run_stops_cleanly_and_flushes_state(tmp_path: Path, sig: int) 
     assert memory.identity["mode"] == "realtime"
 
 
+# A plug-in strategy that breaks inside the loop: a replay stops on it (strict), the run ends.
+BREAKING_STRATEGY = """
+class Breaks:
+    name = "breaks"
+
+    def __init__(self, cfg):
+        self.bars = 0
+
+    def on_bar(self, bar):
+        self.bars += 1
+        if self.bars > 10:
+            raise RuntimeError("the strategy broke on its 11th bar")
+        return None
+
+    def state(self):
+        return {"bars": self.bars}
+
+    def load_state(self, state):
+        self.bars = state["bars"]
+"""
+
+
 def test_a_runtime_failure_is_exit_1_with_one_line(tmp_path: Path) -> None:
-    blocker = tmp_path / "file"
-    blocker.write_text("not a directory")
+    (tmp_path / "breaks.py").write_text(BREAKING_STRATEGY)
+    cfg = json.loads(Path("examples/donchian_breakout.json").read_text())
+    cfg["strategy"] = {"name": "breaks:Breaks", "notional_nav_pct": 0.05, "params": {}}
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
     cmd = [sys.executable, "-m", "execution.cli", "run", "--fast", "--max-bars", "50",
-           "--state-dir", str(blocker / "state"), "--no-progress"]  # fmt: skip
+           "--config", str(tmp_path / "config.json"), "--state-dir", str(tmp_path / "state"),
+           "--no-progress"]  # fmt: skip
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
-    assert out.returncode == 1
+    assert out.returncode == 1, out.stderr
     assert "runtime failure" in out.stderr
+    assert "the strategy broke on its 11th bar" in out.stderr
     assert "Traceback" not in out.stderr
