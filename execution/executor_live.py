@@ -102,9 +102,8 @@ class Executor:
         self.limits = RiskLimits(cfg.risk, tiers, rules)
         self.rules = rules
         self.router = OrderRouter(exchange, max_retries=cfg.exchange.max_retries)
-        # Called with the entry's intent pending, just before its order is sent: a live runner
-        # commits there, so an entry the venue fills before the loop's commit is still known,
-        # with its TP/SL, to a restart after a kill (reconcile gives them to the position).
+        # Called just before an entry is sent, its intent pending: a live runner commits there,
+        # so a restart after a kill knows the TP/SL of an entry filled before the loop's commit.
         self.before_entry: Callable[[], object] | None = None
         # Symbols whose bars never reach the screener: their positions only run to their exits.
         self._exit_only = frozenset(i for i, s in enumerate(cfg.universe) if s.exit_only)
