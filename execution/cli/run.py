@@ -205,7 +205,7 @@ def with_held_symbols(cfg: EngineConfig, state_dir: Path) -> EngineConfig:
     lock = EngineLock(state_dir)
     try:
         lock.acquire()
-    except (LockHeld, PersistError):  # the runner refuses this state dir with the reason
+    except (LockHeld, PersistError, StoreError):  # the runner refuses it with the reason
         return cfg
     try:
         components = read_memory(state_dir, lock_held=True)

@@ -142,6 +142,11 @@ class EngineRunner:
             ) from err
         except PersistError as err:
             raise RunRefused(f"{err}: the engine cannot keep its memory there") from err
+        except StoreError as err:  # a FIFO, a directory or a link in the lock file's place
+            raise RunRefused(
+                f"{err}. Nothing was changed. Move that file away: the lock file holds no memory,"
+                " only the PID of the engine that runs here"
+            ) from err
         try:
             self._start(exchange_factory, strategy)
         except BaseException:

@@ -7,6 +7,7 @@ leaves a stale lock; the PID in the file is only there to name the holder in mes
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import stat
@@ -27,10 +28,21 @@ _PAUSE_S = 0.01
 
 def _open(path: Path, flags: int) -> int:
     # O_NONBLOCK: opening a FIFO planted at this path must fail fast, not wait for a writer.
-    fd = os.open(path, flags | os.O_CLOEXEC | os.O_NONBLOCK, 0o644)
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
+    # O_NOFOLLOW and one link only: the engine truncates this file and writes its PID in it, so
+    # through a symlink or a hard link it would overwrite another file (engine.db itself, say).
+    try:
+        fd = os.open(path, flags | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOFOLLOW, 0o644)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise StoreError(path, "is a symlink, not a file of its own") from err
+        raise
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
         os.close(fd)
-        raise StoreError(path, "is not a regular file")
+        regular = stat.S_ISREG(st.st_mode)
+        raise StoreError(
+            path, "is a hard link to another file" if regular else "is not a regular file"
+        )
     return fd
 
 
