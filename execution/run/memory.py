@@ -72,9 +72,28 @@ def index_by_symbol(
             if not isinstance(saved, dict):
                 raise MemoryCorrupt(component, f"{PER_SYMBOL}.{sym}", "expected an object")
             if key in saved:
-                merged[i] = saved[key]
+                merged[i] = _of_the_same_kind(saved[key], value[i], component, f"{sym}.{key}")
         out[key] = merged
     return out
+
+
+def _of_the_same_kind(saved: object, fresh: object, component: str, key: str) -> object:
+    """Return ``saved`` if the state whose fresh value is ``fresh`` could hold it later.
+
+    Strategies and the book restore these values as they are, unchecked: a string where a
+    number was would stop the screener on every loop, an infinity would stop the first commit.
+    A value still unset (None) when fresh may become anything.
+    """
+    where = f"{PER_SYMBOL}.{key}"
+    if fresh is None:
+        return saved
+    if not isinstance(fresh, bool) and isinstance(fresh, int | float):
+        memory.finite(component, where, saved)  # the JSON number kinds, finite, giant ints too
+        return saved
+    if type(saved) is not type(fresh):
+        shown = type(saved).__name__ if isinstance(saved, int) else repr(saved)[:60]
+        raise MemoryCorrupt(component, where, f"{shown} is not a {type(fresh).__name__}")
+    return saved
 
 
 def book_to_memory(book_state: Mapping[str, Any], symbols: Sequence[str]) -> dict[str, Any]:

@@ -57,6 +57,7 @@ from execution.store import (
     read_memory,
 )
 from execution.types import RejectCounts
+from execution.venues.paper import PaperExchange
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,13 @@ def diagnostics_settings(cfg: EngineConfig) -> diag.DiagnosticsSettings:
         tp_sl_canary_enabled=section.exit_pipeline.tp_sl_canary_enabled,
         tp_sl_underwater_threshold_pct=section.exit_pipeline.tp_sl_underwater_threshold_pct,
     )
+
+
+def _refuse_a_paper_venue_without_its_account(exchange: object) -> None:
+    # Resumed without its account, a paper venue would start afresh: its positions gone, the
+    # ledger's closed by the reconcile as "closed outside the engine", the balance reset.
+    if isinstance(exchange, PaperExchange):
+        raise MemoryCorrupt("paper_account", "", "is empty, but this memory is a paper account's")
 
 
 class EngineRunner:
@@ -169,6 +177,8 @@ class EngineRunner:
         try:
             restored = restore_memory(components, self.cfg, strategy) if components else None
             exchange = exchange_factory(restored.paper_account if restored else None)
+            if restored is not None and restored.paper_account is None:
+                _refuse_a_paper_venue_without_its_account(exchange)
         except (MemoryCorrupt, KeyError, TypeError, ValueError) as err:
             where = db_path(self.state_dir)
             raise RunRefused(self._corrupt_message(f"{where}: {err}")) from err

@@ -8,6 +8,7 @@ other readers) and on the container type of each component when it reads one bac
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -72,13 +73,20 @@ def _refuse_constant(token: str) -> Any:
     raise ValueError(f"non-finite number {token}")
 
 
+def _finite_float(token: str) -> float:
+    value = float(token)
+    if not math.isfinite(value):  # 1e999 is valid JSON, and reads as an infinity
+        raise ValueError(f"number {token} is beyond the float range")
+    return value
+
+
 def decode_component(path: Path, name: str, text: str | None) -> Any:
     """Parse one stored component; StoreError when it is oversized, not JSON or the wrong type."""
     if text is None:
         raise StoreError(path, f"memory component {name!r} is larger than "
                                f"{MAX_COMPONENT_BYTES} bytes")  # fmt: skip
     try:
-        value = json.loads(text, parse_constant=_refuse_constant)
+        value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
     except (ValueError, RecursionError) as err:
         raise StoreError(path, f"memory component {name!r} is not strict JSON: {err}") from err
     expected = _container(name)

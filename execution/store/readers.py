@@ -16,7 +16,12 @@ from typing import Any
 from execution.store.errors import NoStore, StoreError
 from execution.store.files import db_path, regular_file_exists, sidecars
 from execution.store.memory import Memory
-from execution.store.schema import OLDEST_READABLE_VERSION, SCHEMA_VERSION, schema_version
+from execution.store.schema import (
+    OLDEST_READABLE_VERSION,
+    SCHEMA_VERSION,
+    check_tables,
+    schema_version,
+)
 from execution.store.store import BUSY_TIMEOUT_S, failure, memory_from_rows, select_components
 
 _TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -81,6 +86,7 @@ def read_only(state_dir: str | Path, lock_held: bool = False) -> Iterator[sqlite
         if not OLDEST_READABLE_VERSION <= version <= SCHEMA_VERSION:
             raise StoreError(path, f"schema version {version}, this v7 reads {SCHEMA_VERSION}"
                                    " (the engine migrates it when it opens the store)")  # fmt: skip
+        check_tables(conn, path)
         yield conn
     except sqlite3.Error as err:
         raise _as_read_error(path, err) from err

@@ -71,6 +71,19 @@ SCHEMA_VERSION = len(MIGRATIONS)
 OLDEST_READABLE_VERSION = 1
 
 
+# Every table a store of this schema has: a store without one was damaged (a migration never
+# drops a table), and an engine on it would fail every commit, for ever.
+TABLES = ("meta", "memory", "orders", "fills", "closed_trades", "equity", "funding")
+
+
+def check_tables(conn: sqlite3.Connection, path: Path) -> None:
+    """Raise StoreError naming the first table of the schema the database lacks."""
+    found = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    for table in TABLES:
+        if table not in found:
+            raise StoreError(path, f"the table {table!r} is missing: the store is damaged")
+
+
 def schema_version(conn: sqlite3.Connection, path: Path) -> int:
     """Return the database's schema version; 0 for a database without any table."""
     has_meta = conn.execute(

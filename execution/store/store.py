@@ -30,7 +30,7 @@ from execution.store.memory import (
     decode_component,
     encode_memory,
 )
-from execution.store.schema import migrate, schema_version
+from execution.store.schema import check_tables, migrate, schema_version
 
 # Seconds a statement waits for a reader's checkpoint lock before failing: bounded, never a hang.
 BUSY_TIMEOUT_S = 5.0
@@ -52,11 +52,26 @@ def select_components(conn: sqlite3.Connection) -> list[tuple[str, str | None]]:
 
 
 def memory_from_rows(path: Path, rows: list[tuple[str, str | None]]) -> Memory | None:
-    """Build a Memory from stored components (None when none is stored; unknown ones ignored)."""
+    """Build a Memory from stored components (None when none is stored; unknown ones ignored).
+
+    StoreError when a component is missing: every commit's first write holds all of them, so a
+    store without one was damaged, and its default (an empty account, no order history) would
+    silently stand in for what the engine knew.
+    """
     known = {name: text for name, text in rows if name in COMPONENTS}
     if not known:
         return None
-    return Memory(**{name: decode_component(path, name, text) for name, text in known.items()})
+    values = {name: decode_component(path, name, text) for name, text in known.items()}
+    missing = [name for name in COMPONENTS if name not in values]
+    account = values.get("paper_account")
+    if "paper_orders" in missing and (not account or "orders" in account):
+        # A store written before the history was a component of its own keeps it inside the
+        # account (a live venue has neither).
+        missing.remove("paper_orders")
+    if missing:
+        raise StoreError(path, f"memory component {missing[0]!r} is missing: this memory was "
+                               "not committed by the engine as it is")  # fmt: skip
+    return Memory(**values)
 
 
 def failure(path: Path, err: sqlite3.Error) -> Exception:
@@ -192,6 +207,7 @@ def _prepare(conn: sqlite3.Connection, path: Path, durable: bool) -> None:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
         migrate(conn, path)
+        check_tables(conn, path)
     except sqlite3.Error as err:
         raise failure(path, err) from err
 

@@ -7,7 +7,6 @@ state dir byte-identical.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import signal
@@ -20,36 +19,7 @@ from pathlib import Path
 import pytest
 
 from execution.store import read_memory
-from faults.helpers import REPO, run_v7, v7_command, write_config
-
-PACE = "0.005"
-
-
-def digest(state_dir: Path) -> dict[str, str]:
-    """Every entry of the state dir and the hash of its bytes (what "byte-identical" means)."""
-    out: dict[str, str] = {}
-    for p in sorted(state_dir.rglob("*")):
-        rel = str(p.relative_to(state_dir))
-        if p.is_symlink():
-            out[rel] = "link:" + os.readlink(p)
-        elif p.is_dir():
-            out[rel] = "dir"
-        elif p.is_file():
-            out[rel] = hashlib.sha256(p.read_bytes()).hexdigest()
-        else:
-            out[rel] = "special"
-    return out
-
-
-def paced(state: Path, max_bars: int, *extra: str) -> subprocess.CompletedProcess[str]:
-    args = ["run", "--state-dir", str(state), "--pace", PACE, "--max-bars", str(max_bars), *extra]
-    return run_v7(args, timeout=120)
-
-
-def fast(state: Path, max_bars: int, *extra: str) -> subprocess.CompletedProcess[str]:
-    args = ["run", "--fast", "--no-progress", "--state-dir", str(state), "--max-bars",
-            str(max_bars), *extra]  # fmt: skip
-    return run_v7(args, timeout=120)
+from faults.helpers import PACE, REPO, digest, fast, paced, run_v7, v7_command, write_config
 
 
 @pytest.fixture(scope="module")
