@@ -162,6 +162,24 @@ class RunIdentity:
         return None
 
 
+def replay_universe_changed(progress: Mapping[str, Any], symbols: Sequence[str]) -> str | None:
+    """Why an unfinished replay cannot resume over ``symbols`` (None: it can).
+
+    A replay resumes at a bar count over the merged bars of its universe: with a symbol added,
+    removed or moved, that count points elsewhere in the data, and a removed symbol's position
+    would never see a bar again. A paced or live engine reconciles a universe edit by symbol
+    instead (its bars are not replayed).
+    """
+    saved = progress.get("symbols")
+    if not isinstance(saved, list) or saved == list(symbols):
+        return None
+    return (
+        f"it holds an unfinished replay of the universe {', '.join(map(str, saved))}; this "
+        f"run's universe is {', '.join(symbols)}, and a replay resumes only over the universe "
+        "it began with (restore that universe to finish it)"
+    )
+
+
 # --- capture and restore -------------------------------------------------------------------------
 
 
@@ -256,3 +274,13 @@ def paper_account_whole(components: Mapping[str, Any]) -> dict[str, Any] | None:
         orders = components.get("paper_orders") or {}
         account["orders"] = dict(memory.mapping("paper_orders", "", orders))
     return account
+
+
+def refuse_a_paper_venue_without_its_account(exchange: object) -> None:
+    """Raise MemoryCorrupt when a resumed memory has no paper account for a paper venue.
+
+    Resumed without its account, a paper venue would start afresh: its positions gone (the
+    reconcile then closes the ledger's as "closed outside the engine"), its balance reset.
+    """
+    if isinstance(exchange, PaperExchange):
+        raise MemoryCorrupt("paper_account", "", "is empty, but this memory is a paper account's")

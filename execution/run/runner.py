@@ -35,7 +35,13 @@ from execution.run.driver import (
     replay_loops,
 )
 from execution.run.journal import EngineJournal
-from execution.run.memory import RunIdentity, capture_memory, restore_memory
+from execution.run.memory import (
+    RunIdentity,
+    capture_memory,
+    refuse_a_paper_venue_without_its_account,
+    replay_universe_changed,
+    restore_memory,
+)
 from execution.run.reconcile import reconcile
 from execution.run.views import publish_views
 from execution.signal_screener import Strategy, build_strategy
@@ -57,7 +63,6 @@ from execution.store import (
     read_memory,
 )
 from execution.types import RejectCounts
-from execution.venues.paper import PaperExchange
 
 log = logging.getLogger(__name__)
 
@@ -100,13 +105,6 @@ def diagnostics_settings(cfg: EngineConfig) -> diag.DiagnosticsSettings:
         tp_sl_canary_enabled=section.exit_pipeline.tp_sl_canary_enabled,
         tp_sl_underwater_threshold_pct=section.exit_pipeline.tp_sl_underwater_threshold_pct,
     )
-
-
-def _refuse_a_paper_venue_without_its_account(exchange: object) -> None:
-    # Resumed without its account, a paper venue would start afresh: its positions gone, the
-    # ledger's closed by the reconcile as "closed outside the engine", the balance reset.
-    if isinstance(exchange, PaperExchange):
-        raise MemoryCorrupt("paper_account", "", "is empty, but this memory is a paper account's")
 
 
 class EngineRunner:
@@ -178,7 +176,7 @@ class EngineRunner:
             restored = restore_memory(components, self.cfg, strategy) if components else None
             exchange = exchange_factory(restored.paper_account if restored else None)
             if restored is not None and restored.paper_account is None:
-                _refuse_a_paper_venue_without_its_account(exchange)
+                refuse_a_paper_venue_without_its_account(exchange)
         except (MemoryCorrupt, KeyError, TypeError, ValueError) as err:
             where = db_path(self.state_dir)
             raise RunRefused(self._corrupt_message(f"{where}: {err}")) from err
@@ -233,6 +231,8 @@ class EngineRunner:
             self._move_aside("the previous replay had finished")
             return None
         problem = self.identity.cannot_resume(saved)
+        if problem is None and self.opts.mode == "replay":
+            problem = replay_universe_changed(progress, self.cfg.symbols)
         if problem:
             raise RunRefused(
                 f"{db_path(self.state_dir)}: {problem}. Nothing was changed. Use another "
