@@ -92,8 +92,12 @@ class EngineLock:
                 os.close(fd)
                 raise LockHeld(pid, self.path)
             time.sleep(_PAUSE_S)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        except OSError as err:  # a full disk: let the lock go rather than run unnamed
+            os.close(fd)
+            raise PersistError(self.path, err.strerror or str(err)) from err
         self._fd = fd
         return self
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+import pytest
 
 from execution.store import (
     ClosedTradeRow,
@@ -83,3 +86,14 @@ def lock_held_by_another_process(state_dir: Path) -> Iterator[subprocess.Popen[s
         if proc.stdin is not None:
             proc.stdin.close()
         proc.wait(timeout=10)
+
+
+def mount_tmpfs(where: Path, size: str) -> None:
+    """Mount a tmpfs of ``size`` at ``where`` (a disk that fills); skip unless root can."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    where.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
+                          capture_output=True, text=True)  # fmt: skip
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")

@@ -22,27 +22,7 @@ from execution.store import (
 )
 from execution.store.testing import FullDisk
 
-from .helpers import loop_batch, memory_at
-
-
-def _mount_tmpfs(where: Path, size: str) -> None:
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs needs root")
-    where.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
-                          capture_output=True, text=True)  # fmt: skip
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-
-
-@pytest.fixture
-def small_tmpfs(tmp_path: Path) -> Iterator[Path]:
-    mnt = tmp_path / "mnt"
-    _mount_tmpfs(mnt, "256k")
-    try:
-        yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
+from .helpers import loop_batch, memory_at, mount_tmpfs
 
 
 def _padded(n: int) -> Memory:
@@ -125,7 +105,7 @@ def read_only_state(tmp_path: Path) -> Iterator[Path]:
     """A state dir with a committed store, then made read-only (a ro remount when root)."""
     if os.geteuid() == 0:
         mnt = tmp_path / "mnt"
-        _mount_tmpfs(mnt, "1m")
+        mount_tmpfs(mnt, "1m")
         state = mnt / "state"
     else:
         mnt, state = None, tmp_path / "state"
