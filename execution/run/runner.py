@@ -10,6 +10,7 @@ kept, never lost, and a replay command can simply be run again).
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import time
@@ -47,7 +48,12 @@ from execution.run.views import publish_views
 from execution.signal_screener import Strategy, build_strategy
 from execution.state_io import remove_stale_temp_files
 from execution.state_publish import PublishThrottle
-from execution.state_v7 import PAPER_EXCHANGE_FILE, STATE_FILES
+from execution.state_v7 import (
+    PAPER_EXCHANGE_FILE,
+    POSITIONS_LEDGER_FILE,
+    STATE_FILES,
+    TP_SL_REGISTRY_FILE,
+)
 from execution.store import (
     COMPONENTS,
     EngineLock,
@@ -67,6 +73,8 @@ from execution.types import RejectCounts
 log = logging.getLogger(__name__)
 
 HALT_FILE = "HALT"
+# The views that record memory (positions, TP/SL, the paper account), not only its effects.
+MEMORY_VIEWS = (POSITIONS_LEDGER_FILE, TP_SL_REGISTRY_FILE, PAPER_EXCHANGE_FILE)
 # A replay asks the HALT switch and the commit throttle once per this many bars: a stat() and a
 # clock read every loop would cost more than the rest of the bookkeeping.
 REPLAY_CHECK_EVERY = 512
@@ -215,6 +223,7 @@ class EngineRunner:
         try:
             memory = read_memory(self.state_dir, lock_held=True)
         except NoStore:
+            self._refuse_files_without_their_store()
             return None
         except StoreError as err:
             raise RunRefused(self._corrupt_message(str(err))) from err
@@ -240,6 +249,21 @@ class EngineRunner:
                 "start over"
             )
         return components
+
+    def _refuse_files_without_their_store(self) -> None:
+        """Refuse a state dir that holds the engine's memory files but no engine.db.
+
+        They describe positions, TP/SL and an account (engine.db deleted by hand, or files of a
+        v7 before the store): a fresh start would publish over them, the last record of that.
+        """
+        held = [name for name in MEMORY_VIEWS if os.path.lexists(self.state_dir / name)]
+        if held:
+            raise RunRefused(
+                f"{db_path(self.state_dir)}: missing, but the state dir holds the engine's files "
+                f"({', '.join(held)}): a new engine would write over what they record. Nothing "
+                "was changed. Use another --state-dir, or --fresh to move them aside (into a "
+                "backup-* folder) and start over"
+            )
 
     def _move_aside(self, why: str) -> None:
         try:
