@@ -7,8 +7,10 @@ symbol starts fresh, and a removed one is simply not read back.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from execution import diagnostics_metrics as diag
@@ -22,6 +24,7 @@ from execution.position_ledger import PositionLedger
 from execution.position_tp_sl_registry import TpSlRegistry
 from execution.signal_screener import Strategy
 from execution.state_snapshots import intent_from_dict, intent_to_dict
+from execution.state_v7 import PAPER_EXCHANGE_FILE, POSITIONS_LEDGER_FILE, TP_SL_REGISTRY_FILE
 from execution.types import Intent
 from execution.venues.paper import PaperExchange
 
@@ -177,6 +180,26 @@ def replay_universe_changed(progress: Mapping[str, Any], symbols: Sequence[str])
         f"it holds an unfinished replay of the universe {', '.join(map(str, saved))}; this "
         f"run's universe is {', '.join(symbols)}, and a replay resumes only over the universe "
         "it began with (restore that universe to finish it)"
+    )
+
+
+# The views that record memory (positions, TP/SL, the paper account), not only its effects.
+MEMORY_VIEWS = (POSITIONS_LEDGER_FILE, TP_SL_REGISTRY_FILE, PAPER_EXCHANGE_FILE)
+
+
+def files_without_their_store(state_dir: Path) -> str | None:
+    """Why a state dir without engine.db must not get a fresh engine (None: it may).
+
+    Its memory files describe positions, TP/SL and an account (engine.db deleted by hand, or
+    the files of a v7 before the store): a fresh engine would publish over them, their last
+    record.
+    """
+    held = [name for name in MEMORY_VIEWS if os.path.lexists(state_dir / name)]
+    if not held:
+        return None
+    return (
+        f"missing, but the state dir holds the engine's files ({', '.join(held)}): a new engine "
+        "would write over what they record"
     )
 
 

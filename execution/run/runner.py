@@ -10,7 +10,6 @@ kept, never lost, and a replay command can simply be run again).
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import sys
 import time
@@ -39,6 +38,7 @@ from execution.run.journal import EngineJournal
 from execution.run.memory import (
     RunIdentity,
     capture_memory,
+    files_without_their_store,
     refuse_a_paper_venue_without_its_account,
     replay_universe_changed,
     restore_memory,
@@ -48,12 +48,7 @@ from execution.run.views import publish_views
 from execution.signal_screener import Strategy, build_strategy
 from execution.state_io import remove_stale_temp_files
 from execution.state_publish import PublishThrottle
-from execution.state_v7 import (
-    PAPER_EXCHANGE_FILE,
-    POSITIONS_LEDGER_FILE,
-    STATE_FILES,
-    TP_SL_REGISTRY_FILE,
-)
+from execution.state_v7 import PAPER_EXCHANGE_FILE, STATE_FILES
 from execution.store import (
     COMPONENTS,
     EngineLock,
@@ -73,8 +68,6 @@ from execution.types import RejectCounts
 log = logging.getLogger(__name__)
 
 HALT_FILE = "HALT"
-# The views that record memory (positions, TP/SL, the paper account), not only its effects.
-MEMORY_VIEWS = (POSITIONS_LEDGER_FILE, TP_SL_REGISTRY_FILE, PAPER_EXCHANGE_FILE)
 # A replay asks the HALT switch and the commit throttle once per this many bars: a stat() and a
 # clock read every loop would cost more than the rest of the bookkeeping.
 REPLAY_CHECK_EVERY = 512
@@ -145,7 +138,12 @@ class EngineRunner:
         self.persist_failures = 0
         self.moved_aside: Path | None = None
         self.last_risk: dict[str, Any] = {}  # the last published risk snapshot (for /metrics)
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as err:  # a file, a FIFO, a symlink loop or a dangling link in its place
+            why = "it is not a directory" if isinstance(err, FileExistsError) else err.strerror
+            raise RunRefused(f"{self.state_dir}: cannot be the state dir ({why}); use another "
+                             "--state-dir") from err  # fmt: skip
         self.lock = EngineLock(self.state_dir)
         try:
             self.lock.acquire()
@@ -223,7 +221,7 @@ class EngineRunner:
         try:
             memory = read_memory(self.state_dir, lock_held=True)
         except NoStore:
-            self._refuse_files_without_their_store()
+            self._refuse(files_without_their_store(self.state_dir))
             return None
         except StoreError as err:
             raise RunRefused(self._corrupt_message(str(err))) from err
@@ -242,27 +240,15 @@ class EngineRunner:
         problem = self.identity.cannot_resume(saved)
         if problem is None and self.opts.mode == "replay":
             problem = replay_universe_changed(progress, self.cfg.symbols)
+        self._refuse(problem)
+        return components
+
+    def _refuse(self, problem: str | None) -> None:
         if problem:
             raise RunRefused(
                 f"{db_path(self.state_dir)}: {problem}. Nothing was changed. Use another "
                 "--state-dir, or --fresh to move this memory aside (into a backup-* folder) and "
                 "start over"
-            )
-        return components
-
-    def _refuse_files_without_their_store(self) -> None:
-        """Refuse a state dir that holds the engine's memory files but no engine.db.
-
-        They describe positions, TP/SL and an account (engine.db deleted by hand, or files of a
-        v7 before the store): a fresh start would publish over them, the last record of that.
-        """
-        held = [name for name in MEMORY_VIEWS if os.path.lexists(self.state_dir / name)]
-        if held:
-            raise RunRefused(
-                f"{db_path(self.state_dir)}: missing, but the state dir holds the engine's files "
-                f"({', '.join(held)}): a new engine would write over what they record. Nothing "
-                "was changed. Use another --state-dir, or --fresh to move them aside (into a "
-                "backup-* folder) and start over"
             )
 
     def _move_aside(self, why: str) -> None:
