@@ -251,6 +251,7 @@ def restore_memory(
     bars = memory.count("progress", "bars_processed", progress.get("bars_processed"))
     ledger = PositionLedger.from_memory(components.get("ledger"))
     registry = TpSlRegistry.from_memory(components.get("registry"))
+    _check_sides(ledger, registry)
     raw_pending = components.get("pending_intents")
     if not isinstance(raw_pending, list):
         raise MemoryCorrupt("pending_intents", "", "expected a list")
@@ -281,6 +282,16 @@ def restore_memory(
         diagnostics=diagnostics,
         held_outside_universe=outside,
     )
+
+
+def _check_sides(ledger: PositionLedger, registry: TpSlRegistry) -> None:
+    """Raise MemoryCorrupt for a TP/SL whose side is not its position's: on the wrong side of
+    the price, both levels would be crossed at once and the position closed on the next bar."""
+    for symbol, entry in registry.entries.items():
+        held = ledger.positions.get(symbol)
+        if held is not None and held.side is not entry.side:
+            raise MemoryCorrupt("registry", f"{symbol}.side", f"{entry.side.value}, but the "
+                                f"ledger's position is {held.side.value}")  # fmt: skip
 
 
 def paper_account_whole(components: Mapping[str, Any]) -> dict[str, Any] | None:
