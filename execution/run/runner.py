@@ -184,8 +184,13 @@ class EngineRunner:
             if restored is not None and restored.paper_account is None:
                 refuse_a_paper_venue_without_its_account(exchange)
         except (MemoryCorrupt, KeyError, TypeError, ValueError) as err:
-            where = db_path(self.state_dir)
-            raise RunRefused(self._corrupt_message(f"{where}: {err}")) from err
+            message = self._corrupt_message(f"{db_path(self.state_dir)}: {err}")
+            if isinstance(err, MemoryCorrupt) and err.component == "registry":
+                message += (
+                    ". A damaged TP/SL can be repaired instead, keeping the position: "
+                    "v7 doctor --sync-registry --apply"
+                )
+            raise RunRefused(message) from err
         self.executor = Executor(
             self.cfg, exchange, self.clock, strict=self.opts.mode == "replay",
             strategy=strategy, restored=restored.executor if restored else None,

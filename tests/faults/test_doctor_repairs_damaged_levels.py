@@ -57,6 +57,7 @@ def test_the_doctors_sync_replaces_a_damaged_entry_and_the_engine_resumes(
     _damage_tp(state, bad)
     refused = paced(state, BARS + 70, "--pace", "0")
     assert refused.returncode == 2 and f"registry.{HELD}.tp_price" in refused.stderr
+    assert "v7 doctor --sync-registry --apply" in refused.stderr  # the way out that keeps it
 
     repair = run_v7(["doctor", "--state-dir", str(state), "--sync-registry", "--apply"])
     assert repair.returncode == 0, repair.stdout + repair.stderr
