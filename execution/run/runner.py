@@ -148,9 +148,12 @@ class EngineRunner:
         try:
             self.lock.acquire()
         except LockHeld as err:
+            who = (
+                f"another engine (pid {err.pid})" if err.pid is not None
+                else f"a process that wrote no PID in {err.path} (`fuser -v {err.path}` names it)"
+            )  # fmt: skip
             raise RunRefused(
-                f"{self.state_dir}: another engine (pid {err.pid}) holds this state dir; stop it "
-                "or use another --state-dir"
+                f"{self.state_dir}: {who} holds this state dir; stop it or use another --state-dir"
             ) from err
         except PersistError as err:
             raise RunRefused(f"{err}: the engine cannot keep its memory there") from err
