@@ -214,6 +214,7 @@ class RestoredRun:
     last_ts: float  # the engine clock at the commit: the last loop's time
     diagnostics: dict[str, Any]
     held_outside_universe: tuple[str, ...]
+    symbols: tuple[str, ...] = ()  # the universe the memory was committed over (old: unknown)
 
 
 def capture_memory(runner: EngineRunner, now: float) -> dict[str, Any]:
@@ -281,7 +282,25 @@ def restore_memory(
         last_ts=memory.finite("progress", "last_ts", progress.get("last_ts")),
         diagnostics=diagnostics,
         held_outside_universe=outside,
+        symbols=_saved_symbols(progress.get("symbols")),
     )
+
+
+def _saved_symbols(raw: object) -> tuple[str, ...]:
+    if not isinstance(raw, list) or not all(isinstance(s, str) for s in raw):
+        return ()
+    return tuple(raw)
+
+
+def paced_bars_to_skip(bars_done: int, saved: Sequence[str], symbols: Sequence[str]) -> int:
+    """The bars of a paced stream over ``symbols`` that a run over ``saved`` already stepped.
+
+    The stream gives every symbol one bar per loop, each symbol its own price path: across a
+    universe edit the number of loops is kept, not of bars (that would move every path in time).
+    """
+    if not saved or list(saved) == list(symbols):
+        return bars_done
+    return bars_done // len(saved) * len(symbols)
 
 
 def _check_sides(ledger: PositionLedger, registry: TpSlRegistry) -> None:
