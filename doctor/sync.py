@@ -212,10 +212,12 @@ def _apply(
 def _with_entries(
     current: dict[str, Any], planned: list[dict[str, Any]], ts: str
 ) -> dict[str, Any]:
-    """The registry document with the planned entries added (existing entries are kept)."""
+    """The registry document with the planned entries added: an existing entry is kept when
+    its levels are protection, replaced when they are not (a NaN, a string, a missing TP)."""
     entries = dict(as_dict(current.get("entries")))
     for e in planned:
-        entries.setdefault(e["symbol"], {k: v for k, v in e.items() if k != "entry_price"})
+        if not has_valid_levels(entries.get(e["symbol"])):
+            entries[e["symbol"]] = {k: v for k, v in e.items() if k != "entry_price"}
     doc = dict(current)
     doc.setdefault("schema_version", SCHEMA_VERSION)
     doc["updated_ts"] = ts

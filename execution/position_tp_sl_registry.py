@@ -123,7 +123,14 @@ def has_valid_levels(raw: object) -> bool:
 
 def _levels(symbol: str, raw: object) -> tuple[memory.Fields, Side, float, float]:
     fields = memory.Fields(_COMPONENT, symbol, raw)
-    return fields, fields.side(), fields.price("tp_price"), fields.price("sl_price")
+    side, tp, sl = fields.side(), fields.price("tp_price"), fields.price("sl_price")
+    # A long's TP above its SL, a short's below: swapped, both levels are crossed at once and
+    # the position closes on the next bar (the engine and the doctor never write them so).
+    if (tp <= sl) if side is Side.LONG else (tp >= sl):
+        where = "above" if side is Side.LONG else "below"
+        key = f"{symbol}.tp_price" if symbol else "tp_price"
+        raise MemoryCorrupt(_COMPONENT, key, f"{tp!r} is not {where} the SL {sl!r}")
+    return fields, side, tp, sl
 
 
 def _entry(symbol: str, raw: object, *, strict: bool) -> TpSlEntry:

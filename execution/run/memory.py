@@ -214,6 +214,7 @@ class RestoredRun:
     last_ts: float  # the engine clock at the commit: the last loop's time
     diagnostics: dict[str, Any]
     held_outside_universe: tuple[str, ...]
+    symbols: tuple[str, ...] = ()  # the universe the memory was committed over (old: unknown)
 
 
 def capture_memory(runner: EngineRunner, now: float) -> dict[str, Any]:
@@ -251,6 +252,7 @@ def restore_memory(
     bars = memory.count("progress", "bars_processed", progress.get("bars_processed"))
     ledger = PositionLedger.from_memory(components.get("ledger"))
     registry = TpSlRegistry.from_memory(components.get("registry"))
+    _check_sides(ledger, registry)
     raw_pending = components.get("pending_intents")
     if not isinstance(raw_pending, list):
         raise MemoryCorrupt("pending_intents", "", "expected a list")
@@ -280,7 +282,35 @@ def restore_memory(
         last_ts=memory.finite("progress", "last_ts", progress.get("last_ts")),
         diagnostics=diagnostics,
         held_outside_universe=outside,
+        symbols=_saved_symbols(progress.get("symbols")),
     )
+
+
+def _saved_symbols(raw: object) -> tuple[str, ...]:
+    if not isinstance(raw, list) or not all(isinstance(s, str) for s in raw):
+        return ()
+    return tuple(raw)
+
+
+def paced_bars_to_skip(bars_done: int, saved: Sequence[str], symbols: Sequence[str]) -> int:
+    """The bars of a paced stream over ``symbols`` that a run over ``saved`` already stepped.
+
+    The stream gives every symbol one bar per loop, each symbol its own price path: across a
+    universe edit the number of loops is kept, not of bars (that would move every path in time).
+    """
+    if not saved or list(saved) == list(symbols):
+        return bars_done
+    return bars_done // len(saved) * len(symbols)
+
+
+def _check_sides(ledger: PositionLedger, registry: TpSlRegistry) -> None:
+    """Raise MemoryCorrupt for a TP/SL whose side is not its position's: on the wrong side of
+    the price, both levels would be crossed at once and the position closed on the next bar."""
+    for symbol, entry in registry.entries.items():
+        held = ledger.positions.get(symbol)
+        if held is not None and held.side is not entry.side:
+            raise MemoryCorrupt("registry", f"{symbol}.side", f"{entry.side.value}, but the "
+                                f"ledger's position is {held.side.value}")  # fmt: skip
 
 
 def paper_account_whole(components: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -39,11 +39,13 @@ from execution.run.memory import (
     RunIdentity,
     capture_memory,
     files_without_their_store,
+    paced_bars_to_skip,
     refuse_a_paper_venue_without_its_account,
     replay_universe_changed,
     restore_memory,
 )
 from execution.run.reconcile import reconcile
+from execution.run.state_dir import RunRefused, take_state_dir
 from execution.run.views import publish_views
 from execution.signal_screener import Strategy, build_strategy
 from execution.state_io import remove_stale_temp_files
@@ -51,9 +53,7 @@ from execution.state_publish import PublishThrottle
 from execution.state_v7 import PAPER_EXCHANGE_FILE, STATE_FILES
 from execution.store import (
     COMPONENTS,
-    EngineLock,
     JournalBatch,
-    LockHeld,
     Memory,
     NoStore,
     PersistError,
@@ -74,10 +74,6 @@ REPLAY_CHECK_EVERY = 512
 # Equity is sampled on bar-time boundaries (not at commits), so an interrupted and resumed run
 # journals exactly the rows an uninterrupted one does.
 EQUITY_EVERY_SECONDS = 3600.0
-
-
-class RunRefused(Exception):
-    """The state dir cannot be used as asked; nothing was written. Exit code 2."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,27 +134,7 @@ class EngineRunner:
         self.persist_failures = 0
         self.moved_aside: Path | None = None
         self.last_risk: dict[str, Any] = {}  # the last published risk snapshot (for /metrics)
-        try:
-            self.state_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as err:  # a file, a FIFO, a symlink loop or a dangling link in its place
-            why = "it is not a directory" if isinstance(err, FileExistsError) else err.strerror
-            raise RunRefused(f"{self.state_dir}: cannot be the state dir ({why}); use another "
-                             "--state-dir") from err  # fmt: skip
-        self.lock = EngineLock(self.state_dir)
-        try:
-            self.lock.acquire()
-        except LockHeld as err:
-            raise RunRefused(
-                f"{self.state_dir}: another engine (pid {err.pid}) holds this state dir; stop it "
-                "or use another --state-dir"
-            ) from err
-        except PersistError as err:
-            raise RunRefused(f"{err}: the engine cannot keep its memory there") from err
-        except StoreError as err:  # a FIFO, a directory or a link in the lock file's place
-            raise RunRefused(
-                f"{err}. Nothing was changed. Move that file away: the lock file holds no memory,"
-                " only the PID of the engine that runs here"
-            ) from err
+        self.lock = take_state_dir(self.state_dir)
         try:
             self._start(exchange_factory, strategy)
         except BaseException:
@@ -184,8 +160,9 @@ class EngineRunner:
             if restored is not None and restored.paper_account is None:
                 refuse_a_paper_venue_without_its_account(exchange)
         except (MemoryCorrupt, KeyError, TypeError, ValueError) as err:
-            where = db_path(self.state_dir)
-            raise RunRefused(self._corrupt_message(f"{where}: {err}")) from err
+            raise RunRefused(
+                self._corrupt_message(f"{db_path(self.state_dir)}: {err}", err)
+            ) from err
         self.executor = Executor(
             self.cfg, exchange, self.clock, strict=self.opts.mode == "replay",
             strategy=strategy, restored=restored.executor if restored else None,
@@ -195,6 +172,7 @@ class EngineRunner:
             self.executor.before_entry = self.commit
         self.resumed = restored is not None
         self.bars_done = restored.bars_processed if restored else 0
+        self.saved_symbols = restored.symbols if restored else ()
         if restored is not None:
             diag.restore_state(restored.diagnostics)
             for symbol in restored.held_outside_universe:
@@ -263,12 +241,18 @@ class EngineRunner:
             self.moved_aside = backup
             print(f"v7: {why}: its memory was moved to {backup}", file=sys.stderr)
 
-    def _corrupt_message(self, reason: str) -> str:
-        return (
+    def _corrupt_message(self, reason: str, err: Exception | None = None) -> str:
+        message = (
             f"{reason}. The memory cannot be resumed and was left as it is. To start over "
             "without it, run the same command with --fresh (it moves the memory aside into a "
             "backup-* folder, nothing is deleted)"
         )
+        if isinstance(err, MemoryCorrupt) and err.component == "registry":
+            message += (
+                ". A damaged TP/SL can be repaired instead, keeping the position: "
+                "v7 doctor --sync-registry --apply"
+            )
+        return message
 
     # --- the loop -----------------------------------------------------------------------------
 
@@ -321,7 +305,8 @@ class EngineRunner:
 
     def run_realtime(self, stream: SyntheticStream) -> DriveResult:
         """Run paced synthetic bars stamped with the wall clock, until stopped."""
-        loops = paced_loops(stream, self.cfg.symbols, self.bars_done, self.opts.pace_seconds)
+        skip = paced_bars_to_skip(self.bars_done, self.saved_symbols, self.cfg.symbols)
+        loops = paced_loops(stream, self.cfg.symbols, skip, self.opts.pace_seconds)
         hooks = DriveHooks(
             self.executor.step, self.check_point, self._should_stop, on_time=self._on_bar_time
         )

@@ -101,9 +101,15 @@ def _as_read_error(path: Path, err: sqlite3.Error) -> StoreError:
 
 
 def read_memory(state_dir: str | Path, *, lock_held: bool = False) -> Memory | None:
-    """The last committed memory (None when nothing was committed yet)."""
+    """The last committed memory (None when nothing was committed yet).
+
+    StoreError also when a table of the schema is missing: an engine could not resume that
+    store (every commit would fail), whereas a journal reader only needs its own table.
+    """
+    path = db_path(state_dir)
     with read_only(state_dir, lock_held) as conn:
-        return memory_from_rows(db_path(state_dir), select_components(conn))
+        check_tables(conn, path)
+        return memory_from_rows(path, select_components(conn))
 
 
 def _rows(

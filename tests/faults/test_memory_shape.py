@@ -105,3 +105,31 @@ def test_a_store_missing_a_journal_table_is_refused_naming_it(
 ) -> None:
     state = _damaged(holding_state, tmp_path, f"DROP TABLE {table}")
     _assert_refused(state, table)
+
+
+_REGISTRY = "UPDATE memory SET data = {} WHERE component = 'registry'"
+
+
+@pytest.mark.parametrize(
+    ("sql", "named"),
+    [
+        (_REGISTRY.format(f"json_set(data, '$.entries.{HELD}.tp_price', "
+                          f"json_extract(data, '$.entries.{HELD}.sl_price'), "
+                          f"'$.entries.{HELD}.sl_price', "
+                          f"json_extract(data, '$.entries.{HELD}.tp_price'))"), "tp_price"),
+        # A long's levels, in order, on the short position.
+        (_REGISTRY.format(f"json_set(data, '$.entries.{HELD}.side', 'long', "
+                          f"'$.entries.{HELD}.tp_price', "
+                          f"json_extract(data, '$.entries.{HELD}.sl_price'), "
+                          f"'$.entries.{HELD}.sl_price', "
+                          f"json_extract(data, '$.entries.{HELD}.tp_price'))"), "side"),
+    ],
+    ids=["tp_and_sl_swapped", "side_not_the_positions"],
+)  # fmt: skip
+def test_tp_sl_levels_that_would_close_the_position_at_once_are_refused(
+    holding_state: Path, tmp_path: Path, sql: str, named: str
+) -> None:
+    """Each level finite and positive, but a short's TP above its SL (or a long's entry for a
+    short position): before, the restart closed the position on its first bar."""
+    state = _damaged(holding_state, tmp_path, sql)
+    _assert_refused(state, f"registry.{HELD}.{named}")

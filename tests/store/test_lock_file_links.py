@@ -83,3 +83,28 @@ def test_v7_run_on_a_lock_file_linked_to_the_store_exits_2_and_changes_nothing(
     assert LOCK_FILE in out.stderr and "Nothing was changed" in out.stderr
     assert (state / "engine.db").read_bytes() == stored
     assert sorted(p.name for p in state.iterdir()) == ["engine.db", LOCK_FILE]
+
+
+def test_v7_run_beside_a_lock_held_by_a_process_that_is_not_v7_names_the_file_not_pid_none(
+    tmp_path: Path,
+) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    _store_with_memory(state)
+    holder = subprocess.Popen(  # flocks engine.lock the way flock(1) does: no PID written
+        [sys.executable, "-c", "import fcntl, sys; f = open(sys.argv[1], 'a'); "
+         "fcntl.flock(f, fcntl.LOCK_EX); print('held', flush=True); sys.stdin.read()",
+         str(state / LOCK_FILE)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        out = subprocess.run(
+            [sys.executable, "-m", "execution.cli", "run", "--state-dir", str(state), "--pace",
+             "0", "--max-bars", "14"],
+            cwd=ROOT, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    finally:
+        holder.communicate("", timeout=10)
+    assert out.returncode == 2, out.stderr
+    assert "pid None" not in out.stderr and str(state / LOCK_FILE) in out.stderr, out.stderr
