@@ -38,30 +38,29 @@ from execution.run.journal import EngineJournal
 from execution.run.memory import (
     RunIdentity,
     capture_memory,
-    files_without_their_store,
     paced_bars_to_skip,
     refuse_a_paper_venue_without_its_account,
-    replay_universe_changed,
     restore_memory,
 )
 from execution.run.reconcile import reconcile
-from execution.run.state_dir import RunRefused, take_state_dir
+from execution.run.state_dir import (
+    RunRefused,
+    corrupt_message,
+    memory_to_resume,
+    take_state_dir,
+)
 from execution.run.views import publish_views
 from execution.signal_screener import Strategy, build_strategy
 from execution.state_io import remove_stale_temp_files
 from execution.state_publish import PublishThrottle
 from execution.state_v7 import PAPER_EXCHANGE_FILE, STATE_FILES
 from execution.store import (
-    COMPONENTS,
     JournalBatch,
     Memory,
-    NoStore,
     PersistError,
     Store,
     StoreError,
     db_path,
-    move_memory_aside,
-    read_memory,
 )
 from execution.types import RejectCounts
 
@@ -150,7 +149,9 @@ class EngineRunner:
     def _start(
         self, exchange_factory: Callable[[dict[str, Any] | None], Any], strategy: Strategy
     ) -> None:
-        components = self._memory_to_resume()
+        components, self.moved_aside = memory_to_resume(
+            self.state_dir, self.lock, self.identity, self.opts.fresh, self.cfg.symbols
+        )
         diag.configure(diagnostics_settings(self.cfg), self.clock.now)
         self.batch = JournalBatch()
         self.journal = EngineJournal(self.batch)
@@ -160,9 +161,7 @@ class EngineRunner:
             if restored is not None and restored.paper_account is None:
                 refuse_a_paper_venue_without_its_account(exchange)
         except (MemoryCorrupt, KeyError, TypeError, ValueError) as err:
-            raise RunRefused(
-                self._corrupt_message(f"{db_path(self.state_dir)}: {err}", err)
-            ) from err
+            raise RunRefused(corrupt_message(f"{db_path(self.state_dir)}: {err}", err)) from err
         self.executor = Executor(
             self.cfg, exchange, self.clock, strict=self.opts.mode == "replay",
             strategy=strategy, restored=restored.executor if restored else None,
@@ -190,69 +189,9 @@ class EngineRunner:
         try:
             self.store = Store.open(self.state_dir, durable=self.opts.mode != "replay")
         except StoreError as err:
-            raise RunRefused(self._corrupt_message(str(err))) from err
+            raise RunRefused(corrupt_message(str(err))) from err
         every = self.cfg.publish.replay_every_bars if self.opts.mode == "replay" else None
         self.throttle = PublishThrottle(self.cfg.publish.min_interval_seconds, every)
-
-    def _memory_to_resume(self) -> dict[str, Any] | None:
-        """Return the memory to resume, None to begin; refuse when it cannot be used as asked."""
-        if self.opts.fresh:
-            self._move_aside("--fresh")
-            return None
-        try:
-            memory = read_memory(self.state_dir, lock_held=True)
-        except NoStore:
-            self._refuse(files_without_their_store(self.state_dir))
-            return None
-        except StoreError as err:
-            raise RunRefused(self._corrupt_message(str(err))) from err
-        if memory is None:
-            return None
-        components = {name: getattr(memory, name) for name in COMPONENTS}
-        try:
-            saved = RunIdentity.from_component(components.get("identity"))
-        except MemoryCorrupt as err:
-            raise RunRefused(self._corrupt_message(f"{db_path(self.state_dir)}: {err}")) from err
-        progress = components.get("progress") or {}
-        finished_replay = saved.mode == "replay" and progress.get("completed") is True
-        if self.opts.mode == "replay" and finished_replay:
-            self._move_aside("the previous replay had finished")
-            return None
-        problem = self.identity.cannot_resume(saved)
-        if problem is None and self.opts.mode == "replay":
-            problem = replay_universe_changed(progress, self.cfg.symbols)
-        self._refuse(problem)
-        return components
-
-    def _refuse(self, problem: str | None) -> None:
-        if problem:
-            raise RunRefused(
-                f"{db_path(self.state_dir)}: {problem}. Nothing was changed. Use another "
-                "--state-dir, or --fresh to move this memory aside (into a backup-* folder) and "
-                "start over"
-            )
-
-    def _move_aside(self, why: str) -> None:
-        try:
-            backup = move_memory_aside(self.state_dir, lock=self.lock)
-        except PersistError as err:
-            raise RunRefused(f"{err}; nothing was lost (what was moved is in backup-*)") from err
-        if backup is not None:
-            self.moved_aside = backup
-            print(f"v7: {why}: its memory was moved to {backup}", file=sys.stderr)
-
-    def _corrupt_message(self, reason: str, err: Exception | None = None) -> str:
-        message = (
-            f"{reason}. The memory cannot be resumed and was left as it is. To start over "
-            "without it, run the same command with --fresh (it moves the memory aside into a "
-            "backup-* folder, nothing is deleted)"
-        )
-        if isinstance(err, MemoryCorrupt) and err.component == "registry":
-            message += (
-                ". A damaged TP/SL can be repaired instead, keeping the position: "
-                "v7 doctor --sync-registry --apply"
-            )
-        return message
 
     # --- the loop -----------------------------------------------------------------------------
 

@@ -37,3 +37,13 @@ def test_a_state_dir_that_is_not_a_directory_is_refused_naming_it(
     assert str(state) in out.stderr and "--state-dir" in out.stderr, out.stderr
     assert "runtime failure" not in out.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_a_state_dir_under_a_file_is_refused_naming_why(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a dir\n")
+    out = paced(blocker / "state", 14, "--pace", "0")
+    assert out.returncode == 2, out.stderr
+    assert f"{blocker / 'state'}: cannot be made (Not a directory)" in out.stderr, out.stderr
+    assert "runtime failure" not in out.stderr
+    assert blocker.read_text() == "not a dir\n"
