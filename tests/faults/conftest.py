@@ -8,9 +8,28 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 from typing import Any
 
-from .helpers import FIGURES
+import pytest
+
+from execution.store import read_memory
+
+from .helpers import FIGURES, HELD, HOLDING_BARS, paced
+
+
+@pytest.fixture(scope="session")
+def holding_state(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A paced paper engine's state dir, stopped while it holds a short HELD position.
+
+    Shared by the tests that damage a memory: each works on a copy (``cp -a``), never on it.
+    """
+    state = tmp_path_factory.mktemp("holding") / "state"
+    out = paced(state, HOLDING_BARS, "--pace", "0")
+    assert out.returncode == 0, out.stderr
+    memory = read_memory(state)
+    assert memory is not None and HELD in memory.ledger["positions"], "premise: a held position"
+    return state
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

@@ -38,6 +38,11 @@ from execution.state_v7 import (
 from execution.store import Memory, NoStore, read_closed_trades, read_fills, read_memory
 from execution.venues.paper import PaperExchange
 
+# The paced engine (tests/faults/conftest.py: holding_state) holds a short HELD position after
+# exactly this many bars.
+HOLDING_BARS = 1260
+HELD = "ETHUSDT"
+
 REPO = Path(__file__).resolve().parents[2]
 BASE_CONFIG = REPO / "config" / "strategy_config.json"
 ENGINE_FILES = (*STATE_FILES, PAPER_EXCHANGE_FILE)  # the JSON views; the memory is engine.db

@@ -18,20 +18,8 @@ import pytest
 
 from execution.state_v7 import TP_SL_REGISTRY_FILE
 from execution.store import read_memory
-from faults.helpers import paced, run_v7
-
-BARS = 1260  # the paced engine holds a short ETHUSDT position after exactly this many bars
-HELD = "ETHUSDT"
-
-
-@pytest.fixture(scope="module")
-def holding_state(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    state = tmp_path_factory.mktemp("holding") / "state"
-    out = paced(state, BARS, "--pace", "0")
-    assert out.returncode == 0, out.stderr
-    memory = read_memory(state)
-    assert memory is not None and HELD in memory.ledger["positions"], "premise: a held position"
-    return state
+from faults.helpers import HELD, paced, run_v7
+from faults.helpers import HOLDING_BARS as BARS
 
 
 def _damage_tp(state: Path, bad: object) -> None:

@@ -16,22 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from execution.store import read_memory
-from faults.helpers import digest, paced
-
-BARS = 1260  # the paced engine holds a short ETHUSDT position after exactly this many bars
-HELD = "ETHUSDT"
-
-
-@pytest.fixture(scope="module")
-def holding_state(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A paced paper engine's state dir, stopped while it holds a position."""
-    state = tmp_path_factory.mktemp("holding") / "state"
-    out = paced(state, BARS, "--pace", "0")
-    assert out.returncode == 0, out.stderr
-    memory = read_memory(state)
-    assert memory is not None and HELD in memory.ledger["positions"], "premise: a held position"
-    return state
+from faults.helpers import HELD, digest, paced
+from faults.helpers import HOLDING_BARS as BARS
 
 
 def _damaged(holding_state: Path, tmp_path: Path, sql: str) -> Path:

@@ -16,20 +16,8 @@ from pathlib import Path
 import pytest
 
 from execution.state_v7 import PAPER_EXCHANGE_FILE, POSITIONS_LEDGER_FILE
-from execution.store import read_memory
+from faults.helpers import HOLDING_BARS as BARS
 from faults.helpers import digest, paced, run_v7
-
-BARS = 1260  # the paced engine holds a short ETHUSDT position after exactly this many bars
-
-
-@pytest.fixture(scope="module")
-def holding_state(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    state = tmp_path_factory.mktemp("holding") / "state"
-    out = paced(state, BARS, "--pace", "0")
-    assert out.returncode == 0, out.stderr
-    memory = read_memory(state)
-    assert memory is not None and memory.ledger["positions"], "premise: a held position"
-    return state
 
 
 def _without_store(holding_state: Path, tmp_path: Path) -> Path:
