@@ -15,7 +15,13 @@ import pytest
 
 from execution.store import read_memory
 
-from .helpers import FIGURES, HELD, HOLDING_BARS, paced
+from .helpers import FIGURES, HELD, HOLDING_BARS, finished_state_dir, paced
+
+
+@pytest.fixture(scope="session")
+def good_state(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished replay's state dir, every file intact (each user copies it before damaging)."""
+    return finished_state_dir(tmp_path_factory.mktemp("good"))
 
 
 @pytest.fixture(scope="session")

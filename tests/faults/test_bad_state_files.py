@@ -39,7 +39,6 @@ from .helpers import (
     REPO,
     diff_keys,
     final_outcome,
-    finished_state_dir,
     frequent_publish_config,
     load,
     run_args,
@@ -92,11 +91,6 @@ MISTYPED: dict[str, dict[str, Any]] = {
     state_v7.RISK_SNAPSHOT_FILE: {"schema_version": 1, "nav": "high", "limits": [],
                                   "drawdown_pct": "x", "risk_mode": 3},
 }  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def good_state(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return finished_state_dir(tmp_path_factory.mktemp("good"))
 
 
 def _copy(good: Path, tmp: Path) -> Path:

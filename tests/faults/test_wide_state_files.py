@@ -14,14 +14,7 @@ from dashboard.state import load_dashboard_state
 from doctor.cli import run_doctor
 from execution.state_v7 import POSITIONS_LEDGER_FILE
 
-from .helpers import finished_state_dir
-
 WIDE = 100_000
-
-
-@pytest.fixture(scope="module")
-def good_state(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return finished_state_dir(tmp_path_factory.mktemp("good"))
 
 
 def _wide_ledger(good: Path, tmp: Path) -> Path:
