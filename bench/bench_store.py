@@ -290,10 +290,10 @@ def run(small: bool = False) -> dict[str, Any]:
         "headline": [
             headline(
                 "store on vs off (replay, paired CPU)",
-                f"{cost['overhead_paired_cpu_pct']:+.2f} % (IQR {cost['overhead_iqr_pct'][0]:+.1f}"
-                f"..{cost['overhead_iqr_pct'][1]:+.1f} %): {cost['verdict']}",
-                "",
-                f"<= {TARGET_PCT:g}%",
+                f"{cost['overhead_paired_cpu_pct']:+.2f} (IQR {cost['overhead_iqr_pct'][0]:+.1f}"
+                f"..{cost['overhead_iqr_pct'][1]:+.1f})",
+                "%",
+                f"<= {TARGET_PCT:g}%: {cost['verdict']}",
             ),
             headline(
                 "paced engine commit per loop p50/p99",

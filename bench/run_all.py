@@ -79,12 +79,13 @@ def _rows_diagnostics(r: dict[str, Any]) -> list[dict[str, Any]]:
         rows.append(
             {
                 "name": "diagnostics on vs off (replay)",
-                # the median of paired CPU-time ratios, its spread, and a verdict only when
-                # the spread allows one (the deterministic instruction count: --instructions)
-                "figure": f"{paired:+.2f} % slower (IQR {_iqr(replay)} %): "
-                f"{replay.get('verdict_paired_cpu', 'no verdict')}",
-                "unit": "",
-                "target": f"<= {target:g}%" if isinstance(target, int | float) else "-",
+                # the median of paired CPU-time ratios, its spread, and beside the target a
+                # verdict only when the spread allows one (bench/pairs.py: budget_verdict)
+                "figure": f"{paired:+.2f} (IQR {_iqr(replay)})",
+                "unit": "% slower",
+                "target": f"<= {target:g}%: {replay.get('verdict_paired_cpu', 'no verdict')}"
+                if isinstance(target, int | float)
+                else "-",
                 "ratio": replay.get("median_bars_per_s_off", 0)
                 / max(replay.get("median_bars_per_s_on", 1), 1),
             }
