@@ -26,6 +26,7 @@ from execution.market.bars import (
     synthetic_series,
     timeframe_seconds,
 )
+from execution.market.replay_dir import data_fingerprint
 from execution.market.stream import StreamedBars, open_csv_replay
 from execution.run.metrics_exporter import PortInUse, metrics_endpoint
 from execution.run.runner import EngineRunner, RunOptions, RunRefused
@@ -248,7 +249,9 @@ def _load_replay_data(
         # the replay consumes it: the replay holds no bar column, whatever the data's length.
         stream, rejects = open_csv_replay(args.data, cfg.data.timeframe)
         cfg = universe_for_data(cfg, stream.symbols)
-        source = f"csv:{Path(args.data).resolve()}:max_bars={args.max_bars}"
+        # The data's digest too: a file replaced under the same path is other data.
+        where = Path(args.data).resolve()
+        source = f"csv:{where}:max_bars={args.max_bars}:data={data_fingerprint(where)}"
         settle_heap()
         return cfg, stream.in_order(cfg.symbols), rejects, source
     syn = cfg.data.synthetic

@@ -9,6 +9,7 @@ without bars. Softer surprises (other timeframes ignored, bar spacing that is no
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -216,3 +217,19 @@ def load_csv_dir(
     what the bars' spacing is checked against.
     """
     return load_dir(path, timeframe, _load_instrument)
+
+
+def data_fingerprint(path: str | Path) -> str:
+    """A short digest of a replay directory's CSV files: their names and their whole contents.
+
+    An unfinished replay resumes only over the data it began with: a file replaced or edited at
+    the same path gives another digest, so the resume is refused instead of mixing two data
+    sets. Hashing runs at about a GB/s, several times faster than the check that already reads
+    every file before a replay starts.
+    """
+    digest = hashlib.blake2b(digest_size=8)
+    for file in _csv_files(Path(path)):
+        digest.update(file.name.encode() + b"\0")
+        with open(file, "rb") as fh:
+            digest.update(hashlib.file_digest(fh, "blake2b").digest())
+    return digest.hexdigest()
