@@ -263,6 +263,11 @@ class PerpsConfig(_FrozenModel):
     set_on_start: bool = True  # live: set leverage and margin mode on the exchange at start
 
 
+# The returns the book may keep over the whole universe (lookback_bars x symbols): ~40 MB of JSON
+# in the book's memory component, under the 64 MiB a component is read back to.
+MAX_RETURNS_KEPT = 2_000_000
+
+
 class EngineConfig(_FrozenModel):
     schema_version: int = 1
     universe: tuple[SymbolSpec, ...] = Field(min_length=1)
@@ -286,6 +291,20 @@ class EngineConfig(_FrozenModel):
             if spec.symbol in seen:
                 raise ValueError(f"universe: duplicate symbol {spec.symbol!r}")
             seen.add(spec.symbol)
+        return self
+
+    @model_validator(mode="after")
+    def return_windows_fit_the_memory(self) -> EngineConfig:
+        """The book keeps ``risk.lookback_bars`` returns per symbol in the engine's memory; a
+        component is read back only up to 64 MiB (store/memory.py), ~20 bytes a return as JSON:
+        a config past that would write a memory its own restart refuses."""
+        kept = self.risk.lookback_bars * len(self.universe)
+        if kept > MAX_RETURNS_KEPT:
+            raise ValueError(
+                f"risk.lookback_bars: {self.risk.lookback_bars} bars x {len(self.universe)} "
+                f"symbols = {kept:,} returns kept, more than the memory holds "
+                f"({MAX_RETURNS_KEPT:,}); lower risk.lookback_bars or the universe"
+            )
         return self
 
     @property

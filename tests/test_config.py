@@ -169,3 +169,21 @@ def test_a_starting_balance_beyond_1e12_is_refused() -> None:
     data = _default()
     data["exchange"]["starting_balance"] = 1e308
     assert _error(data).startswith("exchange.starting_balance: Input should be less than")
+
+
+def test_return_windows_the_memory_could_not_read_back_are_a_config_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = _default()
+    spec = data["universe"][0]
+    data["universe"] = [dict(spec, symbol=f"S{i}USDT") for i in range(21)]
+    data["risk"]["lookback_bars"] = 100_000  # 2.1M returns: ~46 MB of book memory, past the bound
+    state = tmp_path / "state"
+    code = main(["run", "--fast", "--config", str(_write(tmp_path, data)), "--state-dir",
+                 str(state), "--no-progress"])  # fmt: skip
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "risk.lookback_bars" in err and "2,100,000 returns" in err, err
+    assert not state.exists()
+    data["universe"] = data["universe"][:20]  # 2.0M: the most the memory holds
+    load_config(_write(tmp_path, data))
