@@ -36,6 +36,7 @@ from execution.run.driver import (
 )
 from execution.run.journal import EngineJournal
 from execution.run.memory import (
+    RestoredRun,
     RunIdentity,
     capture_memory,
     paced_bars_to_skip,
@@ -155,13 +156,7 @@ class EngineRunner:
         diag.configure(diagnostics_settings(self.cfg), self.clock.now)
         self.batch = JournalBatch()
         self.journal = EngineJournal(self.batch)
-        try:
-            restored = restore_memory(components, self.cfg, strategy) if components else None
-            exchange = exchange_factory(restored.paper_account if restored else None)
-            if restored is not None and restored.paper_account is None:
-                refuse_a_paper_venue_without_its_account(exchange)
-        except (MemoryCorrupt, KeyError, TypeError, ValueError) as err:
-            raise RunRefused(corrupt_message(f"{db_path(self.state_dir)}: {err}", err)) from err
+        restored, exchange = self._restore(components, exchange_factory, strategy)
         self.executor = Executor(
             self.cfg, exchange, self.clock, strict=self.opts.mode == "replay",
             strategy=strategy, restored=restored.executor if restored else None,
@@ -183,6 +178,26 @@ class EngineRunner:
         )
         if self.resumed or report.changed:
             log.info("resumed at bar %d (%s)", self.bars_done, report)
+        self._open_store(restored)
+
+    def _restore(
+        self,
+        components: dict[str, Any] | None,
+        exchange_factory: Callable[[dict[str, Any] | None], Any],
+        strategy: Strategy,
+    ) -> tuple[RestoredRun | None, Any]:
+        """The restored run (None: a new one) and its venue; RunRefused if the memory is bad."""
+        try:
+            restored = restore_memory(components, self.cfg, strategy) if components else None
+            exchange = exchange_factory(restored.paper_account if restored else None)
+            if restored is not None and restored.paper_account is None:
+                refuse_a_paper_venue_without_its_account(exchange)
+        except (MemoryCorrupt, KeyError, TypeError, ValueError) as err:
+            raise RunRefused(corrupt_message(f"{db_path(self.state_dir)}: {err}", err)) from err
+        return restored, exchange
+
+    def _open_store(self, restored: RestoredRun | None) -> None:
+        """Open the store for writing (it migrates) and set the clocks the loop goes on from."""
         self.started_ts = self.clock.now()
         last = restored.last_ts if restored else self.clock.now()
         self._next_equity_ts = self._equity_boundary(last)
