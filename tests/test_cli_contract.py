@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from csv_kit import csv_dir
 
 from execution.cli import build_parser, main, version
 from execution.config import default_config_text
@@ -73,17 +74,6 @@ def test_out_of_range_numbers_are_argument_errors(argv: list[str]) -> None:
     assert main(argv) == 2
 
 
-def _csv_dir(tmp_path: Path, n: int, step: float = 60.0, scale: float = 1.0) -> Path:
-    d = tmp_path / "data"
-    d.mkdir()
-    rows = ["timestamp,open,high,low,close,volume"]
-    for i in range(n):
-        p = 100 + (i % 17) - (i % 5)
-        rows.append(f"{int((1_704_067_200 + i * step) * scale)},{p},{p + 1},{p - 1},{p + 0.5},10")
-    (d / "BTCUSDT.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
-    return d
-
-
 def _summary(out: str) -> dict[str, object]:
     return json.loads(out)
 
@@ -91,7 +81,7 @@ def _summary(out: str) -> dict[str, object]:
 def test_data_without_fast_says_it_replays_as_fast_as_possible(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    data = _csv_dir(tmp_path, 300)
+    data = csv_dir(tmp_path, 300)
     code = main(["run", "--data", str(data), "--state-dir", str(tmp_path / "s"), "--no-progress",
                  "--json-summary"])  # fmt: skip
     out = capsys.readouterr()
@@ -103,7 +93,7 @@ def test_data_without_fast_says_it_replays_as_fast_as_possible(
 def test_csv_timestamps_in_nanoseconds_replay_to_the_end(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    data = _csv_dir(tmp_path, 300, scale=1e9)
+    data = csv_dir(tmp_path, 300, scale=1e9)
     code = main(["run", "--fast", "--data", str(data), "--state-dir", str(tmp_path / "s"),
                  "--no-progress", "--json-summary"])  # fmt: skip
     out = capsys.readouterr()
@@ -115,7 +105,7 @@ def test_csv_timestamps_in_nanoseconds_replay_to_the_end(
 def test_csv_times_past_year_2200_are_rejected_rows_not_a_crash(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    data = _csv_dir(tmp_path, 300)
+    data = csv_dir(tmp_path, 300)
     with (data / "BTCUSDT.csv").open("a", encoding="utf-8") as f:
         f.write("253402214400000,100,101,99,100,10\n")  # 9999-12-31 in ms
     code = main(["run", "--fast", "--data", str(data), "--state-dir", str(tmp_path / "s"),

@@ -12,6 +12,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from csv_kit import csv_dir
+
 from execution.cli import main
 from execution.cli import run as cli_run
 from execution.clock import ReplayClock
@@ -22,17 +24,6 @@ from faults.helpers import REPO, digest
 
 CONFIG = REPO / "config" / "strategy_config.json"
 BARS = 3_000
-
-
-def _data(root: Path) -> Path:
-    d = root / "data"
-    d.mkdir()
-    rows = ["timestamp,open,high,low,close,volume"]
-    for i in range(BARS):
-        p = 100 + (i % 17) - (i % 5)
-        rows.append(f"{1_704_067_200 + i * 60},{p},{p + 1},{p - 1},{p + 0.5},10")
-    (d / "BTCUSDT.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
-    return d
 
 
 def _stopped_replay(data: Path, state: Path, loops: int) -> None:
@@ -63,7 +54,7 @@ def _rerun(data: Path, state: Path) -> int:
 def test_an_unfinished_replay_rerun_over_edited_data_is_refused_and_resumes_over_its_own(
     tmp_path: Path, capsys: Any
 ) -> None:
-    data, state = _data(tmp_path), tmp_path / "state"
+    data, state = csv_dir(tmp_path, BARS), tmp_path / "state"
     _stopped_replay(data, state, 500)
     memory = read_memory(state)
     assert memory is not None and memory.progress["completed"] is False, "premise: unfinished"
