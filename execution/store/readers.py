@@ -87,7 +87,6 @@ def read_only(state_dir: str | Path, lock_held: bool = False) -> Iterator[sqlite
         if not OLDEST_READABLE_VERSION <= version <= SCHEMA_VERSION:
             raise StoreError(path, f"schema version {version}, this v7 reads {SCHEMA_VERSION}"
                                    " (the engine migrates it when it opens the store)")  # fmt: skip
-        check_tables(conn, path)
         yield conn
     except sqlite3.Error as err:
         raise _as_read_error(path, err) from err

@@ -67,3 +67,16 @@ def test_a_damaged_row_outside_the_newest_n_does_not_stop_reading_the_newest(
     state, _ = _damaged(tmp_path, "text_for_a_time")  # row 1 is the oldest of four
     newest = [r["symbol"] for r in read_closed_trades(state, limit=3)]
     assert newest == ["ETHUSDT", "BTCUSDT", "ETHUSDT"]
+
+
+def test_a_store_missing_another_table_still_lists_its_closed_trades(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Only the memory read and the engine's open need every table: a reader needs its own."""
+    state = tmp_path / "state"
+    write_store(state, four_trades(), [(T0, 1000.0), (T0 + 5 * HOUR, 1009.0)])
+    with sqlite3.connect(state / DB_FILE) as conn:
+        conn.execute("DROP TABLE orders")
+    conn.close()
+    assert len(read_closed_trades(state)) == 4
+    assert main(["trades", "--state-dir", str(state), "--json"]) == 0, capsys.readouterr().err
