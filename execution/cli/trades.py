@@ -1,4 +1,9 @@
-"""`v7 trades`: the closed trades of the store's journal, as a table, JSON or CSV."""
+"""`v7 trades`: the closed trades of the store's journal, as a table, JSON or CSV.
+
+Positions that ended outside the engine (closed by hand, liquidated while it was down) are
+listed among them with the exit reason ``external_close``, the time the engine saw them gone
+as their exit time, and no exit price or PnL: the engine never saw that exit.
+"""
 
 from __future__ import annotations
 
@@ -13,12 +18,33 @@ from typing import Any
 
 from execution.clock import to_iso
 from execution.state_v7 import resolve_state_dir
-from execution.store import NoStore, StoreError, read_closed_trades
+from execution.store import NoStore, StoreError, read_closed_trades, read_external_closes
 
 COLUMNS = ("symbol", "side", "entry_ts", "entry_price", "exit_ts", "exit_price", "qty", "tp",
            "sl", "exit_reason", "pnl", "fees")  # fmt: skip
 _TIMES = ("entry_ts", "exit_ts")
 _WORDS = frozenset({"symbol", "side", "exit_reason", *_TIMES})
+EXTERNAL_CLOSE = "external_close"
+
+
+def as_trade(row: dict[str, Any]) -> dict[str, Any]:
+    """An external close (a row of the store's external_closes) with a closed trade's keys."""
+    return {
+        "symbol": row["symbol"], "side": row["side"], "entry_ts": row["entry_ts"],
+        "entry_price": row["entry_price"], "exit_ts": row["seen_ts"], "exit_price": None,
+        "qty": row["qty"], "tp": row["tp"], "sl": row["sl"], "exit_reason": EXTERNAL_CLOSE,
+        "pnl": None, "fees": row["entry_fees"],
+    }  # fmt: skip
+
+
+def read_trades(state_dir: Any, symbol: str | None = None) -> list[dict[str, Any]]:
+    """Every position that ended, by exit time (newest last): the engine's closed trades and
+    the external closes it saw."""
+    closed = read_closed_trades(state_dir, symbol=symbol)
+    external = [as_trade(r) for r in read_external_closes(state_dir, symbol=symbol)]
+    if not external:
+        return closed
+    return sorted(closed + external, key=lambda r: float(r["exit_ts"]))
 
 
 def trade_records(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -67,8 +93,13 @@ def render_table(records: Sequence[dict[str, Any]]) -> str:
     lines = [_aligned([c.upper() for c in COLUMNS], widths)]
     for row in cells:
         lines.append(_aligned(row, widths))
-    net = sum(float(r["pnl"]) - float(r["fees"]) for r in records)
-    lines.append(f"{len(records)} closed trades, net PnL {net:,.2f}")
+    known = [r for r in records if r["pnl"] is not None]
+    net = sum(float(r["pnl"]) - float(r["fees"]) for r in known)
+    unknown = len(records) - len(known)
+    outside = (
+        f" ({unknown} closed outside the engine: exit unseen, not in the net)" if unknown else ""
+    )
+    lines.append(f"{len(records)} closed trades{outside}, net PnL {net:,.2f}")
     return "\n".join(lines) + "\n"
 
 
@@ -76,7 +107,7 @@ def trades_command(args: argparse.Namespace) -> int:
     """Print the closed trades; 2 when the state dir has no usable store."""
     state_dir = resolve_state_dir(args.state_dir)
     try:
-        rows = read_closed_trades(state_dir, symbol=args.symbol)
+        rows = read_trades(state_dir, symbol=args.symbol)
     except NoStore:
         print(f"v7 trades: no store in {state_dir} (no engine with a store has run there; "
               "pass --state-dir or set $V7_STATE_DIR)", file=sys.stderr)  # fmt: skip

@@ -40,6 +40,7 @@ def build_report(inputs: ReportInputs) -> dict[str, Any]:
         "final_nav": inputs.equity_nav[-1] if inputs.equity_nav else None,
         "net_pnl": _net_pnl(inputs, trades["realized_net_pnl"]),
         **trades,
+        "external_closes": inputs.external_closes,
         "fees": fees,
         "funding": inputs.funding if inputs.funding is not None else 0.0,
         "funding_journaled": inputs.funding is not None,

@@ -26,6 +26,7 @@ from execution.report.text import (
     cell,
     duration,
     num,
+    outside_note,
     pct,
 )
 
@@ -82,7 +83,8 @@ def _kpis(r: Mapping[str, Any]) -> list[tuple[str, str]]:
         ("Bars / exposure", f"{num(r['bars'], ',')} / {num(r['exposure_pct'], '.1f', ' %')}"),
         ("Net PnL (after fees)", f"{num(r['net_pnl'], '+,.2f')} ({num(r['return_pct'], '+.2f', ' %')})"),
         ("Fees / funding", f"{num(r['fees'])} / {num(r['funding'])}"),
-        ("Trades (won / even / lost)", f"{r['trades']:,} ({r['wins']} / {r['draws']} / {r['losses']})"),
+        ("Trades (won / even / lost)", f"{r['trades']:,} ({r['wins']} / {r['draws']} / {r['losses']})"
+                                       f"{outside_note(r)}"),
         ("Win rate", pct(r["win_rate"])),
         ("Avg / median trade", f"{num(r['avg_trade'], '+,.2f')} / {num(r['median_trade'], '+,.2f')}"),
         ("Best / worst trade", f"{num(r['best_trade'], '+,.2f')} / {num(r['worst_trade'], '+,.2f')}"),

@@ -33,6 +33,7 @@ class ReportInputs:
     funding: float | None = None  # None: no funding journaled
     funding_by_symbol: dict[str, float] = field(default_factory=dict)
     funding_payments: int = 0
+    external_closes: int = 0  # positions that ended outside the engine: no exit, no PnL
     diagnostics: dict[str, Any] = field(default_factory=dict)
     prices: dict[str, Prices] = field(default_factory=dict)
     source: str | None = None
@@ -135,6 +136,7 @@ def load_inputs(state_dir: str | Path, *, with_prices: bool = True) -> ReportInp
         bars=int(bars) if isinstance(bars, int) else None,
         fees=_fees(state_dir), funding=funding.total,
         funding_by_symbol=funding.by_symbol, funding_payments=funding.payments,
+        external_closes=sum(1 for _ in stream_rows(state_dir, "external_closes", ("id",))),
         diagnostics=load_runtime_diagnostics_state(state_dir), prices=prices, source=source,
         completed=progress.get("completed") if isinstance(progress.get("completed"), bool) else None,
     )  # fmt: skip

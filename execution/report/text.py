@@ -54,6 +54,12 @@ def _funding(r: Mapping[str, Any]) -> str:
     )
 
 
+def outside_note(r: Mapping[str, Any]) -> str:
+    """Positions that ended outside the engine: listed by `v7 trades`, in no trade statistic."""
+    n = r.get("external_closes") or 0
+    return f"; {n:,} more closed outside the engine (exit unseen, not counted)" if n else ""
+
+
 def _summary_lines(r: Mapping[str, Any]) -> list[str]:
     funding = _funding(r)
     pairs = [
@@ -65,7 +71,7 @@ def _summary_lines(r: Mapping[str, Any]) -> list[str]:
         ("fees", num(r["fees"])),
         ("funding", funding),
         ("trades", f"{r['trades']:,}: {r['wins']} won, {r['draws']} even, {r['losses']} lost "
-                   f"(win rate {pct(r['win_rate'])})"),
+                   f"(win rate {pct(r['win_rate'])}){outside_note(r)}"),
         ("per trade", f"avg {num(r['avg_trade'], '+,.2f')}, median {num(r['median_trade'], '+,.2f')},"
                       f" best {num(r['best_trade'], '+,.2f')}, worst {num(r['worst_trade'], '+,.2f')}"),
         ("quality", f"profit factor {num(r['profit_factor'])}, expectancy "

@@ -11,9 +11,9 @@ that does not ``partially_filled``, at the fill's time; an order the venue ends 
 from __future__ import annotations
 
 from execution.perps.funding import FundingPayment
-from execution.position_ledger import ClosedTrade
+from execution.position_ledger import ClosedTrade, LedgerPosition
 from execution.position_tp_sl_registry import TpSlEntry
-from execution.store import EquityRow, FundingRow, JournalBatch
+from execution.store import EquityRow, ExternalCloseRow, FundingRow, JournalBatch
 from execution.types import Fill, OrderRequest
 
 
@@ -75,6 +75,16 @@ class EngineJournal:
         self._closed_trade((
             trade.symbol, trade.side._value_, trade.entry_ts, trade.entry_price, trade.ts,
             trade.exit_price, trade.qty, trade.reason, trade.realized_pnl, trade.fees, tp, sl,
+        ))  # fmt: skip
+
+    def external_close(
+        self, pos: LedgerPosition, entry: TpSlEntry | None, seen_ts: float, mark: float | None
+    ) -> None:
+        """A position gone from the venue without an exit of the engine's (reconcile saw it)."""
+        tp, sl = (None, None) if entry is None else (entry.tp_price, entry.sl_price)
+        self.batch.external_close(ExternalCloseRow(
+            pos.symbol, pos.side.value, pos.entry_ts, pos.entry_price, pos.qty, seen_ts,
+            pos.entry_fees, mark, tp, sl,
         ))  # fmt: skip
 
     def funding(self, p: FundingPayment) -> None:

@@ -7,7 +7,6 @@ import time
 
 from execution import diagnostics_metrics as diag
 from execution.market.bars import timeframe_seconds
-from execution.run.reconcile import reconcile
 from execution.run.runner import EngineRunner
 from execution.signal_screener import BarTuple
 from execution.venues.base import ExchangeError
@@ -64,10 +63,7 @@ class LiveLoop:
 
     def reconcile(self) -> None:
         """Make the ledger agree with the exchange's positions; log what changed."""
-        executor = self.runner.executor
-        positions = self.exchange.positions()
-        report = reconcile(executor.ledger, executor.registry, positions, executor.clock.now(),
-                           executor.pending_intents)  # fmt: skip
+        report = self.runner.reconcile_venue()
         if report.changed:
             log.warning("reconcile: %s", report)
 

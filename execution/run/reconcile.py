@@ -13,7 +13,7 @@ import logging
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 
-from execution.position_ledger import PositionLedger
+from execution.position_ledger import LedgerPosition, PositionLedger
 from execution.position_tp_sl_registry import TpSlEntry, TpSlRegistry
 from execution.types import ExchangePosition, Intent
 
@@ -25,12 +25,14 @@ _REL_TOL = 1e-9
 @dataclass(slots=True)
 class ReconcileReport:
     """The symbols one reconcile adopted (``protected``: with a pending entry's TP/SL), closed as
-    external_close, or corrected in quantity."""
+    external_close, or corrected in quantity; ``ended`` holds each closed position as the ledger
+    had it and its TP/SL, for the journal."""
 
     adopted: list[str] = field(default_factory=list)
     protected: list[str] = field(default_factory=list)
     closed_external: list[str] = field(default_factory=list)
     qty_corrected: list[str] = field(default_factory=list)
+    ended: list[tuple[LedgerPosition, TpSlEntry | None]] = field(default_factory=list, repr=False)
 
     @property
     def changed(self) -> bool:
@@ -73,9 +75,12 @@ def reconcile(
     for symbol in list(ledger.positions):
         on_exchange = exchange_positions.get(symbol)
         if on_exchange is None or on_exchange.qty <= 0:
-            ledger.close_external(symbol)
+            levels = registry.get(symbol)
+            pos = ledger.close_external(symbol)
             registry.remove(symbol)
             report.closed_external.append(symbol)
+            if pos is not None:
+                report.ended.append((pos, levels))
             log.warning("reconcile: %s closed outside the engine (external_close)", symbol)
     return report
 

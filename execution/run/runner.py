@@ -43,7 +43,7 @@ from execution.run.memory import (
     refuse_a_paper_venue_without_its_account,
     restore_memory,
 )
-from execution.run.reconcile import reconcile
+from execution.run.reconcile import ReconcileReport, reconcile
 from execution.run.state_dir import (
     RunRefused,
     corrupt_message,
@@ -172,13 +172,19 @@ class EngineRunner:
             for symbol in restored.held_outside_universe:
                 log.warning("%s holds a position but left the universe: its exits are managed",
                             symbol)  # fmt: skip
-        ex = self.executor
-        report = reconcile(
-            ex.ledger, ex.registry, exchange.positions(), self.clock.now(), ex.pending_intents
-        )
+        report = self.reconcile_venue()
         if self.resumed or report.changed:
             log.info("resumed at bar %d (%s)", self.bars_done, report)
         self._open_store(restored)
+
+    def reconcile_venue(self) -> ReconcileReport:
+        """Make the ledger agree with the venue's positions; journal each one that ended
+        outside the engine (its exit unseen), with the engine's last mark of it."""
+        ex, now = self.executor, self.clock.now()
+        report = reconcile(ex.ledger, ex.registry, ex.exchange.positions(), now, ex.pending_intents)
+        for pos, levels in report.ended:
+            self.journal.external_close(pos, levels, now, ex.book.mark(pos.symbol))
+        return report
 
     def _restore(
         self,

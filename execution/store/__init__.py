@@ -14,6 +14,7 @@ from execution.store.files import DB_FILE, LOCK_FILE, db_path
 from execution.store.journal import (
     ClosedTradeRow,
     EquityRow,
+    ExternalCloseRow,
     FillRow,
     FundingRow,
     JournalBatch,
@@ -25,6 +26,7 @@ from execution.store.memory import COMPONENTS, Memory
 from execution.store.readers import (
     read_closed_trades,
     read_equity,
+    read_external_closes,
     read_fills,
     read_funding,
     read_memory,
@@ -45,6 +47,7 @@ __all__ = [
     "ClosedTradeRow",
     "EngineLock",
     "EquityRow",
+    "ExternalCloseRow",
     "FillRow",
     "FundingRow",
     "JournalBatch",
@@ -62,6 +65,7 @@ __all__ = [
     "move_memory_aside",
     "read_closed_trades",
     "read_equity",
+    "read_external_closes",
     "read_fills",
     "read_funding",
     "read_memory",

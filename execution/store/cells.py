@@ -18,8 +18,8 @@ _LAST_TIME = 253_402_300_799
 
 _TEXT, _NUMBER, _TIME = "text", "a finite number", "a time (epoch seconds, year 1970 to 9999)"
 # Columns that may be NULL (a journaled order without a venue id, a trade without TP/SL).
-_NULLABLE = frozenset({"venue_order_id", "exit_kind", "price", "tp", "sl"})
-_TIMES = frozenset({"ts", "entry_ts", "exit_ts"})
+_NULLABLE = frozenset({"venue_order_id", "exit_kind", "price", "tp", "sl", "last_mark"})
+_TIMES = frozenset({"ts", "entry_ts", "exit_ts", "seen_ts"})
 _TEXTS = frozenset({"client_order_id", "venue_order_id", "fill_id", "symbol", "side", "kind",
                     "exit_kind", "status", "exit_reason"})  # fmt: skip
 

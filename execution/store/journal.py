@@ -90,6 +90,21 @@ class ClosedTradeRow(NamedTuple):
         return self.pnl - self.fees
 
 
+class ExternalCloseRow(NamedTuple):
+    """A position that ended outside the engine: what the engine knew of it, no exit."""
+
+    symbol: str
+    side: str  # "long" | "short"
+    entry_ts: float
+    entry_price: float
+    qty: float
+    seen_ts: float  # when the engine saw it gone (the close happened at or before)
+    entry_fees: float
+    last_mark: float | None = None  # the engine's last mark of the symbol
+    tp: float | None = None
+    sl: float | None = None
+
+
 class EquityRow(NamedTuple):
     ts: float
     nav: float
@@ -117,6 +132,7 @@ class JournalBatch:
     closed_trades: list[ClosedTradeValues] = field(default_factory=list)
     equity: list[EquityRow] = field(default_factory=list)
     funding: list[FundingRow] = field(default_factory=list)
+    external_closes: list[ExternalCloseRow] = field(default_factory=list)
 
     def order(self, row: OrderValues) -> None:
         self.orders.append(row)
@@ -136,26 +152,23 @@ class JournalBatch:
     def funding_payment(self, row: FundingRow) -> None:
         self.funding.append(row)
 
-    def tables(self) -> tuple[tuple[type, Sequence[tuple[Any, ...]]], ...]:
+    def external_close(self, row: ExternalCloseRow) -> None:
+        self.external_closes.append(row)
+
+    def tables(self) -> tuple[tuple[type, list[Any]], ...]:
         """(row type, rows) of every table, in the order they are written."""
         return (
             (OrderRow, self.orders), (OrderStatusRow, self.order_status), (FillRow, self.fills),
             (ClosedTradeRow, self.closed_trades), (EquityRow, self.equity),
-            (FundingRow, self.funding),
+            (FundingRow, self.funding), (ExternalCloseRow, self.external_closes),
         )  # fmt: skip
 
     def clear(self) -> None:
-        for rows in (
-            self.orders, self.order_status, self.fills, self.closed_trades, self.equity,
-            self.funding,
-        ):  # fmt: skip
+        for _, rows in self.tables():
             rows.clear()
 
     def __len__(self) -> int:
-        return (
-            len(self.orders) + len(self.order_status) + len(self.fills) + len(self.closed_trades)
-            + len(self.equity) + len(self.funding)
-        )  # fmt: skip
+        return sum(len(rows) for _, rows in self.tables())
 
 
 def _number_fields(row_type: Any) -> tuple[str, ...]:
@@ -170,7 +183,9 @@ def _columns(row_type: Any) -> tuple[tuple[itemgetter[Any], bool], ...]:
     )
 
 
-_TYPES = (OrderRow, OrderStatusRow, FillRow, ClosedTradeRow, EquityRow, FundingRow)
+_TYPES = (
+    OrderRow, OrderStatusRow, FillRow, ClosedTradeRow, EquityRow, FundingRow, ExternalCloseRow,
+)  # fmt: skip
 # Per row type: the names and positions of its number columns, a getter per column (summed in C
 # straight from the rows, without a tuple per row), and the position of its kind column.
 _NUMBERS = {t: _number_fields(t) for t in _TYPES}
@@ -271,13 +286,15 @@ def _statement(row_type: Any, rows: int) -> str:
     if row_type is ClosedTradeRow:
         columns = (*ClosedTradeRow._fields, "net_pnl")
         return _insert("closed_trades", columns, _closed_trade_values(rows))
-    table = {EquityRow: "equity", FundingRow: "funding"}[row_type]
+    table = {EquityRow: "equity", FundingRow: "funding", ExternalCloseRow: "external_closes"}[
+        row_type
+    ]
     return _insert(table, row_type._fields, _placeholders(width, rows))
 
 
 _INSERTS: dict[Any, dict[int, str]] = {
     t: {n: _statement(t, n) for n in _SIZES}
-    for t in (OrderRow, FillRow, ClosedTradeRow, EquityRow, FundingRow)
+    for t in (OrderRow, FillRow, ClosedTradeRow, EquityRow, FundingRow, ExternalCloseRow)
 }
 
 

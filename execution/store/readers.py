@@ -33,7 +33,11 @@ _TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
                       "qty", "tp", "sl", "exit_reason", "pnl", "fees", "net_pnl"),
     "equity": ("ts", "nav", "balance", "unrealized", "drawdown_pct"),
     "funding": ("ts", "symbol", "rate", "mark", "qty", "payment"),
+    "external_closes": ("id", "symbol", "side", "entry_ts", "entry_price", "qty", "seen_ts",
+                        "entry_fees", "last_mark", "tp", "sl"),
 }  # fmt: skip
+# Tables a schema version added: an older store (or its backup) has none of their rows.
+_ADDED_TABLES = frozenset({"external_closes"})
 
 
 def store_exists(state_dir: str | Path) -> bool:
@@ -126,10 +130,17 @@ def _rows(
         params.append(max(int(limit), 0))
     picked = f"SELECT rowid FROM {table}{where}{order}" if where or limit is not None else None
     with read_only(state_dir) as conn:
+        if table in _ADDED_TABLES and not _has_table(conn, table):
+            return []
         check_cells(conn, db_path(state_dir), table, columns, picked, tuple(params))
         sql = f"SELECT {', '.join(columns)} FROM {table}{where}{order}"
         rows = conn.execute(sql, params).fetchall()
     return [dict(zip(columns, row, strict=True)) for row in reversed(rows)]
+
+
+def _has_table(conn: sqlite3.Connection, table: str) -> bool:
+    sql = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?"
+    return bool(conn.execute(sql, (table,)).fetchone()[0])
 
 
 def stream_rows(
@@ -147,6 +158,8 @@ def stream_rows(
     if unknown:  # the names go into the SQL text: only the table's own columns may
         raise ValueError(f"{table} has no column {unknown[0]!r}")
     with read_only(state_dir) as conn:
+        if table in _ADDED_TABLES and not _has_table(conn, table):
+            return
         check_cells(conn, db_path(state_dir), table, picked)
         yield from conn.execute(f"SELECT {', '.join(picked)} FROM {table} ORDER BY rowid")
 
@@ -182,3 +195,11 @@ def read_funding(
 ) -> list[dict[str, Any]]:
     """Funding payments in time order (newest last)."""
     return _rows(state_dir, "funding", symbol, limit)
+
+
+def read_external_closes(
+    state_dir: str | Path, symbol: str | None = None, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """Positions that closed outside the engine, as it saw them go (newest last); none for a
+    store older than the table."""
+    return _rows(state_dir, "external_closes", symbol, limit)

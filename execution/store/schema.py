@@ -64,22 +64,50 @@ def drop_journal_symbol_indexes(conn: sqlite3.Connection) -> None:
     conn.execute("DROP INDEX IF EXISTS fills_by_symbol")
 
 
-MIGRATIONS: tuple[Migration, ...] = (create_v1, drop_journal_symbol_indexes)
+def create_external_closes(conn: sqlite3.Connection) -> None:
+    """Version 2 -> 3: the positions that closed outside the engine.
+
+    A position gone from the exchange (closed by hand, liquidated while the engine was down, or
+    an exit that filled just before a kill) has no exit the engine saw: it cannot be a row of
+    closed_trades, whose exit price and PnL are facts. It is journaled here with what the
+    engine knew (entry, size, TP/SL, its last mark) and when it saw the position gone, so
+    `v7 trades` lists every position that ended, not only those the engine closed.
+    """
+    conn.execute(
+        """CREATE TABLE external_closes (
+        id INTEGER PRIMARY KEY, symbol TEXT NOT NULL, side TEXT NOT NULL,
+        entry_ts REAL NOT NULL, entry_price REAL NOT NULL, qty REAL NOT NULL,
+        seen_ts REAL NOT NULL, entry_fees REAL NOT NULL, last_mark REAL, tp REAL, sl REAL)"""
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    create_v1, drop_journal_symbol_indexes, create_external_closes,
+)  # fmt: skip
 SCHEMA_VERSION = len(MIGRATIONS)
 # The oldest version whose tables the readers read as they are (version 2 only dropped
-# indexes): an engine resumes a store before it migrates it, and `v7 trades` reads old backups.
+# indexes, version 3 only added a table): an engine resumes a store before it migrates it, and
+# `v7 trades` reads old backups.
 OLDEST_READABLE_VERSION = 1
 
 
-# Every table a store of this schema has: a store without one was damaged (a migration never
+# Every table a store of each version has: a store without one was damaged (a migration never
 # drops a table), and an engine on it would fail every commit, for ever.
-TABLES = ("meta", "memory", "orders", "fills", "closed_trades", "equity", "funding")
+TABLES = (
+    "meta", "memory", "orders", "fills", "closed_trades", "equity", "funding", "external_closes",
+)  # fmt: skip
+_ADDED_IN = {"external_closes": 3}
+
+
+def tables_of(version: int) -> tuple[str, ...]:
+    """The tables a store of schema ``version`` has."""
+    return tuple(t for t in TABLES if _ADDED_IN.get(t, 1) <= version)
 
 
 def check_tables(conn: sqlite3.Connection, path: Path) -> None:
-    """Raise StoreError naming the first table of the schema the database lacks."""
+    """Raise StoreError naming the first table of the store's schema version it lacks."""
     found = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    for table in TABLES:
+    for table in tables_of(schema_version(conn, path)):
         if table not in found:
             raise StoreError(path, f"the table {table!r} is missing: the store is damaged")
 

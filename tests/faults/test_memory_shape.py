@@ -85,7 +85,9 @@ def test_strategy_state_of_the_wrong_kind_is_refused_naming_the_key(
     _assert_refused(state, "strategy", named)
 
 
-@pytest.mark.parametrize("table", ["orders", "fills", "closed_trades", "equity", "funding"])
+@pytest.mark.parametrize(
+    "table", ["orders", "fills", "closed_trades", "equity", "funding", "external_closes"]
+)
 def test_a_store_missing_a_journal_table_is_refused_naming_it(
     holding_state: Path, tmp_path: Path, table: str
 ) -> None:

@@ -172,14 +172,14 @@ def test_a_v1_store_is_migrated_forward_by_an_added_migration(tmp_path: Path) ->
     conn = sqlite3.connect(db_path(tmp_path), isolation_level=None)
     try:
         was = migrate(conn, db_path(tmp_path), (*MIGRATIONS, _add_note_column))
-        assert was == SCHEMA_VERSION == 2
+        assert was == SCHEMA_VERSION == 3
         version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         notes = conn.execute("SELECT note FROM closed_trades").fetchall()
         again = migrate(conn, db_path(tmp_path), (*MIGRATIONS, _add_note_column))
     finally:
         conn.close()
-    assert version == ("3",) and notes == [("",)], "the existing row got the new column"
-    assert again == 3, "a second run has nothing to do"
+    assert version == ("4",) and notes == [("",)], "the existing row got the new column"
+    assert again == 4, "a second run has nothing to do"
 
 
 def test_a_failing_migration_leaves_the_previous_version(tmp_path: Path) -> None:

@@ -1,0 +1,94 @@
+"""A position that ends outside the engine is journaled, and `v7 trades` lists it.
+
+Closed by hand on the exchange's site while the engine was down, or while it ran: the ledger
+counted it as closed, but before the journal had no row for it, so `v7 trades` showed fewer
+trades than the engine had closed. Now it is a row of ``external_closes`` (what the engine knew:
+entry, size, TP/SL, its last mark, when it saw the position gone), listed by `v7 trades` with
+the exit reason ``external_close`` and no exit price or PnL: the engine never saw that exit.
+The real ccxt binanceusdm runs against the canned Binance.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from test_live_restart_protection import _clock, _fake, _signal, _start
+
+from execution.cli import main
+from execution.store import read_closed_trades, read_external_closes
+
+
+def _held_then_killed(state: Path) -> tuple[object, object, dict[str, float]]:
+    """A live engine that went long BTCUSDT, then was killed (no final publish)."""
+    fake, clock = _fake(), _clock()
+    loop, runner = _start(state, fake, clock)
+    loop.warm_up()
+    _signal(fake, clock)
+    loop.once()
+    pos = runner.executor.ledger.positions["BTCUSDT"]
+    level = runner.executor.registry.get("BTCUSDT")
+    assert level is not None
+    known = {"qty": pos.qty, "entry_price": pos.entry_price, "tp": level.tp_price,
+             "sl": level.sl_price, "mark": runner.executor.book.mark("BTCUSDT") or 0.0}  # fmt: skip
+    runner.close()
+    return fake, clock, known
+
+
+def test_a_position_closed_by_hand_while_the_engine_was_down_is_listed_by_v7_trades(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake, clock, known = _held_then_killed(tmp_path)
+    del fake.positions["BTCUSDT"]  # closed by hand on the exchange's site
+    loop, again = _start(tmp_path, fake, clock)
+    assert again.executor.ledger.closed_count == 1
+    again.finish()
+
+    assert read_closed_trades(tmp_path) == [], "the engine saw no exit: no closed trade"
+    (row,) = read_external_closes(tmp_path)
+    assert (row["symbol"], row["side"], row["qty"]) == ("BTCUSDT", "long", known["qty"])
+    assert (row["tp"], row["sl"]) == (known["tp"], known["sl"]), "the levels it had"
+    assert row["entry_price"] == known["entry_price"] and row["last_mark"] == known["mark"]
+    assert row["seen_ts"] == clock.now()
+
+    capsys.readouterr()
+    assert main(["trades", "--state-dir", str(tmp_path), "--json"]) == 0
+    (trade,) = json.loads(capsys.readouterr().out)
+    assert trade["exit_reason"] == "external_close"
+    assert trade["exit_price"] is None and trade["pnl"] is None
+    assert trade["exit_ts"].endswith("Z") and trade["tp"] == known["tp"]
+    assert main(["trades", "--state-dir", str(tmp_path)]) == 0
+    table = capsys.readouterr().out
+    assert "external_close" in table
+    assert "1 closed trades (1 closed outside the engine: exit unseen, not in the net)" in table
+    assert main(["report", "--state-dir", str(tmp_path)]) == 0
+    report = capsys.readouterr().out
+    assert "trades 0" not in report and "1 more closed outside the engine" in report, report
+    assert main(["report", "--state-dir", str(tmp_path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["external_closes"] == 1
+
+
+def test_a_position_closed_on_the_exchange_while_running_is_journaled_by_the_reconcile(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake, clock = _fake(), _clock()
+    loop, runner = _start(tmp_path, fake, clock)
+    loop.warm_up()
+    _signal(fake, clock)
+    loop.once()
+    assert "BTCUSDT" in runner.executor.ledger.positions
+    del fake.positions["BTCUSDT"]  # liquidated, or closed by hand, between two loops
+    loop.reconcile()
+    assert "BTCUSDT" not in runner.executor.ledger.positions
+    loop.once()  # the loop's commit writes the row
+    (row,) = read_external_closes(tmp_path)
+    assert row["symbol"] == "BTCUSDT" and row["tp"] is not None
+    runner.finish()
+
+    capsys.readouterr()
+    assert main(["trades", "--state-dir", str(tmp_path), "--symbol", "ETHUSDT", "--csv"]) == 0
+    assert capsys.readouterr().out.strip().count("\n") == 0, "only the header: another symbol"
+    assert main(["trades", "--state-dir", str(tmp_path), "--symbol", "BTCUSDT", "--csv"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2 and ",external_close," in lines[1]
