@@ -18,26 +18,14 @@ from execution.store.errors import NoStore, StoreError
 from execution.store.files import db_path, regular_file_exists, sidecars
 from execution.store.memory import Memory
 from execution.store.schema import (
+    ADDED_IN,
+    JOURNAL_COLUMNS,
     OLDEST_READABLE_VERSION,
     SCHEMA_VERSION,
     check_tables,
     schema_version,
 )
 from execution.store.store import BUSY_TIMEOUT_S, failure, memory_from_rows, select_components
-
-_TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
-    "orders": ("client_order_id", "venue_order_id", "symbol", "side", "kind", "exit_kind", "qty",
-               "price", "status", "ts", "tp", "sl"),
-    "fills": ("fill_id", "client_order_id", "symbol", "side", "kind", "qty", "price", "fee", "ts"),
-    "closed_trades": ("id", "symbol", "side", "entry_ts", "entry_price", "exit_ts", "exit_price",
-                      "qty", "tp", "sl", "exit_reason", "pnl", "fees", "net_pnl"),
-    "equity": ("ts", "nav", "balance", "unrealized", "drawdown_pct"),
-    "funding": ("ts", "symbol", "rate", "mark", "qty", "payment"),
-    "external_closes": ("id", "symbol", "side", "entry_ts", "entry_price", "qty", "seen_ts",
-                        "entry_fees", "last_mark", "tp", "sl"),
-}  # fmt: skip
-# Tables a schema version added: an older store (or its backup) has none of their rows.
-_ADDED_TABLES = frozenset({"external_closes"})
 
 
 def store_exists(state_dir: str | Path) -> bool:
@@ -118,7 +106,7 @@ def read_memory(state_dir: str | Path, *, lock_held: bool = False) -> Memory | N
 def _rows(
     state_dir: str | Path, table: str, symbol: str | None, limit: int | None
 ) -> list[dict[str, Any]]:
-    columns = _TABLE_COLUMNS[table]
+    columns = JOURNAL_COLUMNS[table]
     params: list[Any] = []
     where = ""
     if symbol is not None:
@@ -130,7 +118,7 @@ def _rows(
         params.append(max(int(limit), 0))
     picked = f"SELECT rowid FROM {table}{where}{order}" if where or limit is not None else None
     with read_only(state_dir) as conn:
-        if table in _ADDED_TABLES and not _has_table(conn, table):
+        if table in ADDED_IN and not _has_table(conn, table):  # an older store: none yet
             return []
         check_cells(conn, db_path(state_dir), table, columns, picked, tuple(params))
         sql = f"SELECT {', '.join(columns)} FROM {table}{where}{order}"
@@ -152,13 +140,13 @@ def stream_rows(
     not the table (a long replay journals millions of fills). The connection stays open until
     the iterator is exhausted or closed.
     """
-    known = _TABLE_COLUMNS[table]
+    known = JOURNAL_COLUMNS[table]
     picked = tuple(columns) if columns is not None else known
     unknown = [c for c in picked if c not in known]
     if unknown:  # the names go into the SQL text: only the table's own columns may
         raise ValueError(f"{table} has no column {unknown[0]!r}")
     with read_only(state_dir) as conn:
-        if table in _ADDED_TABLES and not _has_table(conn, table):
+        if table in ADDED_IN and not _has_table(conn, table):
             return
         check_cells(conn, db_path(state_dir), table, picked)
         yield from conn.execute(f"SELECT {', '.join(picked)} FROM {table} ORDER BY rowid")

@@ -91,17 +91,28 @@ SCHEMA_VERSION = len(MIGRATIONS)
 OLDEST_READABLE_VERSION = 1
 
 
-# Every table a store of each version has: a store without one was damaged (a migration never
-# drops a table), and an engine on it would fail every commit, for ever.
-TABLES = (
-    "meta", "memory", "orders", "fills", "closed_trades", "equity", "funding", "external_closes",
-)  # fmt: skip
-_ADDED_IN = {"external_closes": 3}
+# The journal's tables and their columns as the readers select them, in the order created.
+JOURNAL_COLUMNS: dict[str, tuple[str, ...]] = {
+    "orders": ("client_order_id", "venue_order_id", "symbol", "side", "kind", "exit_kind", "qty",
+               "price", "status", "ts", "tp", "sl"),
+    "fills": ("fill_id", "client_order_id", "symbol", "side", "kind", "qty", "price", "fee", "ts"),
+    "closed_trades": ("id", "symbol", "side", "entry_ts", "entry_price", "exit_ts", "exit_price",
+                      "qty", "tp", "sl", "exit_reason", "pnl", "fees", "net_pnl"),
+    "equity": ("ts", "nav", "balance", "unrealized", "drawdown_pct"),
+    "funding": ("ts", "symbol", "rate", "mark", "qty", "payment"),
+    "external_closes": ("id", "symbol", "side", "entry_ts", "entry_price", "qty", "seen_ts",
+                        "entry_fees", "last_mark", "tp", "sl"),
+}  # fmt: skip
+# Every table of this schema, and the version that added those not in version 1: a store
+# without one of its version's tables was damaged (a migration never drops a table), and an
+# engine on it would fail every commit, for ever.
+TABLES = ("meta", "memory", *JOURNAL_COLUMNS)
+ADDED_IN = {"external_closes": 3}
 
 
 def tables_of(version: int) -> tuple[str, ...]:
     """The tables a store of schema ``version`` has."""
-    return tuple(t for t in TABLES if _ADDED_IN.get(t, 1) <= version)
+    return tuple(t for t in TABLES if ADDED_IN.get(t, 1) <= version)
 
 
 def check_tables(conn: sqlite3.Connection, path: Path) -> None:
