@@ -13,7 +13,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard.formatting import format_count, format_money, format_pct
+from dashboard.formatting import format_count, format_money, format_pct, format_price
 from dashboard.report_charts import (
     equity_drawdown_chart,
     equity_frame,
@@ -22,7 +22,15 @@ from dashboard.report_charts import (
     trades_frame,
 )
 from dashboard.state import DashboardState
-from execution.store import NoStore, StoreError, read_closed_trades, read_equity, read_funding
+from execution.clock import to_iso
+from execution.store import (
+    NoStore,
+    StoreError,
+    read_closed_trades,
+    read_equity,
+    read_external_closes,
+    read_funding,
+)
 
 MAX_TRADES = 5_000
 MAX_EQUITY = 20_000  # hourly samples: over two years
@@ -38,13 +46,16 @@ class Journal:
     problem: str | None = None
     # Perpetuals' funding payments (every one: a total must not drop the oldest); none on spot.
     funding: list[dict[str, Any]] = field(default_factory=list)
+    # Positions that ended outside the engine (the newest MAX_TRADES): no exit, no PnL.
+    external: list[dict[str, Any]] = field(default_factory=list)
 
 
 def load_journal(state_dir: str) -> Journal:
     """Read the journal read-only; never raises (a missing or unusable store is a message)."""
     try:
         return Journal(read_closed_trades(state_dir, limit=MAX_TRADES),
-                       read_equity(state_dir, limit=MAX_EQUITY), funding=_funding(state_dir))  # fmt: skip
+                       read_equity(state_dir, limit=MAX_EQUITY), funding=_funding(state_dir),
+                       external=read_external_closes(state_dir, limit=MAX_TRADES))  # fmt: skip
     except NoStore:
         return Journal(problem="no store in this state dir yet: no trades journaled")
     except StoreError as err:
@@ -70,7 +81,7 @@ def render(state: DashboardState) -> None:
         st.altair_chart(equity_drawdown_chart(equity_frame(journal.equity)), width="stretch")
     else:
         st.info("No equity sample yet (one per hour of bar time).")
-    render_trades(journal.trades, journal.funding)
+    render_trades(journal.trades, journal.funding, journal.external)
 
 
 def funding_total(funding: list[dict[str, Any]], symbol: str | None = None) -> float | None:
@@ -79,13 +90,34 @@ def funding_total(funding: list[dict[str, Any]], symbol: str | None = None) -> f
     return sum(float(f["payment"]) for f in rows) if rows else None
 
 
+def outside_note(external: list[dict[str, Any]], symbol: str | None = None) -> str | None:
+    """The positions that ended outside the engine, newest first (None: there are none)."""
+    rows = [r for r in external if symbol is None or r.get("symbol") == symbol]
+    if not rows:
+        return None
+    listed = "; ".join(
+        f"{r['symbol']} {r['side']} {r['qty']:g} (entry {format_price(r['entry_price'])}), "
+        f"seen gone at {to_iso(r['seen_ts'])}"
+        for r in reversed(rows[-5:])
+    )
+    more = f" and {len(rows) - 5:,} more" if len(rows) > 5 else ""
+    return (
+        f"{len(rows):,} position(s) closed outside the engine (by hand, or liquidated while it "
+        f"was down): {listed}{more}. Their exit was not seen, so they are not in these totals; "
+        "`v7 trades` lists them."
+    )
+
+
 def render_trades(
-    trades: list[dict[str, Any]], funding: list[dict[str, Any]] | None = None
+    trades: list[dict[str, Any]],
+    funding: list[dict[str, Any]] | None = None,
+    external: list[dict[str, Any]] | None = None,
 ) -> None:
     """Totals (fees and funding apart from PnL) and the closed trades, newest first, filtered
-    by symbol."""
+    by symbol; positions that ended outside the engine are named apart."""
     st.subheader("Closed trades")
-    choice = st.selectbox("Symbol", [ALL, *symbols_of(trades)], key="trades_symbol")
+    symbols = symbols_of([*trades, *(external or [])])
+    choice = st.selectbox("Symbol", [ALL, *symbols], key="trades_symbol")
     symbol = None if choice == ALL else choice
     shown = [t for t in trades if symbol is None or t["symbol"] == symbol]
     totals = trade_totals(shown)
@@ -103,6 +135,9 @@ def render_trades(
     apart = "" if paid is None else f"; funding {format_money(paid)} apart from the trades' PnL"
     st.caption(f"Gross PnL {format_money(totals['pnl'])}, fees {format_money(totals['fees'])}"
                f"{apart}{capped}. `v7 report` has every metric; `v7 trades --csv` exports them.")  # fmt: skip
+    note = outside_note(external or [], symbol)
+    if note:
+        st.warning(note)
     if not shown:
         st.info("No closed trades yet.")
         return

@@ -14,10 +14,13 @@ import json
 from pathlib import Path
 
 import pytest
+from streamlit.testing.v1 import AppTest
 from test_live_restart_protection import _clock, _fake, _signal, _start
 
 from execution.cli import main
 from execution.store import read_closed_trades, read_external_closes
+
+APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
 
 
 def _held_then_killed(state: Path) -> tuple[object, object, dict[str, float]]:
@@ -67,6 +70,21 @@ def test_a_position_closed_by_hand_while_the_engine_was_down_is_listed_by_v7_tra
     assert "trades 0" not in report and "1 more closed outside the engine" in report, report
     assert main(["report", "--state-dir", str(tmp_path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["external_closes"] == 1
+
+
+def test_the_dashboard_names_a_position_closed_outside_the_engine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake, clock, known = _held_then_killed(tmp_path)
+    del fake.positions["BTCUSDT"]
+    _, again = _start(tmp_path, fake, clock)
+    again.finish()
+    monkeypatch.setenv("V7_STATE_DIR", str(tmp_path))
+    at = AppTest.from_file(str(APP), default_timeout=30).run()
+    assert not at.exception, [e.value for e in at.exception]
+    (note,) = [w.value for w in at.warning if "closed outside the engine" in w.value]
+    assert note.startswith("1 position(s) closed outside the engine")
+    assert f"BTCUSDT long {known['qty']:g}" in note and "`v7 trades` lists them" in note
 
 
 def test_a_position_closed_on_the_exchange_while_running_is_journaled_by_the_reconcile(
