@@ -2,9 +2,10 @@
 
 Closed by hand on the exchange's site while the engine was down, or while it ran: the ledger
 counted it as closed, but before the journal had no row for it, so `v7 trades` showed fewer
-trades than the engine had closed. Now it is a row of ``external_closes`` (what the engine knew:
-entry, size, TP/SL, its last mark, when it saw the position gone), listed by `v7 trades` with
-the exit reason ``external_close`` and no exit price or PnL: the engine never saw that exit.
+trades than the engine had closed. Now, when the account's trades show the close whole, it is a
+closed trade at the exchange's price (exit reason ``external_close``); otherwise a row of
+``external_closes`` (what the engine knew: entry, size, TP/SL, its last mark, when it saw the
+position gone), listed by `v7 trades` with no exit price or PnL: the engine never saw that exit.
 The real ccxt binanceusdm runs against the canned Binance.
 """
 
@@ -14,11 +15,14 @@ import json
 from pathlib import Path
 
 import pytest
+from ccxt_canned import SERVER_MS, TAKER_FEE
 from streamlit.testing.v1 import AppTest
 from test_live_restart_protection import _clock, _fake, _signal, _start
 
 from execution.cli import main
 from execution.store import read_closed_trades, read_external_closes
+from execution.types import Side
+from execution.venues.ccxt_parse import closing_trades
 
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
 
@@ -110,3 +114,55 @@ def test_a_position_closed_on_the_exchange_while_running_is_journaled_by_the_rec
     assert main(["trades", "--state-dir", str(tmp_path), "--symbol", "BTCUSDT", "--csv"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 2 and ",external_close," in lines[1]
+
+
+def test_a_position_closed_by_hand_on_the_exchange_is_a_closed_trade_at_the_exchanges_price(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The hand close is an order on the account: its trade gives the exit's price, time and
+    fee, so the position becomes a closed trade with its PnL, not an unseen exit."""
+    fake, clock, known = _held_then_killed(tmp_path)
+    fake.now_ms = SERVER_MS + 10 * 60_000
+    fake.marks["BTCUSDT"] = 61_000.0
+    qty = known["qty"]
+    status, _ = fake._new_order({"symbol": "BTCUSDT", "newClientOrderId": "web_hand_close",
+                                 "side": "SELL", "quantity": f"{qty}", "reduceOnly": "true"})  # fmt: skip
+    assert status == 200 and "BTCUSDT" not in fake.positions
+    _, again = _start(tmp_path, fake, clock)
+    assert "BTCUSDT" not in again.executor.ledger.positions
+    assert again.executor.registry.get("BTCUSDT") is None
+    again.finish()
+
+    assert read_external_closes(tmp_path) == [], "its exit was seen: not an unseen close"
+    (trade,) = read_closed_trades(tmp_path)
+    assert trade["exit_reason"] == "external_close" and trade["exit_price"] == 61_000.0
+    assert trade["exit_ts"] == fake.now_ms / 1000
+    assert trade["pnl"] == pytest.approx((61_000.0 - known["entry_price"]) * qty)
+    entry_fee = known["entry_price"] * qty * TAKER_FEE
+    assert trade["fees"] == pytest.approx(entry_fee + 61_000.0 * qty * TAKER_FEE)
+    assert (trade["tp"], trade["sl"]) == (known["tp"], known["sl"])
+    capsys.readouterr()
+    assert main(["trades", "--state-dir", str(tmp_path)]) == 0
+    assert "1 closed trades, net PnL" in capsys.readouterr().out
+
+
+def _trade(side: str, amount: float, ms: float) -> dict[str, object]:
+    return {"side": side, "amount": amount, "timestamp": ms, "price": 100.0, "order": "1"}
+
+
+@pytest.mark.parametrize(
+    ("trades", "picked"),
+    [
+        ([_trade("buy", 1.0, 0), _trade("sell", 0.4, 10), _trade("sell", 0.6, 20)], 2),
+        ([_trade("sell", 0.5, 10), _trade("sell", 1.5, 20)], None),  # the newest overshoots
+        ([_trade("sell", 0.5, 10), _trade("sell", 1.0, 20)], 1),  # the newest closes it all
+        ([_trade("sell", 0.5, 10)], None),  # half of it: the rest unseen
+        ([_trade("sell", 1.0, -5)], None),  # before the entry
+        ([_trade("buy", 1.0, 10)], None),  # the wrong side for a long
+    ],
+)
+def test_the_trades_that_closed_a_position_account_for_its_whole_size_or_none_is_guessed(
+    trades: list[dict[str, object]], picked: int | None
+) -> None:
+    found = closing_trades(trades, Side.LONG, 1.0, 0.0, {"contractSize": 1.0})
+    assert (None if found is None else len(found)) == picked

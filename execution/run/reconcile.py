@@ -12,10 +12,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
 
 from execution.position_ledger import LedgerPosition, PositionLedger
 from execution.position_tp_sl_registry import TpSlEntry, TpSlRegistry
-from execution.types import ExchangePosition, Intent
+from execution.types import ExchangePosition, Fill, Intent, Side
+from execution.venues.base import ExchangeError
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +85,37 @@ def reconcile(
                 report.ended.append((pos, levels))
             log.warning("reconcile: %s closed outside the engine (external_close)", symbol)
     return report
+
+
+@runtime_checkable
+class ShowsClosingTrades(Protocol):
+    """A venue that can say, from the account's trades, how a position was closed."""
+
+    def closing_fill(self, symbol: str, side: Side, qty: float, since: float) -> Fill | None: ...
+
+
+def closes_seen_by_venue(
+    ledger: PositionLedger, exchange: object, exchange_positions: Mapping[str, ExchangePosition]
+) -> list[Fill]:
+    """The fills that closed the ledger positions gone from the exchange, where the venue's own
+    trades show them whole (a hand close, a liquidation, an exit that filled just before a
+    kill). Applied as fills, each becomes a closed trade at the exchange's price; the others
+    stay for :func:`reconcile` to close as external_close, their exit unseen."""
+    if not isinstance(exchange, ShowsClosingTrades):
+        return []
+    fills = []
+    for symbol, pos in ledger.positions.items():
+        held = exchange_positions.get(symbol)
+        if held is not None and held.qty > 0:
+            continue
+        try:
+            fill = exchange.closing_fill(symbol, pos.side, pos.qty, pos.entry_ts)
+        except ExchangeError as err:
+            log.warning("reconcile: %s: the trades that closed it are unreadable: %s", symbol, err)
+            continue
+        if fill is not None:
+            fills.append(fill)
+    return fills
 
 
 def _protect_from_pending(

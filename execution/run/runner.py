@@ -43,7 +43,7 @@ from execution.run.memory import (
     refuse_a_paper_venue_without_its_account,
     restore_memory,
 )
-from execution.run.reconcile import ReconcileReport, reconcile
+from execution.run.reconcile import ReconcileReport, closes_seen_by_venue, reconcile
 from execution.run.state_dir import (
     RunRefused,
     corrupt_message,
@@ -178,10 +178,17 @@ class EngineRunner:
         self._open_store(restored)
 
     def reconcile_venue(self) -> ReconcileReport:
-        """Make the ledger agree with the venue's positions; journal each one that ended
-        outside the engine (its exit unseen), with the engine's last mark of it."""
+        """Make the ledger agree with the venue's positions. One that ended outside the engine
+        is closed at the price of the account's trades that closed it when the venue shows
+        them, else journaled as an external close (its exit unseen) with the engine's last mark.
+        """
         ex, now = self.executor, self.clock.now()
-        report = reconcile(ex.ledger, ex.registry, ex.exchange.positions(), now, ex.pending_intents)
+        positions = ex.exchange.positions()
+        for fill in closes_seen_by_venue(ex.ledger, ex.exchange, positions):
+            log.warning("reconcile: %s was closed outside the engine at %s (the account's trades)",
+                        fill.symbol, fill.price)  # fmt: skip
+            ex.apply_fill(fill)
+        report = reconcile(ex.ledger, ex.registry, positions, now, ex.pending_intents)
         for pos, levels in report.ended:
             self.journal.external_close(pos, levels, now, ex.book.mark(pos.symbol))
         return report

@@ -140,3 +140,27 @@ def make_fill(
         req.client_order_id, req.symbol, req.side, qty, price, fee, ts, req.kind,
         req.reduce_only, req.intent_id, req.exit_kind, pnl, req.ref_price, req.tp, req.sl,
     )  # fmt: skip
+
+
+def closing_trades(
+    trades: Sequence[Mapping[str, Any]], side: Side, qty: float, since_ms: float, market: Market
+) -> list[Mapping[str, Any]] | None:
+    """The newest trades on ``side``'s closing side since ``since_ms`` that sum to ``qty`` (base
+    units): how a position the engine saw disappear was closed. None when they do not account
+    for exactly that size (too few, or the last one overshoots: a flip, or trades of another
+    position), so no price is guessed.
+    """
+    closing = "sell" if side is Side.LONG else "buy"
+    size, total = contract_size(market), 0.0
+    picked: list[Mapping[str, Any]] = []
+    newest_first = sorted(trades, key=lambda t: float(t.get("timestamp") or 0.0), reverse=True)
+    for trade in newest_first:
+        if trade.get("side") != closing or float(trade.get("timestamp") or 0.0) < since_ms:
+            continue
+        picked.append(trade)
+        total += float(trade["amount"]) * size
+        if total >= qty * (1 - 1e-9):
+            break
+    if not picked or abs(total - qty) > qty * 1e-9:
+        return None
+    return picked[::-1]

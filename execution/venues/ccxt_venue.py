@@ -19,7 +19,17 @@ from execution.clock import Clock
 from execution.config import EngineConfig
 from execution.perps.funding import FundingPayment
 from execution.perps.margin import PositionRisk
-from execution.types import Bar, ExchangePosition, Fill, MarketRules, OrderAck, OrderRequest
+from execution.types import (
+    Bar,
+    ExchangePosition,
+    ExitKind,
+    Fill,
+    MarketRules,
+    OrderAck,
+    OrderKind,
+    OrderRequest,
+    Side,
+)
 from execution.venues.base import (
     AuthenticationFailed,
     ExchangeError,
@@ -45,7 +55,9 @@ from execution.venues.ccxt_margin import FundingReader, risk_from_ccxt, set_marg
 from execution.venues.ccxt_orders import MAX_UNSURE_LOOKUPS, TrackedOrder, next_fill, trades_query
 from execution.venues.ccxt_parse import (
     bars_from_ohlcv,
+    closing_trades,
     contract_size,
+    fill_from_trades,
     find_swap_market,
     max_leverage_by_symbol,
     position_from_ccxt,
@@ -309,6 +321,19 @@ class CcxtExchange:
         return next_fill(order, trades, market, self._clock.now())
 
     # --- account and market data --------------------------------------------------------------
+
+    def closing_fill(self, symbol: str, side: Side, qty: float, since: float) -> Fill | None:
+        """The fill that closed a position the engine saw disappear, from the account's trades
+        since ``since`` (None when they do not show it whole: its exit stays unseen)."""
+        m = self._market(symbol)
+        trades = self._call(self._client.fetch_my_trades, m["symbol"], int(since * 1e3))
+        picked = closing_trades(trades, side, qty, since * 1e3, m)
+        if picked is None:
+            return None
+        orders = "+".join(sorted({str(t.get("order")) for t in picked}))
+        req = OrderRequest(f"venue:{orders}", symbol, "sell" if side is Side.LONG else "buy", qty,
+                           OrderKind.EXIT, reduce_only=True, exit_kind=ExitKind.EXTERNAL)  # fmt: skip
+        return fill_from_trades(req, picked, m)
 
     def positions(self) -> dict[str, ExchangePosition]:
         """Return open positions by our symbol (one-way mode: one net position per symbol)."""
