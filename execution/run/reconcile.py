@@ -4,7 +4,9 @@ The exchange is the truth about what is held. Positions the ledger does not know
 and flagged; one that an entry the engine still waits for explains (same symbol and side: the
 send timed out after the exchange took it, or the engine was stopped before it saw the fill)
 gets that entry's TP/SL, any other none (the under-water canary sees it). Ledger positions gone
-from the exchange are closed with reason external_close; quantity drift is corrected and logged.
+from the exchange are closed with reason external_close: at the price of the account's trades
+that closed them where the venue shows them whole (:func:`closes_seen_by_venue`, applied as
+fills first), else with their exit unseen; quantity drift is corrected and logged.
 """
 
 from __future__ import annotations
