@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from ccxt_canned import SERVER_MS, TAKER_FEE
 from streamlit.testing.v1 import AppTest
-from test_live_restart_protection import _clock, _fake, _signal, _start
+from test_live_restart_protection import _signalled, _start
 
 from execution.cli import main
 from execution.store import read_closed_trades, read_external_closes
@@ -29,10 +29,7 @@ APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
 
 def _held_then_killed(state: Path) -> tuple[object, object, dict[str, float]]:
     """A live engine that went long BTCUSDT, then was killed (no final publish)."""
-    fake, clock = _fake(), _clock()
-    loop, runner = _start(state, fake, clock)
-    loop.warm_up()
-    _signal(fake, clock)
+    fake, clock, loop, runner = _signalled(state)
     loop.once()
     pos = runner.executor.ledger.positions["BTCUSDT"]
     level = runner.executor.registry.get("BTCUSDT")
@@ -94,10 +91,7 @@ def test_the_dashboard_names_a_position_closed_outside_the_engine(
 def test_a_position_closed_on_the_exchange_while_running_is_journaled_by_the_reconcile(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    fake, clock = _fake(), _clock()
-    loop, runner = _start(tmp_path, fake, clock)
-    loop.warm_up()
-    _signal(fake, clock)
+    fake, clock, loop, runner = _signalled(tmp_path)
     loop.once()
     assert "BTCUSDT" in runner.executor.ledger.positions
     del fake.positions["BTCUSDT"]  # liquidated, or closed by hand, between two loops

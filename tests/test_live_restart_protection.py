@@ -46,6 +46,15 @@ def _signal(fake: CannedBinance, clock: ReplayClock) -> None:
     clock.set((last_t + 6 * 60_000) / 1000 + 1)
 
 
+def _signalled(state: Path) -> tuple[CannedBinance, ReplayClock, LiveLoop, EngineRunner]:
+    """A live runner over ``state``, warmed up, whose next loop goes long BTCUSDT."""
+    fake, clock = _fake(), _clock()
+    loop, runner = _start(state, fake, clock)
+    loop.warm_up()
+    _signal(fake, clock)
+    return fake, clock, loop, runner
+
+
 def _clock() -> ReplayClock:
     """The canned exchange's time (its bars are from 2023): a wall clock would age every intent
     past the hour after which a pending entry is given up."""
@@ -63,10 +72,7 @@ def test_an_entry_accepted_behind_a_timeout_and_filled_before_a_kill_is_protecte
     """The send times out after the exchange accepted (and filled) it, and the lookups do not
     see it yet: the engine keeps the intent pending and commits it. Killed there, the restart
     finds a position it did not know: its levels are the pending intent's, not none."""
-    fake, clock = _fake(), _clock()
-    loop, runner = _start(tmp_path, fake, clock)
-    loop.warm_up()
-    _signal(fake, clock)
+    fake, clock, loop, runner = _signalled(tmp_path)
     retries = runner.cfg.exchange.max_retries
     fake.fail(*ENTRY, "timeout_after_accept", *["timeout"] * retries)  # every resend times out
     fake.hidden_orders = 50  # every lookup of this process misses it
@@ -94,10 +100,7 @@ def test_an_entry_the_venue_stopped_looking_for_is_protected_when_reconcile_find
 ) -> None:
     """No restart: the send timed out after accept and every lookup missed until the venue gave
     the order up; the periodic reconcile then finds the position, with the entry's TP/SL."""
-    fake, clock = _fake(), _clock()
-    loop, runner = _start(tmp_path, fake, clock)
-    loop.warm_up()
-    _signal(fake, clock)
+    fake, clock, loop, runner = _signalled(tmp_path)
     fake.fail(*ENTRY, "timeout_after_accept", *["timeout"] * runner.cfg.exchange.max_retries)
     fake.hidden_orders = 1_000
     try:
@@ -116,10 +119,7 @@ def test_an_entry_filled_and_killed_before_the_loops_commit_is_protected_on_rest
 ) -> None:
     """SIGKILL after the exchange filled the entry and before the loop committed: the memory
     never saw this loop, yet the restart finds the position and protects it."""
-    fake, clock = _fake(), _clock()
-    loop, runner = _start(tmp_path, fake, clock)
-    loop.warm_up()
-    _signal(fake, clock)
+    fake, clock, loop, runner = _signalled(tmp_path)
     ex = runner.executor
     ex.step_live(loop.exchange.marks(ex.symbols), loop.new_bars())  # once() up to its commit
     assert "BTCUSDT" in fake.positions and _protected(runner, "BTCUSDT")
@@ -140,10 +140,7 @@ def test_an_entry_filled_and_killed_before_the_loops_commit_is_protected_on_rest
 def test_a_position_closed_on_the_exchange_while_down_is_closed_with_its_levels_on_restart(
     tmp_path: Path,
 ) -> None:
-    fake, clock = _fake(), _clock()
-    loop, runner = _start(tmp_path, fake, clock)
-    loop.warm_up()
-    _signal(fake, clock)
+    fake, clock, loop, runner = _signalled(tmp_path)
     loop.once()
     assert _protected(runner, "BTCUSDT")
     runner.close()
