@@ -20,8 +20,10 @@ from streamlit.testing.v1 import AppTest
 from test_live_restart_protection import _signalled, _start
 
 from execution.cli import main
+from execution.position_ledger import PositionLedger
+from execution.run.reconcile import closes_seen_by_venue
 from execution.store import read_closed_trades, read_external_closes
-from execution.types import Side
+from execution.types import ExchangePosition, Side
 from execution.venues.ccxt_parse import closing_trades
 
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
@@ -160,3 +162,25 @@ def test_the_trades_that_closed_a_position_account_for_its_whole_size_or_none_is
 ) -> None:
     found = closing_trades(trades, Side.LONG, 1.0, 0.0, {"contractSize": 1.0})
     assert (None if found is None else len(found)) == picked
+
+
+class _AskedVenue:
+    """A venue that records what reconcile asks of its trades (and shows none)."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, Side, float, float]] = []
+
+    def closing_fill(self, symbol: str, side: Side, qty: float, since: float) -> None:
+        self.asked.append((symbol, side, qty, since))
+
+
+def test_a_close_is_looked_for_only_in_trades_after_every_fill_the_engine_applied() -> None:
+    """An earlier trade (the engine's own partial exit) must never be taken for the close."""
+    ledger = PositionLedger()
+    ledger.adopt("BTCUSDT", Side.LONG, 0.5, 60_000.0, 100.0)
+    ledger.adopt("ETHUSDT", Side.SHORT, 2.0, 3_000.0, 900.0)
+    ledger.last_fill_ts = 500.0
+    venue = _AskedVenue()
+    held = {"ETHUSDT": ExchangePosition("ETHUSDT", Side.SHORT, 2.0, 3_000.0)}
+    assert closes_seen_by_venue(ledger, venue, held) == []
+    assert venue.asked == [("BTCUSDT", Side.LONG, 0.5, 500.0)], "only the vanished one, since 500"

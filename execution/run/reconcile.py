@@ -105,13 +105,16 @@ def closes_seen_by_venue(
     stay for :func:`reconcile` to close as external_close, their exit unseen."""
     if not isinstance(exchange, ShowsClosingTrades):
         return []
+    # Only trades after every fill the engine applied: an earlier one (its own partial exit)
+    # must not be taken for the close. A close seen that late stays unseen, never mispriced.
+    since = max(ledger.last_fill_ts or 0.0, 0.0)
     fills = []
     for symbol, pos in ledger.positions.items():
         held = exchange_positions.get(symbol)
         if held is not None and held.qty > 0:
             continue
         try:
-            fill = exchange.closing_fill(symbol, pos.side, pos.qty, pos.entry_ts)
+            fill = exchange.closing_fill(symbol, pos.side, pos.qty, max(pos.entry_ts, since))
         except ExchangeError as err:
             log.warning("reconcile: %s: the trades that closed it are unreadable: %s", symbol, err)
             continue

@@ -64,6 +64,10 @@ from execution.venues.ccxt_parse import (
     rules_from_market,
 )
 
+# How far back the account's trades are asked for: Binance answers at most seven days from the
+# start time it is given, so an older start would return a week that misses the newest trades.
+TRADES_WINDOW_S = 6 * 86_400.0
+
 __all__ = [
     "DEFAULT_EXCHANGE_ID",
     "ERROR_KINDS",
@@ -326,6 +330,7 @@ class CcxtExchange:
         """The fill that closed a position the engine saw disappear, from the account's trades
         since ``since`` (None when they do not show it whole: its exit stays unseen)."""
         m = self._market(symbol)
+        since = max(since, self._clock.now() - TRADES_WINDOW_S)
         trades = self._call(self._client.fetch_my_trades, m["symbol"], int(since * 1e3))
         picked = closing_trades(trades, side, qty, since * 1e3, m)
         if picked is None:
