@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 from ccxt_canned import SERVER_MS, TAKER_FEE
+from hypothesis import given
+from hypothesis import strategies as st
 from streamlit.testing.v1 import AppTest
 from test_live_restart_protection import _signalled, _start
 
@@ -184,3 +186,30 @@ def test_a_close_is_looked_for_only_in_trades_after_every_fill_the_engine_applie
     held = {"ETHUSDT": ExchangePosition("ETHUSDT", Side.SHORT, 2.0, 3_000.0)}
     assert closes_seen_by_venue(ledger, venue, held) == []
     assert venue.asked == [("BTCUSDT", Side.LONG, 0.5, 500.0)], "only the vanished one, since 500"
+
+
+_SIDES = st.sampled_from(["buy", "sell"])
+_TRADES = st.lists(
+    st.tuples(_SIDES, st.sampled_from([0.25, 0.5, 1.0, 1.5]), st.integers(-10, 50)), max_size=8
+)
+
+
+@given(trades=_TRADES, qty=st.sampled_from([0.5, 1.0, 2.0]), side=st.sampled_from(list(Side)))
+def test_the_trades_taken_for_a_close_are_the_newest_on_its_side_and_sum_to_its_size(
+    trades: list[tuple[str, float, int]], qty: float, side: Side
+) -> None:
+    rows = [_trade(s, amount, ms) for s, amount, ms in trades]
+    found = closing_trades(rows, side, qty, 0.0, {"contractSize": 1.0})
+    closing = "sell" if side is Side.LONG else "buy"
+    eligible = sorted(
+        (r for r in rows if r["side"] == closing and float(r["timestamp"]) >= 0),  # type: ignore[arg-type]
+        key=lambda r: float(r["timestamp"]),  # type: ignore[arg-type]
+    )
+    if found is None:  # no run of the newest eligible trades sums to exactly the size
+        sums = [sum(float(r["amount"]) for r in eligible[-k:]) for k in range(1, len(eligible) + 1)]  # type: ignore[arg-type]
+        assert all(abs(total - qty) > 1e-9 for total in sums)
+        return
+    assert all(r["side"] == closing and float(r["timestamp"]) >= 0 for r in found)  # type: ignore[arg-type]
+    assert sum(float(r["amount"]) for r in found) == pytest.approx(qty)  # type: ignore[arg-type]
+    newest = {id(r) for r in eligible[len(eligible) - len(found) :]}
+    assert {id(r) for r in found} == newest, "the newest eligible trades, none skipped"

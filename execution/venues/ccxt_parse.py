@@ -153,7 +153,8 @@ def closing_trades(
     closing = "sell" if side is Side.LONG else "buy"
     size, total = contract_size(market), 0.0
     picked: list[Mapping[str, Any]] = []
-    newest_first = sorted(trades, key=lambda t: float(t.get("timestamp") or 0.0), reverse=True)
+    # Venues list trades oldest first: of two in the same millisecond the later one is newer.
+    newest_first = sorted(trades, key=lambda t: float(t.get("timestamp") or 0.0))[::-1]
     for trade in newest_first:
         if trade.get("side") != closing or float(trade.get("timestamp") or 0.0) < since_ms:
             continue
