@@ -113,8 +113,8 @@ def _refuse_a_half_moved_memory(state_dir: Path) -> None:
         raise RunRefused(
             f"{interrupted[0]}: an interrupted --fresh left the memory half moved into this "
             "folder. Nothing was changed. Run the same command with --fresh to finish the move "
-            "(nothing is lost) and start over, or move that folder's files back into "
-            f"{state_dir} by hand to resume that memory"
+            "(nothing is lost) and start over; or, to resume that memory, move that folder's "
+            f"files back into {state_dir} and remove the emptied folder"
         )
 
 
