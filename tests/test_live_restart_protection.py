@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +25,7 @@ from execution.clock import ReplayClock
 from execution.run.live import LiveLoop
 from execution.run.runner import EngineRunner, RunOptions
 from execution.state_v7 import TP_SL_REGISTRY_FILE
-from execution.store import DB_FILE
+from execution.store import DB_FILE, read_memory
 from execution.venues.ccxt_orders import MAX_UNSURE_LOOKUPS
 from execution.venues.ccxt_venue import CcxtExchange
 
@@ -58,10 +62,6 @@ def _accounting() -> dict[str, Any]:
     """The published accounting identity (what the doctor and the dashboard show)."""
     accounting: dict[str, Any] = diag.get_diagnostics().snapshot().accounting
     return accounting
-
-
-class Killed(BaseException):
-    """The process dies here: nothing after it runs (a BaseException, as no stage catches)."""
 
 
 def _protected(runner: EngineRunner, symbol: str) -> bool:
@@ -158,34 +158,50 @@ def test_an_entry_filled_and_killed_before_the_loops_commit_is_protected_on_rest
         again.close()
 
 
+# A live engine that commits before its first entry and is SIGKILLed right then (the exchange
+# never gets the order): the canned Binance lives in this process, so the kill is a real one.
+_KILLED_BEFORE_SEND = """
+import os, signal, sys
+from pathlib import Path
+from test_live_loop import _fake
+from test_live_restart_protection import _clock, _signal, _start
+fake, clock = _fake(), _clock()
+loop, runner = _start(Path(sys.argv[1]), fake, clock)
+loop.warm_up()
+_signal(fake, clock)
+commit = runner.executor.before_entry
+def commit_then_die(*args):
+    commit(*args)
+    os.kill(os.getpid(), signal.SIGKILL)
+runner.executor.before_entry = commit_then_die
+loop.once()
+"""
+
+
 def test_an_entry_killed_after_its_pre_send_commit_counts_as_lost_at_restart(
     tmp_path: Path,
 ) -> None:
     """SIGKILL just after the commit that precedes the send: the memory holds the entry in
     flight, the exchange never got it. The restart resolves it as a failed order, named."""
-    fake, clock = _fake(), _clock()
-    loop, runner = _start(tmp_path, fake, clock)
-    loop.warm_up()
-    _signal(fake, clock)
-    commit_before_entry = runner.executor.before_entry
-    assert commit_before_entry is not None
+    tests = Path(__file__).parent
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join((str(tests.parent), str(tests))))
+    out = subprocess.run(
+        [sys.executable, "-c", _KILLED_BEFORE_SEND, str(tmp_path)], env=env,
+        cwd=tests.parent, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert out.returncode == -signal.SIGKILL, out.stderr[-2000:]
+    memory = read_memory(tmp_path)  # the pre-send commit: the entry pending and in flight
+    assert memory is not None and memory.diagnostics["in_flight"] == 1
+    assert len(memory.pending_intents) == 1
 
-    def commit_then_die(*args: Any) -> None:
-        commit_before_entry(*args)
-        raise Killed
-
-    runner.executor.before_entry = commit_then_die
-    with pytest.raises(Killed):
-        loop.once()
-    assert _accounting()["in_flight"] == 1 and not fake.positions
-    runner.close()
-
+    fake, clock = _fake(), _clock()  # the exchange as the kill left it: no order, no position
     loop, again = _start(tmp_path, fake, clock)
     try:
         accounting = _accounting()
         assert accounting["in_flight"] == 0, "an entry shown in flight for ever"
         assert accounting["order_failures_by_error"] == {"lost_at_restart": 1}
         assert accounting["entry_orders"] == 0 and accounting["identity_ok"]
+        assert accounting["total_signals"] == 1
         loop.once()  # and the published view says the same
         published = json.loads((tmp_path / "intel.json").read_text())
         assert published["runtime_diagnostics"]["accounting"]["in_flight"] == 0
