@@ -24,7 +24,7 @@ from execution.venues.base import Exchange, ExchangeError
 
 log = logging.getLogger(__name__)
 
-LOST_AT_RESTART = "lost_at_restart"  # the order failure category of an entry nobody saw sent
+LOST_AT_RESTART = "lost_at_restart"  # one of order_router.ERROR_CATEGORIES
 
 
 def settle_in_flight(
