@@ -102,9 +102,9 @@ class Executor:
         self.limits = RiskLimits(cfg.risk, tiers, rules)
         self.rules = rules
         self.router = OrderRouter(exchange, max_retries=cfg.exchange.max_retries)
-        # Called just before an entry is sent, its intent pending: a live runner commits there,
-        # so a restart after a kill knows the TP/SL of an entry filled before the loop's commit.
-        self.before_entry: Callable[[], object] | None = None
+        # Called with the entry's intent just before it is sent (pending): a live runner commits
+        # there, so a restart after a kill knows its TP/SL and that it was in flight.
+        self.before_entry: Callable[[Intent], object] | None = None
         # Symbols whose bars never reach the screener: their positions only run to their exits.
         self._exit_only = frozenset(i for i, s in enumerate(cfg.universe) if s.exit_only)
         ep = cfg.diagnostics.exit_pipeline
@@ -373,7 +373,7 @@ class Executor:
         )
         self.pending_intents[intent.intent_id] = intent
         if self.before_entry is not None:
-            self.before_entry()
+            self.before_entry(intent)
         result = self._submit(req)
         if result.placed:
             self.apply_fills()  # live venues fill market orders at once

@@ -33,6 +33,7 @@ ERROR_CATEGORIES = (
     "invalid_order",
     "duplicate",
     "error",
+    "lost_at_restart",  # counted by a restart, not here (execution/run/in_flight.py)
 )
 # Substrings of rejection messages (ours and the venues') mapped to a bounded metric label.
 _REJECTION_KEYWORDS: tuple[tuple[str, str], ...] = (

@@ -6,20 +6,26 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from ccxt_canned import SERVER_MS, CannedBinance, canned_client
 from test_live_loop import ENV, _args, _config, _fake
 
 from doctor.sync import sync_registry
+from execution import diagnostics_metrics as diag
 from execution.cli import main
 from execution.cli.live import run_live
 from execution.clock import ReplayClock
 from execution.run.live import LiveLoop
 from execution.run.runner import EngineRunner, RunOptions
 from execution.state_v7 import TP_SL_REGISTRY_FILE
-from execution.store import DB_FILE
+from execution.store import DB_FILE, read_memory
 from execution.venues.ccxt_orders import MAX_UNSURE_LOOKUPS
 from execution.venues.ccxt_venue import CcxtExchange
 
@@ -61,6 +67,12 @@ def _clock() -> ReplayClock:
     return ReplayClock(SERVER_MS / 1000)
 
 
+def _accounting() -> dict[str, Any]:
+    """The published accounting identity (what the doctor and the dashboard show)."""
+    accounting: dict[str, Any] = diag.get_diagnostics().snapshot().accounting
+    return accounting
+
+
 def _protected(runner: EngineRunner, symbol: str) -> bool:
     level = runner.executor.registry.get(symbol)
     return level is not None and math.isfinite(level.tp_price) and math.isfinite(level.sl_price)
@@ -91,6 +103,10 @@ def test_an_entry_accepted_behind_a_timeout_and_filled_before_a_kill_is_protecte
         assert level is not None
         assert (level.tp_price, level.sl_price) == (intent.tp + shift, intent.sl + shift)
         assert not again.executor.pending_intents, "the intent is used up"
+        accounting = _accounting()  # its outcome was counted before the kill: not again
+        assert accounting["order_failures_by_error"] == {"transient": 1}
+        assert (accounting["entry_orders"], accounting["in_flight"]) == (0, 0)
+        assert accounting["identity_ok"]
     finally:
         again.close()
 
@@ -133,6 +149,62 @@ def test_an_entry_filled_and_killed_before_the_loops_commit_is_protected_on_rest
         level = again.executor.registry.get("BTCUSDT")
         assert level is not None and expected is not None
         assert (level.tp_price, level.sl_price) == (expected.tp_price, expected.sl_price)
+        # The memory is the pre-send commit's (the entry in flight); the exchange's position is
+        # that entry's order: it counts as placed, and nothing stays in flight for ever.
+        accounting = _accounting()
+        assert (accounting["entry_orders"], accounting["in_flight"]) == (1, 0)
+        assert accounting["identity_ok"] and accounting["total_signals"] == 1
+    finally:
+        again.close()
+
+
+# A live engine that commits before its first entry and is SIGKILLed right then (the exchange
+# never gets the order): the canned Binance lives in this process, so the kill is a real one.
+_KILLED_BEFORE_SEND = """
+import os, signal, sys
+from pathlib import Path
+from test_live_loop import _fake
+from test_live_restart_protection import _clock, _signal, _start
+fake, clock = _fake(), _clock()
+loop, runner = _start(Path(sys.argv[1]), fake, clock)
+loop.warm_up()
+_signal(fake, clock)
+commit = runner.executor.before_entry
+def commit_then_die(*args):
+    commit(*args)
+    os.kill(os.getpid(), signal.SIGKILL)
+runner.executor.before_entry = commit_then_die
+loop.once()
+"""
+
+
+def test_an_entry_killed_after_its_pre_send_commit_counts_as_lost_at_restart(
+    tmp_path: Path,
+) -> None:
+    """SIGKILL just after the commit that precedes the send: the memory holds the entry in
+    flight, the exchange never got it. The restart resolves it as a failed order, named."""
+    tests = Path(__file__).parent
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join((str(tests.parent), str(tests))))
+    out = subprocess.run(
+        [sys.executable, "-c", _KILLED_BEFORE_SEND, str(tmp_path)], env=env,
+        cwd=tests.parent, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert out.returncode == -signal.SIGKILL, out.stderr[-2000:]
+    memory = read_memory(tmp_path)  # the pre-send commit: the entry pending and in flight
+    assert memory is not None and memory.diagnostics["in_flight"] == 1
+    assert len(memory.pending_intents) == 1
+
+    fake, clock = _fake(), _clock()  # the exchange as the kill left it: no order, no position
+    loop, again = _start(tmp_path, fake, clock)
+    try:
+        accounting = _accounting()
+        assert accounting["in_flight"] == 0, "an entry shown in flight for ever"
+        assert accounting["order_failures_by_error"] == {"lost_at_restart": 1}
+        assert accounting["entry_orders"] == 0 and accounting["identity_ok"]
+        assert accounting["total_signals"] == 1
+        loop.once()  # and the published view says the same
+        published = json.loads((tmp_path / "intel.json").read_text())
+        assert published["runtime_diagnostics"]["accounting"]["in_flight"] == 0
     finally:
         again.close()
 

@@ -215,6 +215,7 @@ class RestoredRun:
     diagnostics: dict[str, Any]
     held_outside_universe: tuple[str, ...]
     symbols: tuple[str, ...] = ()  # the universe the memory was committed over (old: unknown)
+    entry_in_flight: str | None = None  # the intent a live pre-send commit was made for
 
 
 def capture_memory(runner: EngineRunner, now: float) -> dict[str, Any]:
@@ -230,6 +231,7 @@ def capture_memory(runner: EngineRunner, now: float) -> dict[str, Any]:
             "completed": runner.completed,
             "last_ts": now,
             "symbols": list(symbols),
+            "entry_in_flight": runner.entry_in_flight,
         },
         "ledger": ex.ledger.to_dict(now),
         "registry": ex.registry.to_dict(now),
@@ -283,7 +285,12 @@ def restore_memory(
         diagnostics=diagnostics,
         held_outside_universe=outside,
         symbols=_saved_symbols(progress.get("symbols")),
+        entry_in_flight=_entry_in_flight(progress.get("entry_in_flight")),
     )
+
+
+def _entry_in_flight(raw: object) -> str | None:
+    return None if raw is None else memory.text("progress", "entry_in_flight", raw)
 
 
 def _saved_symbols(raw: object) -> tuple[str, ...]:

@@ -29,11 +29,13 @@ _REL_TOL = 1e-9
 @dataclass(slots=True)
 class ReconcileReport:
     """The symbols one reconcile adopted (``protected``: with a pending entry's TP/SL), closed as
-    external_close, or corrected in quantity; ``ended`` holds each closed position as the ledger
-    had it and its TP/SL, for the journal."""
+    external_close, or corrected in quantity; ``explained``: the ids of the pending entries an
+    adopted position was taken for (the exchange had their orders); ``ended`` holds each closed
+    position as the ledger had it and its TP/SL, for the journal."""
 
     adopted: list[str] = field(default_factory=list)
     protected: list[str] = field(default_factory=list)
+    explained: list[str] = field(default_factory=list)
     closed_external: list[str] = field(default_factory=list)
     qty_corrected: list[str] = field(default_factory=list)
     ended: list[tuple[LedgerPosition, TpSlEntry | None]] = field(default_factory=list, repr=False)
@@ -69,8 +71,8 @@ def reconcile(
             log.warning(
                 "reconcile: adopted %s %s %s from the exchange", symbol, held.side, held.qty
             )
-            if pending and _protect_from_pending(registry, pending, held, now):
-                report.protected.append(symbol)
+            if pending:
+                _protect_from_pending(registry, pending, held, now, report)
         elif abs(known.qty - held.qty) > _REL_TOL * max(known.qty, held.qty):
             log.warning("reconcile: %s qty %s -> %s (exchange)", symbol, known.qty, held.qty)
             known.qty = held.qty
@@ -119,27 +121,30 @@ def closes_seen_by_venue(
             log.warning("reconcile: %s: the trades that closed it are unreadable: %s", symbol, err)
             continue
         if fill is not None:
+            log.warning("reconcile: %s was closed outside the engine at %s (the account's trades)",
+                        symbol, fill.price)  # fmt: skip
             fills.append(fill)
     return fills
 
 
 def _protect_from_pending(
     registry: TpSlRegistry, pending: MutableMapping[str, Intent], held: ExchangePosition,
-    now: float,
-) -> bool:  # fmt: skip
+    now: float, report: ReconcileReport,
+) -> None:  # fmt: skip
     """Register the TP/SL of the latest pending entry on ``held``'s symbol and side, moved by
-    the exchange's entry price as a fill's would be; return whether one was registered."""
+    the exchange's entry price as a fill's would be; note it in ``report``."""
     mine = [
         (i.ts, k) for k, i in pending.items() if i.symbol == held.symbol and i.side is held.side
     ]
     if not mine:
-        return False
+        return
     intent = pending.pop(max(mine)[1])
+    report.explained.append(intent.intent_id)
     shift = held.entry_price - intent.ref_price if held.entry_price > 0 else 0.0
     tp, sl = intent.tp + shift, intent.sl + shift
     if tp <= 0 or sl <= 0:
-        return False
+        return
     registry.register(TpSlEntry(held.symbol, held.side, tp, sl, now))
+    report.protected.append(held.symbol)
     log.warning("reconcile: %s takes the TP/SL of its pending entry %s (tp %s, sl %s)",
                 held.symbol, intent.intent_id, tp, sl)  # fmt: skip
-    return True

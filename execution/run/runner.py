@@ -34,6 +34,7 @@ from execution.run.driver import (
     paced_loops,
     replay_loops,
 )
+from execution.run.in_flight import settle_in_flight
 from execution.run.journal import EngineJournal
 from execution.run.memory import (
     RestoredRun,
@@ -63,7 +64,7 @@ from execution.store import (
     StoreError,
     db_path,
 )
-from execution.types import RejectCounts
+from execution.types import Intent, RejectCounts
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +135,7 @@ class EngineRunner:
         self.persist_failures = 0
         self.moved_aside: Path | None = None
         self.last_risk: dict[str, Any] = {}  # the last published risk snapshot (for /metrics)
+        self.entry_in_flight: str | None = None  # the intent id a pre-send commit stores
         self.lock = take_state_dir(self.state_dir)
         try:
             self._start(exchange_factory, strategy)
@@ -163,7 +165,7 @@ class EngineRunner:
             journal=self.journal,
         )  # fmt: skip
         if self.opts.mode == "live":  # a paper venue is rewound with the memory: no need
-            self.executor.before_entry = self.commit
+            self.executor.before_entry = self.commit_before_entry
         self.resumed = restored is not None
         self.bars_done = restored.bars_processed if restored else 0
         self.saved_symbols = restored.symbols if restored else ()
@@ -172,7 +174,11 @@ class EngineRunner:
             for symbol in restored.held_outside_universe:
                 log.warning("%s holds a position but left the universe: its exits are managed",
                             symbol)  # fmt: skip
+        ex = self.executor
+        sent = ex.pending_intents.get(restored.entry_in_flight or "") if restored else None
         report = self.reconcile_venue()
+        if restored is not None:
+            settle_in_flight(restored.diagnostics, sent, report, exchange)
         if self.resumed or report.changed:
             log.info("resumed at bar %d (%s)", self.bars_done, report)
         self._open_store(restored)
@@ -185,8 +191,6 @@ class EngineRunner:
         ex, now = self.executor, self.clock.now()
         positions = ex.exchange.positions()
         for fill in closes_seen_by_venue(ex.ledger, ex.exchange, positions):
-            log.warning("reconcile: %s was closed outside the engine at %s (the account's trades)",
-                        fill.symbol, fill.price)  # fmt: skip
             ex.apply_fill(fill)
         report = reconcile(ex.ledger, ex.registry, positions, now, ex.pending_intents)
         for pos, levels in report.ended:
@@ -333,6 +337,15 @@ class EngineRunner:
             self.persist_error = None
             self.executor.book.halted_by_file = self._halted()
         return True
+
+    def commit_before_entry(self, intent: Intent) -> bool:
+        """Commit with ``intent`` stored as the entry in flight (live, just before its send):
+        a restart after a kill before its outcome settles it (execution/run/in_flight.py)."""
+        self.entry_in_flight = intent.intent_id
+        try:
+            return self.commit()
+        finally:
+            self.entry_in_flight = None
 
     def publish(self, running: bool = True) -> None:
         """Write the JSON views for dashboard and doctor, then commit (a replay commits here).

@@ -22,6 +22,7 @@ from execution.store import (
     PersistError,
     StoreError,
     db_path,
+    interrupted_backups,
     move_memory_aside,
     read_memory,
 )
@@ -71,6 +72,7 @@ def memory_to_resume(
     into, if it was; RunRefused when the memory cannot be used as asked."""
     if fresh:
         return None, _move_aside(state_dir, lock, "--fresh")
+    _refuse_a_half_moved_memory(state_dir)
     try:
         memory = read_memory(state_dir, lock_held=True)
     except NoStore:
@@ -103,11 +105,29 @@ def _refuse(state_dir: Path, problem: str | None) -> None:
         )
 
 
+def _refuse_a_half_moved_memory(state_dir: Path) -> None:
+    """RunRefused when a --fresh was cut while moving the memory aside: what is left in the
+    state dir is part of a memory (engine.db without its WAL, or the other way round)."""
+    interrupted = interrupted_backups(state_dir)
+    if interrupted:
+        raise RunRefused(
+            f"{interrupted[0]}: an interrupted --fresh left the memory half moved into this "
+            "folder. Nothing was changed. Run the same command with --fresh to finish the move "
+            "(nothing is lost) and start over; or, to resume that memory, move that folder's "
+            f"files back into {state_dir} and remove the emptied folder"
+        )
+
+
 def _move_aside(state_dir: Path, lock: EngineLock, why: str) -> Path | None:
     try:
         backup = move_memory_aside(state_dir, lock=lock)
     except PersistError as err:
-        raise RunRefused(f"{err}; nothing was lost (what was moved is in backup-*)") from err
+        raise RunRefused(
+            f"{err}; nothing was lost (what was moved is in backup-*.incomplete: run again with "
+            "--fresh to finish the move)"
+        ) from err
+    except StoreError as err:
+        raise RunRefused(f"{err}. Nothing was moved") from err
     if backup is not None:
         print(f"v7: {why}: its memory was moved to {backup}", file=sys.stderr)
     return backup

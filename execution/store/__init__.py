@@ -8,7 +8,7 @@
 See docs/state_files.md, "The store".
 """
 
-from execution.store.backup import MEMORY_FILES, move_memory_aside
+from execution.store.backup import MEMORY_FILES, interrupted_backups, move_memory_aside
 from execution.store.errors import LockHeld, NoStore, PersistError, StoreError
 from execution.store.files import DB_FILE, LOCK_FILE, db_path
 from execution.store.journal import (
@@ -60,6 +60,7 @@ __all__ = [
     "Store",
     "StoreError",
     "db_path",
+    "interrupted_backups",
     "lock_holder",
     "migrate",
     "move_memory_aside",

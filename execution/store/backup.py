@@ -8,13 +8,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from execution.state_v7 import PAPER_EXCHANGE_FILE, STATE_FILES
-from execution.store.errors import LockHeld, PersistError
+from execution.store.errors import LockHeld, PersistError, StoreError
 from execution.store.files import DB_FILE, LOCK_FILE, SHM_SUFFIX, WAL_SUFFIX
 from execution.store.lock import EngineLock, lock_holder
 
-# The database first: were a kill to separate them, an engine.db-wal left without its
-# database is refused by Store.open, whereas a database left without its WAL would silently
-# lose the commits in it.
+# The database first: should a move be cut between the two (see INCOMPLETE_SUFFIX), the
+# engine.db-wal left behind is refused by Store.open, whereas a database left without its WAL
+# would silently lose the commits in it.
 MEMORY_FILES: tuple[str, ...] = (
     DB_FILE,
     DB_FILE + WAL_SUFFIX,
@@ -24,15 +24,29 @@ MEMORY_FILES: tuple[str, ...] = (
 )
 
 
-def _backup_dir(state_dir: Path, now: float) -> Path:
+# A move in progress happens in ``backup-<UTC>.incomplete/``, renamed to ``backup-<UTC>/`` once
+# every file is in: a backup without the suffix is always whole. A kill part way leaves the
+# suffix, which makes a plain run refuse and the next --fresh finish the move into that folder.
+INCOMPLETE_SUFFIX = ".incomplete"
+
+
+def interrupted_backups(state_dir: str | Path) -> list[Path]:
+    """The backup folders an interrupted --fresh left half filled, oldest first."""
+    found = Path(state_dir).glob("backup-*" + INCOMPLETE_SUFFIX)
+    return sorted(p for p in found if p.is_dir() and not p.is_symlink())
+
+
+def _staging_dir(state_dir: Path, now: float) -> Path:
     stamp = datetime.fromtimestamp(now, tz=UTC).strftime("%Y%m%dT%H%M%SZ")
     for n in range(1000):
-        candidate = state_dir / (f"backup-{stamp}" if n == 0 else f"backup-{stamp}-{n}")
+        name = f"backup-{stamp}" if n == 0 else f"backup-{stamp}-{n}"
+        if os.path.lexists(state_dir / name):
+            continue  # an existing backup is never reused or overwritten
         try:
-            candidate.mkdir()  # exclusive: an existing backup is never reused or overwritten
+            (state_dir / (name + INCOMPLETE_SUFFIX)).mkdir()  # exclusive
         except FileExistsError:
             continue
-        return candidate
+        return state_dir / (name + INCOMPLETE_SUFFIX)
     raise PersistError(state_dir / f"backup-{stamp}", "1000 backups with this timestamp exist")
 
 
@@ -44,16 +58,7 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def move_memory_aside(
-    state_dir: str | Path, *, lock: EngineLock | None = None, now: float | None = None
-) -> Path | None:
-    """Move the store and the JSON state files into ``<state_dir>/backup-<UTC time>/``.
-
-    Returns the backup dir, or None when there was nothing to move (no dir is made). The HALT
-    file and the lock stay. Pass the ``lock`` you hold (the store must be closed); without it,
-    LockHeld is raised when any process holds the state dir's lock.
-    """
-    directory = Path(state_dir)
+def _check_held(directory: Path, lock: EngineLock | None) -> None:
     if lock is not None:
         if not lock.held or lock.path.parent.resolve() != directory.resolve():
             raise ValueError(f"the lock passed is not held on {directory}")
@@ -61,14 +66,56 @@ def move_memory_aside(
         holder = lock_holder(directory)
         if holder is not None:
             raise LockHeld(None if holder < 0 else holder, directory / LOCK_FILE)
-    present = [name for name in MEMORY_FILES if os.path.lexists(directory / name)]
-    if not present:
+
+
+def _interrupted_one(directory: Path, present: list[str]) -> Path | None:
+    """The half-filled backup to finish (None: there is none); StoreError if it cannot be."""
+    interrupted = interrupted_backups(directory)
+    if not interrupted:
         return None
+    if len(interrupted) > 1:
+        names = ", ".join(p.name for p in interrupted)
+        raise StoreError(directory, f"several interrupted --fresh backups ({names}): keep one "
+                                    "(move the others out of the state dir) and run again")  # fmt: skip
+    staging = interrupted[0]
+    clash = [name for name in present if os.path.lexists(staging / name)]
+    if clash:
+        raise StoreError(staging / clash[0], f"also in {directory}: an interrupted --fresh moved "
+                                             "it, and it is back; move one of them away by hand")  # fmt: skip
+    return staging
+
+
+def move_memory_aside(
+    state_dir: str | Path, *, lock: EngineLock | None = None, now: float | None = None
+) -> Path | None:
+    """Move the store and the JSON state files into ``<state_dir>/backup-<UTC time>/``.
+
+    Returns the backup dir, or None when there was nothing to move (no dir is made). The HALT
+    file and the lock stay. A move an earlier call left unfinished (killed, or a failed rename)
+    is finished into its own backup dir. Pass the ``lock`` you hold (the store must be closed);
+    without it, LockHeld is raised when any process holds the state dir's lock. StoreError
+    (nothing moved) when an unfinished move cannot be finished without overwriting a file.
+    """
+    directory = Path(state_dir)
+    _check_held(directory, lock)
+    present = [name for name in MEMORY_FILES if os.path.lexists(directory / name)]
+    staging = _interrupted_one(directory, present)
     try:
-        backup = _backup_dir(directory, time.time() if now is None else now)
+        if staging is None:
+            if not present:
+                return None
+            staging = _staging_dir(directory, time.time() if now is None else now)
+        elif not present and not any(staging.iterdir()):
+            staging.rmdir()  # cut before its first file: an empty folder, nothing was moved
+            return None
         for name in present:
-            os.rename(directory / name, backup / name)
-        _fsync_dir(backup)
+            os.rename(directory / name, staging / name)
+        _fsync_dir(staging)
+        backup = staging.with_name(staging.name.removesuffix(INCOMPLETE_SUFFIX))
+        if os.path.lexists(backup):
+            raise StoreError(backup, f"exists: {staging.name} cannot take its name; rename it "
+                                     "by hand (its files are the memory moved aside)")  # fmt: skip
+        os.rename(staging, backup)
         _fsync_dir(directory)
     except OSError as err:
         raise PersistError(directory, f"moving the memory aside: {err}") from err

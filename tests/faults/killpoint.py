@@ -5,6 +5,9 @@ atomic JSON view - paper account, ledger, registry, positions, risk, intel - the
 commit). ``V7_KILL_MODE=mid`` kills in place of the N-th write (a view's temp file is written
 and synced, the target still the old copy; the commit has not started); ``after`` kills just
 after it. The name of the file is written to stderr first.
+
+``V7_KILL_AFTER_RENAME=name`` instead kills just after the ``os.rename`` of the file ``name``
+(``--fresh`` moving the memory aside one rename at a time).
 """
 
 from __future__ import annotations
@@ -16,7 +19,25 @@ from collections.abc import Callable
 from typing import Any
 
 
+def _kill_after_rename(name: str) -> None:
+    real_rename = os.rename
+
+    def rename(src: Any, dst: Any, *args: Any, **kwargs: Any) -> None:
+        real_rename(src, dst, *args, **kwargs)
+        if os.path.basename(str(src)) == name:
+            os.write(2, f"killpoint: after rename {name}\n".encode())
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    os.rename = rename  # type: ignore[assignment]
+
+
 def main() -> int:
+    after_rename = os.environ.get("V7_KILL_AFTER_RENAME")
+    if after_rename:
+        _kill_after_rename(after_rename)
+        from execution.cli import main as v7
+
+        return v7(sys.argv[1:])
     target = int(os.environ["V7_KILL_AT_REPLACE"])
     mode = os.environ.get("V7_KILL_MODE", "mid")
     seen = 0

@@ -121,3 +121,15 @@ def test_tp_sl_levels_that_would_close_the_position_at_once_are_refused(
     short position): before, the restart closed the position on its first bar."""
     state = _damaged(holding_state, tmp_path, sql)
     _assert_refused(state, f"registry.{HELD}.{named}")
+
+
+def test_an_entry_in_flight_that_is_not_an_intent_id_is_refused_naming_it(
+    holding_state: Path, tmp_path: Path
+) -> None:
+    """The id settles an entry's outcome at a restart: a number there names no entry."""
+    sql = (
+        "UPDATE memory SET data = json_set(data, '$.entry_in_flight', 42) "
+        "WHERE component = 'progress'"
+    )
+    state = _damaged(holding_state, tmp_path, sql)
+    _assert_refused(state, "progress", "entry_in_flight")

@@ -3,6 +3,8 @@ overwritten, the HALT switch stays, and never under a running engine."""
 
 from __future__ import annotations
 
+import errno
+import os
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,10 @@ from execution.state_v7 import PAPER_EXCHANGE_FILE, STATE_FILES
 from execution.store import (
     EngineLock,
     LockHeld,
+    PersistError,
     Store,
+    StoreError,
+    interrupted_backups,
     move_memory_aside,
     read_memory,
 )
@@ -66,3 +71,52 @@ def test_the_memory_of_a_running_engine_is_never_moved(tmp_path: Path) -> None:
             move_memory_aside(tmp_path, lock=EngineLock(tmp_path), now=T0)
     after = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.name not in ("HALT",)}
     assert {k: v for k, v in after.items() if k != "engine.lock"} == before
+
+
+def test_a_move_that_failed_after_the_database_is_finished_into_the_same_backup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second rename fails (an I/O error, say): engine.db is in the backup-to-be, the rest
+    still in the state dir. The next call moves the rest into that same folder, then names it."""
+    before = _full_state_dir(tmp_path)
+    real_rename = os.rename
+    renames: list[str] = []
+
+    def rename_once(src: os.PathLike[str], dst: os.PathLike[str]) -> None:
+        if renames:
+            raise OSError(errno.EIO, "Input/output error")
+        renames.append(Path(src).name)
+        real_rename(src, dst)
+
+    monkeypatch.setattr(os, "rename", rename_once)
+    with pytest.raises(PersistError, match="moving the memory aside"):
+        move_memory_aside(tmp_path, now=T0)
+    monkeypatch.setattr(os, "rename", real_rename)
+    assert renames == ["engine.db"]
+    (half,) = interrupted_backups(tmp_path)
+    assert [p.name for p in half.iterdir()] == ["engine.db"]
+
+    backup = move_memory_aside(tmp_path, now=T0 + 3600)  # later: the first folder's name stays
+    assert backup == tmp_path / "backup-20240101T000000Z"
+    assert {p.name: p.read_bytes() for p in backup.iterdir()} == before
+    assert read_memory(backup) == memory_at(4)
+    assert not interrupted_backups(tmp_path)
+
+
+def test_a_move_cut_before_its_first_file_leaves_no_empty_backup(tmp_path: Path) -> None:
+    (tmp_path / "backup-20240101T000000Z.incomplete").mkdir()
+    assert move_memory_aside(tmp_path, now=T0) is None
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_unfinished_move_is_never_finished_over_a_file_of_the_same_name(
+    tmp_path: Path,
+) -> None:
+    half = tmp_path / "backup-20240101T000000Z.incomplete"
+    half.mkdir()
+    (half / "intel.json").write_text("moved")
+    (tmp_path / "intel.json").write_text("made since")
+    with pytest.raises(StoreError, match="intel.json"):
+        move_memory_aside(tmp_path, now=T0)
+    assert (half / "intel.json").read_text() == "moved"
+    assert (tmp_path / "intel.json").read_text() == "made since"

@@ -1,0 +1,65 @@
+"""Settle, at a restart, the entries the memory shows in flight: their outcome died with a kill.
+
+A live engine commits just before it sends an entry: the intent pending, diagnostics counting it
+in flight (passed risk, no order outcome yet), the intent's id stored as ``entry_in_flight``. A
+kill before the loop's next commit leaves that memory, and nothing after the restart would ever
+count an outcome for it: the accounting identity (signals = vetoes + entry orders + entry
+failures + in flight) would show an entry in flight for ever. The restart counts it from what
+the exchange says, once: an order placed when the exchange holds its position (the reconcile
+adopted one for it) or its order, else a failed order, ``lost_at_restart``. The intent stays
+pending either way (an order the exchange takes late still gets its TP/SL).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from execution import diagnostics_metrics as diag
+from execution.order_router import client_order_id
+from execution.run.reconcile import ReconcileReport
+from execution.types import Intent, OrderKind
+from execution.venues.base import Exchange, ExchangeError
+
+log = logging.getLogger(__name__)
+
+LOST_AT_RESTART = "lost_at_restart"  # one of order_router.ERROR_CATEGORIES
+
+
+def settle_in_flight(
+    diagnostics: Mapping[str, Any], sent: Intent | None, report: ReconcileReport, venue: Exchange
+) -> None:
+    """Count an outcome for every entry the restored ``diagnostics`` hold in flight.
+
+    ``sent``: the pending intent the last commit was made for (None: no pre-send commit, or an
+    older memory), taken before the reconcile, whose ``report`` says which pending entries the
+    exchange's positions explained.
+    """
+    count = int(diagnostics.get("in_flight") or 0)
+    if count <= 0:
+        return
+    if sent is not None:
+        count -= 1
+        if sent.intent_id in report.explained or _venue_has(venue, sent):
+            log.warning("restart: the entry %s on %s was in flight at the stop; the exchange "
+                        "has it: counted as an order placed", sent.intent_id, sent.symbol)  # fmt: skip
+            diag.record_order_placed("entry", sent.symbol)
+        else:
+            log.warning("restart: the entry %s on %s was in flight at the stop and the exchange "
+                        "does not have it: counted as a failed order (%s)", sent.intent_id,
+                        sent.symbol, LOST_AT_RESTART)  # fmt: skip
+            diag.record_order_failed(LOST_AT_RESTART, "entry", sent.symbol)
+    for _ in range(count):  # in flight, but no commit says which entry: nothing can find it
+        log.warning("restart: an entry of unknown id was in flight at the stop: counted as a "
+                    "failed order (%s)", LOST_AT_RESTART)  # fmt: skip
+        diag.record_order_failed(LOST_AT_RESTART, "entry")
+
+
+def _venue_has(venue: Exchange, intent: Intent) -> bool:
+    cid = client_order_id(intent.intent_id, OrderKind.ENTRY, ts=intent.ts)
+    try:
+        return venue.find_order(cid) is not None
+    except ExchangeError as err:  # cannot tell: the reconcile found no position for it
+        log.warning("restart: looking up the entry %s failed: %r", cid, err)
+        return False
