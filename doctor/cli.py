@@ -54,6 +54,7 @@ from execution.clock import to_iso
 from execution.config import ConfigError, load_config
 from execution.state_io import JsonRead
 from execution.state_v7 import INTEL_FILE, read_all_state_files, resolve_state_dir
+from execution.store import interrupted_backups
 
 Check = Callable[[Mapping[str, JsonRead], float, DoctorSettings], Finding]
 
@@ -129,6 +130,23 @@ def no_state_finding(state_dir: Path) -> Finding:
     )
 
 
+def half_moved_finding(state_dir: Path) -> Finding | None:
+    """A --fresh cut while moving the memory aside: the engine refuses to start until it is
+    finished, whatever the state files (left from before) say."""
+    interrupted = interrupted_backups(state_dir)
+    if not interrupted:
+        return None
+    return Finding(
+        "memory",
+        CRITICAL,
+        f"an interrupted --fresh left the memory half moved into {interrupted[0].name}: the "
+        "engine refuses to start",
+        {"folders": [str(p) for p in interrupted]},
+        f"v7 run --fresh --state-dir {state_dir} finishes the move (nothing is lost) and starts "
+        "over; to resume that memory instead, move the folder's files back and remove it",
+    )
+
+
 def diagnose(files: Mapping[str, JsonRead], now: float, cfg: DoctorSettings) -> list[Finding]:
     """Run every check; a check that fails on unexpected data becomes a WARN finding."""
     findings = []
@@ -159,6 +177,9 @@ def run_doctor(
         findings = [no_state_finding(directory)]
     else:
         findings = diagnose(files, now, cfg)
+    half_moved = half_moved_finding(directory)
+    if half_moved is not None:
+        findings.insert(0, half_moved)
     verdict = decide_verdict(files, now, cfg, halt_file=(directory / HALT_FILE).exists())
     # The verdict is the answer; the findings are its evidence: the exit code covers both.
     status = max(worst_status(findings), verdict.severity, key=severity_rank)

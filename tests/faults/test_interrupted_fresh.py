@@ -7,6 +7,7 @@ next `--fresh` completes, and a plain run must refuse, naming it, with the state
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -15,6 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from doctor.cli import run_doctor
 from execution.state_v7 import PAPER_EXCHANGE_FILE, STATE_FILES
 from execution.store import read_memory
 from faults.helpers import REPO, digest, paced
@@ -94,6 +96,13 @@ def test_a_fresh_killed_between_the_database_and_its_wal_is_finished_by_the_next
     (half,) = state.glob("backup-*")
     assert half.name in plain.stderr
     assert _without_lock(state) == before
+    # The doctor says why the engine will not start, whatever the views left from before say.
+    code, text = run_doctor(state, as_json=True, config_path=None)
+    report = json.loads(text)
+    (finding,) = [f for f in report["findings"] if f["check"] == "memory"]
+    assert finding["status"] == "critical" and half.name in finding["summary"], finding
+    assert "v7 run --fresh" in finding["hint"] and code == 2
+    assert _without_lock(state) == before, "the doctor reads, never writes"
 
     # The command the refusal names finishes the move into that same backup.
     again = paced(state, 5, "--fresh")
