@@ -356,14 +356,14 @@ class Executor:
         except Exception as exc:
             self._stage_failed("router", exc)
 
-    def _send_entry(self, intent: Intent) -> None:
+    def entry_request(self, intent: Intent) -> OrderRequest:
+        """The market order an entry intent is sent as (it carries the intent's TP/SL)."""
         step = self.rules[intent.symbol].qty_step
-        qty = round_qty(intent.notional / intent.ref_price, step)
-        req = OrderRequest(
+        return OrderRequest(
             client_order_id=client_order_id(intent.intent_id, OrderKind.ENTRY, ts=intent.ts),
             symbol=intent.symbol,
             side=intent.side.order_side,
-            qty=qty,
+            qty=round_qty(intent.notional / intent.ref_price, step),
             kind=OrderKind.ENTRY,
             intent_id=intent.intent_id,
             ts=intent.ts,
@@ -371,6 +371,9 @@ class Executor:
             tp=intent.tp,
             sl=intent.sl,
         )
+
+    def _send_entry(self, intent: Intent) -> None:
+        req = self.entry_request(intent)
         self.pending_intents[intent.intent_id] = intent
         if self.before_entry is not None:
             self.before_entry(intent)

@@ -25,7 +25,7 @@ from execution.clock import ReplayClock
 from execution.run.live import LiveLoop
 from execution.run.runner import EngineRunner, RunOptions
 from execution.state_v7 import TP_SL_REGISTRY_FILE
-from execution.store import DB_FILE, read_memory
+from execution.store import DB_FILE, read_memory, read_orders
 from execution.venues.ccxt_orders import MAX_UNSURE_LOOKUPS
 from execution.venues.ccxt_venue import CcxtExchange
 
@@ -155,7 +155,12 @@ def test_an_entry_filled_and_killed_before_the_loops_commit_is_protected_on_rest
         assert (accounting["entry_orders"], accounting["in_flight"]) == (1, 0)
         assert accounting["identity_ok"] and accounting["total_signals"] == 1
     finally:
-        again.close()
+        again.finish()
+    # Its order row died with the kill: the restart journals it, as the venue has it.
+    (order,) = read_orders(tmp_path)
+    assert (order["symbol"], order["kind"], order["status"]) == ("BTCUSDT", "entry", "filled")
+    assert order["client_order_id"].startswith("v7e"), "the id the entry was sent under"
+    assert order["sl"] < order["price"] < order["tp"], "a long, with the levels it was sent with"
 
 
 # A live engine that commits before its first entry and is SIGKILLed right then (the exchange

@@ -29,8 +29,9 @@ LOST_AT_RESTART = "lost_at_restart"  # one of order_router.ERROR_CATEGORIES
 
 def settle_in_flight(
     diagnostics: Mapping[str, Any], sent: Intent | None, report: ReconcileReport, venue: Exchange
-) -> None:
-    """Count an outcome for every entry the restored ``diagnostics`` hold in flight.
+) -> tuple[str, str] | None:
+    """Count an outcome for every entry the restored ``diagnostics`` hold in flight; return the
+    status and venue order id of ``sent`` when the exchange has it (for its journal row).
 
     ``sent``: the pending intent the last commit was made for (None: no pre-send commit, or an
     older memory), taken before the reconcile, whose ``report`` says which pending entries the
@@ -38,10 +39,12 @@ def settle_in_flight(
     """
     count = int(diagnostics.get("in_flight") or 0)
     if count <= 0:
-        return
+        return None
+    placed = None
     if sent is not None:
         count -= 1
-        if sent.intent_id in report.explained or _venue_has(venue, sent):
+        placed = ("filled", "") if sent.intent_id in report.explained else _venue_order(venue, sent)
+        if placed is not None:
             log.warning("restart: the entry %s on %s was in flight at the stop; the exchange "
                         "has it: counted as an order placed", sent.intent_id, sent.symbol)  # fmt: skip
             diag.record_order_placed("entry", sent.symbol)
@@ -54,12 +57,14 @@ def settle_in_flight(
         log.warning("restart: an entry of unknown id was in flight at the stop: counted as a "
                     "failed order (%s)", LOST_AT_RESTART)  # fmt: skip
         diag.record_order_failed(LOST_AT_RESTART, "entry")
+    return placed
 
 
-def _venue_has(venue: Exchange, intent: Intent) -> bool:
+def _venue_order(venue: Exchange, intent: Intent) -> tuple[str, str] | None:
     cid = client_order_id(intent.intent_id, OrderKind.ENTRY, ts=intent.ts)
     try:
-        return venue.find_order(cid) is not None
+        ack = venue.find_order(cid)
     except ExchangeError as err:  # cannot tell: the reconcile found no position for it
         log.warning("restart: looking up the entry %s failed: %r", cid, err)
-        return False
+        return None
+    return None if ack is None else (ack.status, ack.exchange_order_id)

@@ -177,8 +177,11 @@ class EngineRunner:
         ex = self.executor
         sent = ex.pending_intents.get(restored.entry_in_flight or "") if restored else None
         report = self.reconcile_venue()
-        if restored is not None:
-            settle_in_flight(restored.diagnostics, sent, report, exchange)
+        placed = (
+            settle_in_flight(restored.diagnostics, sent, report, exchange) if restored else None
+        )
+        if placed is not None and sent is not None:  # its order row died with the kill
+            self.journal.order(ex.entry_request(sent), True, *placed)
         if self.resumed or report.changed:
             log.info("resumed at bar %d (%s)", self.bars_done, report)
         self._open_store(restored)
