@@ -20,6 +20,7 @@ from dashboard import (
 )
 from dashboard.state import DashboardState, load_dashboard_state, refresh_interval
 from dashboard.widgets import guarded
+from execution.store import interrupted_backups
 
 APP_PATH = Path(__file__).resolve().parent / "app.py"
 TITLE = "v7 — why is it (not) trading?"
@@ -58,6 +59,7 @@ def parse_script_args(argv: Sequence[str]) -> ScriptArgs:
 
 def render_page(state: DashboardState) -> None:
     """Draw every panel from one state snapshot; a failing panel never hides the others."""
+    guarded("memory", _half_moved, state)
     guarded("verdict", verdict_panel.render, state)
     overview_panel.render(state)
     guarded("Risk Diagnostics", risk_panel.render, state)
@@ -69,6 +71,15 @@ def render_page(state: DashboardState) -> None:
         guarded("intel", intel_panel.render, state)
     with files_tab:
         guarded("state files", files_panel.render, state)
+
+
+def _half_moved(state: DashboardState) -> None:
+    """An interrupted --fresh: the engine refuses to start, and the views left say nothing."""
+    interrupted = interrupted_backups(state.state_dir)
+    if interrupted:
+        st.error(f"An interrupted `--fresh` left the memory half moved into "
+                 f"`{interrupted[0].name}`: the engine refuses to start. `v7 run --fresh` "
+                 "finishes the move (nothing is lost) and starts over.")  # fmt: skip
 
 
 def run_app(argv: Sequence[str]) -> None:

@@ -257,3 +257,15 @@ def test_the_time_heatmap_covers_the_whole_run_when_the_engine_publishes_its_tim
     assert_clean(at)
     assert any("Every veto since the engine started" in c.value for c in at.caption)
     assert not any("The engine keeps the last" in c.value for c in at.caption)
+
+
+def test_a_state_dir_an_interrupted_fresh_left_half_moved_says_so_first(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The engine refuses to start there, and the views left from before would not say why."""
+    state = build_state_dir(tmp_path / "state", Shape())
+    (state / "backup-20261207T094057Z.incomplete").mkdir()
+    at = run_app(monkeypatch, state)
+    assert_clean(at)
+    first = at.error[0].value
+    assert "backup-20261207T094057Z.incomplete" in first and "v7 run --fresh" in first
