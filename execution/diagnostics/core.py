@@ -116,6 +116,8 @@ class Diagnostics(LivenessRecords):
         lock = self._lock
         lock.acquire()
         try:
+            if self.loop_base is None:
+                self.take_loop_base()
             self.signals += 1
             self.last_signal = t
         finally:
@@ -161,6 +163,8 @@ class Diagnostics(LivenessRecords):
         lock = self._lock
         lock.acquire()
         try:
+            if self.loop_base is None:
+                self.take_loop_base()
             self.vetoes += 1
             by_reason = self.vetoes_by_reason
             by_reason[key] = by_reason.get(key, 0) + 1
@@ -170,7 +174,8 @@ class Diagnostics(LivenessRecords):
             window.what.append((key, *others) if others else key)
             self.heatmap.add(key, symbol, t)
             self.timeline.add(key, t)
-            self.observed[key] = (*observed, symbol, t)
+            value, limit = observed
+            self.observed[key] = (value, limit, symbol, t)
             if others:
                 self.causes.add(key, symbol or PORTFOLIO, others)
         finally:
@@ -187,6 +192,8 @@ class Diagnostics(LivenessRecords):
         lock = self._lock
         lock.acquire()
         try:
+            if self.loop_base is None:
+                self.take_loop_base()
             self.orders += 1
             by_kind = self.orders_by_kind
             by_kind[key] = by_kind.get(key, 0) + 1
@@ -230,6 +237,8 @@ class Diagnostics(LivenessRecords):
         lock = self._lock
         lock.acquire()
         try:
+            if self.loop_base is None:
+                self.take_loop_base()
             self.exit_triggers += 1
             by_kind = self.exit_triggers_by_kind
             by_kind[key] = by_kind.get(key, 0) + 1
@@ -318,6 +327,8 @@ class Diagnostics(LivenessRecords):
         if not self.enabled or values is None:
             return
         with self._lock:
+            if self.loop_base is None:
+                self.take_loop_base()
             for name, counts in values.pop("merge").items():
                 getattr(self, name).update(counts)
             for name, value in values.items():
