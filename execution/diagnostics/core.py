@@ -116,8 +116,6 @@ class Diagnostics(LivenessRecords):
         lock = self._lock
         lock.acquire()
         try:
-            if self.loop_base is None:
-                self.take_loop_base()
             self.signals += 1
             self.last_signal = t
         finally:
@@ -163,8 +161,6 @@ class Diagnostics(LivenessRecords):
         lock = self._lock
         lock.acquire()
         try:
-            if self.loop_base is None:
-                self.take_loop_base()
             self.vetoes += 1
             by_reason = self.vetoes_by_reason
             by_reason[key] = by_reason.get(key, 0) + 1
@@ -192,8 +188,6 @@ class Diagnostics(LivenessRecords):
         lock = self._lock
         lock.acquire()
         try:
-            if self.loop_base is None:
-                self.take_loop_base()
             self.orders += 1
             by_kind = self.orders_by_kind
             by_kind[key] = by_kind.get(key, 0) + 1
@@ -237,8 +231,6 @@ class Diagnostics(LivenessRecords):
         lock = self._lock
         lock.acquire()
         try:
-            if self.loop_base is None:
-                self.take_loop_base()
             self.exit_triggers += 1
             by_kind = self.exit_triggers_by_kind
             by_kind[key] = by_kind.get(key, 0) + 1
@@ -327,8 +319,6 @@ class Diagnostics(LivenessRecords):
         if not self.enabled or values is None:
             return
         with self._lock:
-            if self.loop_base is None:
-                self.take_loop_base()
             for name, counts in values.pop("merge").items():
                 getattr(self, name).update(counts)
             for name, value in values.items():

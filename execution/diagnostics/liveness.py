@@ -41,10 +41,8 @@ class LivenessRecords:
     last_loop_t: float | None
     prev_loop_t: float | None
     # (signals, vetoes, orders, exit triggers) when the last loop started: its counts are what
-    # the totals grew by since. None: nothing counted since it started (the totals are the
-    # base). Most loops count nothing, so the base is taken by the loop's first count, not by
-    # every loop.
-    loop_base: tuple[int, int, int, int] | None
+    # the totals grew by since.
+    loop_base: tuple[int, int, int, int]
     stage_success: dict[str, float]
     stage_error: dict[str, tuple[float, str]]
     stage_error_count: dict[str, int]
@@ -67,7 +65,7 @@ class LivenessRecords:
         if not self.enabled:
             return
         t = self.clock() if now is None else now
-        self.loop_base = None
+        self.loop_base = (self.signals, self.vetoes, self.orders, self.exit_triggers)
         self.prev_loop_t = self.last_loop_t
         self.last_loop_t = self.loop_t = t
         self.loop_count += 1
@@ -78,7 +76,7 @@ class LivenessRecords:
         executor's only per-loop call; it reports the scan's counts when they change)."""
         if not self.enabled:
             return
-        self.loop_base = None
+        self.loop_base = (self.signals, self.vetoes, self.orders, self.exit_triggers)
         self.prev_loop_t = self.last_loop_t
         self.last_loop_t = self.loop_t = self.last_exit_scan = now
         self.loop_count += 1
@@ -88,20 +86,10 @@ class LivenessRecords:
         at ``prev_t`` and ``last_t`` (a replay's quiet bars, passed in one step)."""
         if not self.enabled or count <= 0:
             return
-        self.loop_base = None
+        self.loop_base = (self.signals, self.vetoes, self.orders, self.exit_triggers)
         self.prev_loop_t = prev_t if count > 1 else self.last_loop_t
         self.last_loop_t = self.loop_t = self.last_exit_scan = last_t
         self.loop_count += count
-
-    def take_loop_base(self) -> None:
-        """Take the loop's base before its first count changes (the caller holds the lock)."""
-        self.loop_base = (self.signals, self.vetoes, self.orders, self.exit_triggers)
-
-    def loop_counts_base(self) -> tuple[int, int, int, int]:
-        """The totals when the last loop started."""
-        if self.loop_base is None:
-            return (self.signals, self.vetoes, self.orders, self.exit_triggers)
-        return self.loop_base
 
     def record_loop_end(self, stages: Iterable[str] = ()) -> None:
         """Close the loop in progress; ``stages`` are also marked alive at its time."""

@@ -55,7 +55,7 @@ def liveness(d: Diagnostics) -> dict[str, Any]:
     last_loop: dict[str, int] = {}
     if d.loop_count:
         now = (d.signals, d.vetoes, d.orders, d.exit_triggers)
-        grown = [a - b for a, b in zip(now, d.loop_counts_base(), strict=True)]
+        grown = [a - b for a, b in zip(now, d.loop_base, strict=True)]
         last_loop = dict(zip(("signals", "vetoes", "orders", "exits"), grown, strict=True))
     return {
         "loop_count": d.loop_count,

@@ -46,7 +46,7 @@ def export_state(d: Diagnostics) -> dict[str, Any]:
     state.update({name: getattr(d, name) for name in COUNTS + TIMES})
     state.update({name: dict(getattr(d, name)) for name in COUNT_MAPS})
     state["exit_counts"] = list(d.exit_counts) if d.exit_counts is not None else None
-    state["loop_base"] = list(d.loop_counts_base())
+    state["loop_base"] = list(d.loop_base)
     state["stage_success"] = dict(d.stage_success)
     state["stage_error"] = {stage: [t, text] for stage, (t, text) in d.stage_error.items()}
     state["gating"] = {symbol: list(reasons) for symbol, reasons in d.gating.items()}
