@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from execution import diagnostics_metrics as diag
 from execution.config import RiskConfig
@@ -23,12 +25,14 @@ from execution.risk_limits import (
     PortfolioView,
     RiskLimits,
     VetoReason,
+    check_min_notional,
     check_order,
     evaluate_intent,
     gating_flags,
     portfolio_var,
     post_trade_var,
 )
+from execution.rounding import round_qty
 from execution.types import Intent, MarketRules, Side
 
 R = VetoReason
@@ -206,6 +210,29 @@ def test_min_notional_uses_the_qty_after_rounding_and_the_stricter_floor() -> No
     result = check_order(tiny, view, strict)
     assert result.reason == "min_notional"
     assert result.observed == pytest.approx(19.0) and result.limit == 20.0
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    notional=st.floats(1e-3, 1e7),
+    ref_price=st.floats(1e-6, 1e6),
+    step=st.sampled_from([0.0, 1e-8, 0.001, 0.1, 1.0, 2.5, 10.0]),
+    floor=st.floats(0.0, 1e4),
+    near=st.booleans(),
+)
+def test_min_notional_vetoes_exactly_when_the_rounded_order_is_below_the_floor(
+    notional: float, ref_price: float, step: float, floor: float, near: bool
+) -> None:
+    if near:  # orders within a few steps of the floor, where the rounding decides
+        notional = floor + step * ref_price * (notional % 3.0)
+    intent = Intent("BTCUSDT:5:long", BTC, Side.LONG, notional, ref_price, 2 * ref_price, 1.0, NOW)
+    _, view, limits = build()
+    cfg = limits.cfg.model_copy(update={"min_notional": floor})
+    rules = {BTC: MarketRules(BTC, min_notional=0.0, qty_step=step)} if step else {}
+    raw = notional / ref_price
+    rounded = (round_qty(raw, step) if step else raw) * ref_price
+    failure = check_min_notional(intent, view, RiskLimits(cfg, limits.tiers, rules))
+    assert (failure is not None) == (rounded < floor)
 
 
 def test_adding_to_an_open_symbol_is_not_a_new_concurrent_position() -> None:

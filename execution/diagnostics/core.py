@@ -170,7 +170,8 @@ class Diagnostics(LivenessRecords):
             window.what.append((key, *others) if others else key)
             self.heatmap.add(key, symbol, t)
             self.timeline.add(key, t)
-            self.observed[key] = (*observed, symbol, t)
+            value, limit = observed
+            self.observed[key] = (value, limit, symbol, t)
             if others:
                 self.causes.add(key, symbol or PORTFOLIO, others)
         finally:
