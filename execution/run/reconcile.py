@@ -79,8 +79,7 @@ def reconcile(
             known.entry_price = held.entry_price or known.entry_price
             report.qty_corrected.append(symbol)
     for symbol in list(ledger.positions):
-        on_exchange = exchange_positions.get(symbol)
-        if on_exchange is None or on_exchange.qty <= 0:
+        if _gone(symbol, exchange_positions):
             levels = registry.get(symbol)
             pos = ledger.close_external(symbol)
             registry.remove(symbol)
@@ -89,6 +88,12 @@ def reconcile(
                 report.ended.append((pos, levels))
             log.warning("reconcile: %s closed outside the engine (external_close)", symbol)
     return report
+
+
+def _gone(symbol: str, exchange_positions: Mapping[str, ExchangePosition]) -> bool:
+    """Whether the exchange no longer holds the ledger's position on ``symbol``."""
+    held = exchange_positions.get(symbol)
+    return held is None or held.qty <= 0
 
 
 @runtime_checkable
@@ -109,11 +114,10 @@ def closes_seen_by_venue(
         return []
     # Only trades after every fill the engine applied: an earlier one (its own partial exit)
     # must not be taken for the close. A close seen that late stays unseen, never mispriced.
-    since = max(ledger.last_fill_ts or 0.0, 0.0)
+    since = ledger.last_fill_ts or 0.0
     fills = []
     for symbol, pos in ledger.positions.items():
-        held = exchange_positions.get(symbol)
-        if held is not None and held.qty > 0:
+        if not _gone(symbol, exchange_positions):
             continue
         try:
             fill = exchange.closing_fill(symbol, pos.side, pos.qty, max(pos.entry_ts, since))

@@ -150,7 +150,7 @@ def closing_trades(
     for exactly that size (too few, or the last one overshoots: a flip, or trades of another
     position), so no price is guessed.
     """
-    closing = "sell" if side is Side.LONG else "buy"
+    closing = side.opposite.order_side
     size, total = contract_size(market), 0.0
     picked: list[Mapping[str, Any]] = []
     # Venues list trades oldest first: of two in the same millisecond the later one is newer.

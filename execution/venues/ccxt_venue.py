@@ -336,8 +336,8 @@ class CcxtExchange:
         if picked is None:
             return None
         orders = "+".join(sorted({str(t.get("order")) for t in picked}))
-        req = OrderRequest(f"venue:{orders}", symbol, "sell" if side is Side.LONG else "buy", qty,
-                           OrderKind.EXIT, reduce_only=True, exit_kind=ExitKind.EXTERNAL)  # fmt: skip
+        req = OrderRequest(f"venue:{orders}", symbol, side.opposite.order_side, qty, OrderKind.EXIT,
+                           reduce_only=True, exit_kind=ExitKind.EXTERNAL)  # fmt: skip
         return fill_from_trades(req, picked, m)
 
     def positions(self) -> dict[str, ExchangePosition]:
