@@ -357,13 +357,18 @@ class Executor:
             self._stage_failed("router", exc)
 
     def entry_request(self, intent: Intent) -> OrderRequest:
-        """The market order an entry intent is sent as (it carries the intent's TP/SL)."""
-        step = self.rules[intent.symbol].qty_step
+        """The market order an entry intent is sent as (it carries the intent's TP/SL).
+
+        A restart rebuilds the one a kill left in flight, whose symbol the universe may have
+        dropped since: without its market rules the quantity stays unrounded.
+        """
+        qty = intent.notional / intent.ref_price
+        rules = self.rules.get(intent.symbol)
         return OrderRequest(
             client_order_id=client_order_id(intent.intent_id, OrderKind.ENTRY, ts=intent.ts),
             symbol=intent.symbol,
             side=intent.side.order_side,
-            qty=round_qty(intent.notional / intent.ref_price, step),
+            qty=round_qty(qty, rules.qty_step) if rules is not None else qty,
             kind=OrderKind.ENTRY,
             intent_id=intent.intent_id,
             ts=intent.ts,

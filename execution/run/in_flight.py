@@ -17,9 +17,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from execution import diagnostics_metrics as diag
-from execution.order_router import client_order_id
 from execution.run.reconcile import ReconcileReport
-from execution.types import Intent, OrderKind
+from execution.types import OrderRequest
 from execution.venues.base import Exchange, ExchangeError
 
 log = logging.getLogger(__name__)
@@ -28,14 +27,15 @@ LOST_AT_RESTART = "lost_at_restart"  # one of order_router.ERROR_CATEGORIES
 
 
 def settle_in_flight(
-    diagnostics: Mapping[str, Any], sent: Intent | None, report: ReconcileReport, venue: Exchange
-) -> tuple[str, str] | None:
+    diagnostics: Mapping[str, Any], sent: OrderRequest | None, report: ReconcileReport,
+    venue: Exchange,
+) -> tuple[str, str] | None:  # fmt: skip
     """Count an outcome for every entry the restored ``diagnostics`` hold in flight; return the
     status and venue order id of ``sent`` when the exchange has it (for its journal row).
 
-    ``sent``: the pending intent the last commit was made for (None: no pre-send commit, or an
-    older memory), taken before the reconcile, whose ``report`` says which pending entries the
-    exchange's positions explained.
+    ``sent``: the entry order the last commit was made for, as it was sent (None: no pre-send
+    commit, or an older memory); ``report``, the restart's reconcile, says which pending
+    entries the exchange's positions explained.
     """
     count = int(diagnostics.get("in_flight") or 0)
     if count <= 0:
@@ -60,11 +60,10 @@ def settle_in_flight(
     return placed
 
 
-def _venue_order(venue: Exchange, intent: Intent) -> tuple[str, str] | None:
-    cid = client_order_id(intent.intent_id, OrderKind.ENTRY, ts=intent.ts)
+def _venue_order(venue: Exchange, sent: OrderRequest) -> tuple[str, str] | None:
     try:
-        ack = venue.find_order(cid)
+        ack = venue.find_order(sent.client_order_id)
     except ExchangeError as err:  # cannot tell: the reconcile found no position for it
-        log.warning("restart: looking up the entry %s failed: %r", cid, err)
+        log.warning("restart: looking up the entry %s failed: %r", sent.client_order_id, err)
         return None
     return None if ack is None else (ack.status, ack.exchange_order_id)

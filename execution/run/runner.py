@@ -175,13 +175,14 @@ class EngineRunner:
                 log.warning("%s holds a position but left the universe: its exits are managed",
                             symbol)  # fmt: skip
         ex = self.executor
-        sent = ex.pending_intents.get(restored.entry_in_flight or "") if restored else None
+        intent = ex.pending_intents.get(restored.entry_in_flight or "") if restored else None
+        sent = ex.entry_request(intent) if intent is not None else None  # before reconcile pops it
         report = self.reconcile_venue()
         placed = (
             settle_in_flight(restored.diagnostics, sent, report, exchange) if restored else None
         )
         if placed is not None and sent is not None:  # its order row died with the kill
-            self.journal.order(ex.entry_request(sent), True, *placed)
+            self.journal.order(sent, True, *placed)
         if self.resumed or report.changed:
             log.info("resumed at bar %d (%s)", self.bars_done, report)
         self._open_store(restored)
