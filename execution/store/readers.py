@@ -23,6 +23,7 @@ from execution.store.schema import (
     OLDEST_READABLE_VERSION,
     SCHEMA_VERSION,
     check_tables,
+    has_table,
     schema_version,
 )
 from execution.store.store import BUSY_TIMEOUT_S, failure, memory_from_rows, select_components
@@ -118,7 +119,7 @@ def _rows(
         params.append(max(int(limit), 0))
     picked = f"SELECT rowid FROM {table}{where}{order}" if where or limit is not None else None
     with read_only(state_dir) as conn:
-        if table in ADDED_IN and not _has_table(conn, table):  # an older store: none yet
+        if _not_yet_added(conn, table):
             return []
         check_cells(conn, db_path(state_dir), table, columns, picked, tuple(params))
         sql = f"SELECT {', '.join(columns)} FROM {table}{where}{order}"
@@ -126,9 +127,9 @@ def _rows(
     return [dict(zip(columns, row, strict=True)) for row in reversed(rows)]
 
 
-def _has_table(conn: sqlite3.Connection, table: str) -> bool:
-    sql = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?"
-    return bool(conn.execute(sql, (table,)).fetchone()[0])
+def _not_yet_added(conn: sqlite3.Connection, table: str) -> bool:
+    """Whether ``table`` is one a later schema version added, absent from this older store."""
+    return table in ADDED_IN and not has_table(conn, table)
 
 
 def stream_rows(
@@ -146,7 +147,7 @@ def stream_rows(
     if unknown:  # the names go into the SQL text: only the table's own columns may
         raise ValueError(f"{table} has no column {unknown[0]!r}")
     with read_only(state_dir) as conn:
-        if table in ADDED_IN and not _has_table(conn, table):
+        if _not_yet_added(conn, table):
             return
         check_cells(conn, db_path(state_dir), table, picked)
         yield from conn.execute(f"SELECT {', '.join(picked)} FROM {table} ORDER BY rowid")

@@ -123,12 +123,15 @@ def check_tables(conn: sqlite3.Connection, path: Path) -> None:
             raise StoreError(path, f"the table {table!r} is missing: the store is damaged")
 
 
+def has_table(conn: sqlite3.Connection, table: str) -> bool:
+    """Whether the database has ``table``."""
+    sql = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?"
+    return bool(conn.execute(sql, (table,)).fetchone()[0])
+
+
 def schema_version(conn: sqlite3.Connection, path: Path) -> int:
     """Return the database's schema version; 0 for a database without any table."""
-    has_meta = conn.execute(
-        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
-    ).fetchone()[0]
-    if not has_meta:
+    if not has_table(conn, "meta"):
         tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
         if tables:
             raise StoreError(path, "an SQLite database without a v7 schema version: not ours")
