@@ -20,7 +20,7 @@ from dashboard import (
 )
 from dashboard.state import DashboardState, load_dashboard_state, refresh_interval
 from dashboard.widgets import guarded
-from execution.store import interrupted_backups
+from execution.store import half_moved_way_out, interrupted_backups
 
 APP_PATH = Path(__file__).resolve().parent / "app.py"
 TITLE = "v7 — why is it (not) trading?"
@@ -78,8 +78,8 @@ def _half_moved(state: DashboardState) -> None:
     interrupted = interrupted_backups(state.state_dir)
     if interrupted:
         st.error(f"An interrupted `--fresh` left the memory half moved into "
-                 f"`{interrupted[0].name}`: the engine refuses to start. `v7 run --fresh` "
-                 "finishes the move (nothing is lost) and starts over.")  # fmt: skip
+                 f"`{interrupted[0].name}`: the engine refuses to start. "
+                 f"{half_moved_way_out(state.state_dir)}.")  # fmt: skip
 
 
 def run_app(argv: Sequence[str]) -> None:

@@ -54,7 +54,7 @@ from execution.clock import to_iso
 from execution.config import ConfigError, load_config
 from execution.state_io import JsonRead
 from execution.state_v7 import INTEL_FILE, read_all_state_files, resolve_state_dir
-from execution.store import interrupted_backups
+from execution.store import half_moved_way_out, interrupted_backups
 
 Check = Callable[[Mapping[str, JsonRead], float, DoctorSettings], Finding]
 
@@ -142,8 +142,7 @@ def half_moved_finding(state_dir: Path) -> Finding | None:
         f"an interrupted --fresh left the memory half moved into {interrupted[0].name}: the "
         "engine refuses to start",
         {"folders": [str(p) for p in interrupted]},
-        f"v7 run --fresh --state-dir {state_dir} finishes the move (nothing is lost) and starts "
-        "over; to resume that memory instead, move the folder's files back and remove it",
+        half_moved_way_out(state_dir),
     )
 
 

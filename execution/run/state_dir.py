@@ -22,6 +22,7 @@ from execution.store import (
     PersistError,
     StoreError,
     db_path,
+    half_moved_way_out,
     interrupted_backups,
     move_memory_aside,
     read_memory,
@@ -112,9 +113,7 @@ def _refuse_a_half_moved_memory(state_dir: Path) -> None:
     if interrupted:
         raise RunRefused(
             f"{interrupted[0]}: an interrupted --fresh left the memory half moved into this "
-            "folder. Nothing was changed. Run the same command with --fresh to finish the move "
-            "(nothing is lost) and start over; or, to resume that memory, move that folder's "
-            f"files back into {state_dir} and remove the emptied folder"
+            f"folder. Nothing was changed. {half_moved_way_out(state_dir)}"
         )
 
 

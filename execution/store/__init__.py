@@ -8,7 +8,12 @@
 See docs/state_files.md, "The store".
 """
 
-from execution.store.backup import MEMORY_FILES, interrupted_backups, move_memory_aside
+from execution.store.backup import (
+    MEMORY_FILES,
+    half_moved_way_out,
+    interrupted_backups,
+    move_memory_aside,
+)
 from execution.store.errors import LockHeld, NoStore, PersistError, StoreError
 from execution.store.files import DB_FILE, LOCK_FILE, db_path
 from execution.store.journal import (
@@ -60,6 +65,7 @@ __all__ = [
     "Store",
     "StoreError",
     "db_path",
+    "half_moved_way_out",
     "interrupted_backups",
     "lock_holder",
     "migrate",

@@ -36,6 +36,15 @@ def interrupted_backups(state_dir: str | Path) -> list[Path]:
     return sorted(p for p in found if p.is_dir() and not p.is_symlink())
 
 
+def half_moved_way_out(state_dir: str | Path) -> str:
+    """What to do about a memory an interrupted --fresh left half moved (engine, doctor, page)."""
+    return (
+        "`v7 run --fresh` (the same command with --fresh) finishes the move, nothing is lost, "
+        "and starts over; to resume that memory instead, move the folder's files back into "
+        f"{state_dir} and remove the emptied folder"
+    )
+
+
 def _staging_dir(state_dir: Path, now: float) -> Path:
     stamp = datetime.fromtimestamp(now, tz=UTC).strftime("%Y%m%dT%H%M%SZ")
     for n in range(1000):
