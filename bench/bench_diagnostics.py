@@ -3,15 +3,17 @@
 1. ns per ``record_veto(reason, symbol)`` beside prometheus_client's
    ``Counter.labels(reason).inc()`` and a pre-bound child's ``.inc()``, in the same run
    (plus ``record_veto`` with diagnostics disabled, and the bare loop for reference).
-2. Replay throughput (bars/s) with diagnostics on vs off: the engine in-process, as
-   ``v7 run --fast`` builds it, 10 symbols x 20k bars, in on/off pairs (alternating which goes
-   first); the paired median, mean and interquartile range of the on/off CPU-time ratio
-   (target: <= 3%). Both modes publish every 100k bars (``BENCH_PUBLISH``), about as often as
-   the shipped once-a-wall-second rule at this speed: that rule makes the number of publishes
-   depend on how long a run took, and one publish more (~50 ms of files and a commit, most of
-   it not diagnostics) moved a 1.2 s run by 4%. Each publish still pays diagnostics' own part
-   (the snapshot, its JSON, the exported state in the commit); ``publishes_per_run`` shows the
-   two modes made the same number.
+2. Replay throughput with diagnostics on vs off: the engine in-process, as ``v7 run --fast``
+   builds it, 10 symbols x 20k bars. On and off run at the same time in two processes pinned to
+   one CPU and hand it to each other every 100 loops (bench/turns.py): whole runs one after the
+   other scattered by 10-15 % here, so they could not tell 2 % from 5 %. The figure is the
+   median of the pairs' on/off CPU-time ratios with its interquartile range (target: <= 3%),
+   beside a few null pairs (on against on) that show the method's own spread. Both modes
+   publish every 100k bars (``BENCH_PUBLISH``), about as often as the shipped
+   once-a-wall-second rule at this speed: that rule makes the number of publishes depend on
+   how long a run took. Each publish still pays diagnostics' own part (the snapshot, its JSON,
+   the exported state in the commit); ``publishes_per_run`` shows the two modes made the same
+   number.
 
 3. With ``--instructions``: the instructions and first-level cache misses (valgrind
    cachegrind) of one replay with diagnostics on, off, and of its set-up alone, publishing as
@@ -41,11 +43,12 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter
 
+from bench import turns
 from bench.pairs import budget_verdict, quartiles
 from execution import diagnostics_metrics as dm
 from execution.clock import ReplayClock
 from execution.config import load_config
-from execution.market.bars import merge_series, synthetic_series, timeframe_seconds
+from execution.market.bars import MergedBars, merge_series, synthetic_series, timeframe_seconds
 from execution.run.runner import EngineRunner, RunOptions
 from execution.venues.paper import PaperExchange
 
@@ -150,8 +153,11 @@ def bench_config(tmp: Path, n_symbols: int, enabled: bool) -> Path:
     return path
 
 
-def replay_once(config_path: Path, state_dir: Path, n_bars: int) -> dict[str, Any]:
-    """Build the engine as `v7 run --fast` does (synthetic data, paper) and time the replay."""
+def build_replay(
+    config_path: Path, state_dir: Path, n_bars: int, wrap: Callable[[MergedBars], Any] = lambda m: m
+) -> Callable[[], dict[str, Any]]:
+    """Build the engine as `v7 run --fast` does (synthetic data, paper) over ``wrap(bars)``;
+    return the replay (the final publish included), which returns what it did."""
     cfg = load_config(config_path)
     per_symbol = -(-n_bars // len(cfg.symbols))
     tf = timeframe_seconds(cfg.data.timeframe)
@@ -173,87 +179,115 @@ def replay_once(config_path: Path, state_dir: Path, n_bars: int) -> dict[str, An
         publish(running)
 
     runner.publish = counted_publish  # type: ignore[method-assign]
+    bars = wrap(merged)
     gc.collect()
+
+    def replay() -> dict[str, Any]:
+        runner.run_replay(bars)
+        runner.finish()  # the final publish (and its diagnostics snapshot) belongs to the run
+        ledger = runner.executor.ledger
+        return {
+            "bars": runner.bars_done,
+            "publishes": publishes,
+            "closed_count": ledger.closed_count,
+            "realized_pnl": ledger.realized_pnl,
+        }
+
+    return replay
+
+
+def replay_once(config_path: Path, state_dir: Path, n_bars: int) -> dict[str, Any]:
+    """One replay in this process, timed (wall and CPU)."""
+    replay = build_replay(config_path, state_dir, n_bars)
     c0, t0 = time.process_time(), time.perf_counter()
-    runner.run_replay(merged)
-    runner.finish()  # the final publish (and its diagnostics snapshot) belongs to the run
+    done = replay()
     elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
-    ledger = runner.executor.ledger
-    return {
-        "bars": runner.bars_done,
-        "elapsed_s": elapsed,
-        "cpu_s": cpu,
-        "bars_per_s": runner.bars_done / elapsed,
-        "bars_per_cpu_s": runner.bars_done / cpu,
-        "publishes": publishes,
-        "closed_count": ledger.closed_count,
-        "realized_pnl": ledger.realized_pnl,
-    }
+    return {**done, "elapsed_s": elapsed, "cpu_s": cpu, "bars_per_cpu_s": done["bars"] / cpu}
 
 
-RUNS = 20  # pairs: one replay's time varies by ~1.5-3% (sd) here, a difference of ~2% needs many
+RUNS = 16  # pairs: a turn-taking pair reads within ~1 % (sd) here; 16 put the median within ~0.3
+NULL_RUNS = 4  # pairs of the same replay twice: the method's own spread, read beside the figure
 TARGET_OVERHEAD_PCT = 3.0
 
 
-def bench_replay(
-    n_symbols: int = 10, bars_per_symbol: int = 20_000, runs: int = RUNS
-) -> dict[str, Any]:
-    """Alternate on/off replays of the same data; report medians and the overhead.
+def _turn_build(config_path: Path, state_dir: Path, n_bars: int) -> turns.Replay:
+    def build(wrap: Callable[[MergedBars], turns.TakingTurns]) -> Callable[[], dict[str, Any]]:
+        return build_replay(config_path, state_dir, n_bars, wrap)
 
-    ``overhead_pct`` compares the median wall-clock bars/s; ``overhead_cpu_pct`` the median
-    process CPU time, and ``overhead_paired_cpu_pct`` the median of each adjacent on/off pair's
-    CPU-time ratio (with its mean and interquartile range), the steadier figures on a shared
-    machine; ``overhead_fastest_cpu_pct`` compares each mode's fastest run. An even number of
-    pairs cancels any first-or-second-in-pair effect.
+    return build
+
+
+def _overhead(ratios: list[float]) -> dict[str, Any]:
+    q1, q3 = quartiles(ratios)
+    return {
+        "median_pct": round((statistics.median(ratios) - 1.0) * 100, 2),
+        "mean_pct": round((statistics.mean(ratios) - 1.0) * 100, 2),
+        "iqr_pct": [round((q1 - 1.0) * 100, 2), round((q3 - 1.0) * 100, 2)],
+        "ratios": [round(r, 4) for r in ratios],
+    }
+
+
+def bench_replay(
+    n_symbols: int = 10, bars_per_symbol: int = 20_000, runs: int = RUNS, null_runs: int = NULL_RUNS
+) -> dict[str, Any]:
+    """Diagnostics on vs off: ``runs`` turn-taking pairs (bench/turns.py) on one CPU, which of
+    the two starts alternating; the overhead is the median of the pairs' on/off CPU-time
+    ratios, with its mean and interquartile range, and a verdict against the 3 % budget only
+    when the interquartile range lies on one side of it (bench/pairs.py). ``null_runs`` pairs
+    of "on" against itself show what the method reads when nothing differs.
     """
+    why_not = turns.available()
+    if why_not:
+        return {"skipped": why_not}
     n_bars = n_symbols * bars_per_symbol
-    per_mode: dict[str, list[dict[str, Any]]] = {"on": [], "off": []}
+    per_mode: dict[str, list[turns.TurnResult]] = {"on": [], "off": []}
+    null: list[float] = []
     with tempfile.TemporaryDirectory(prefix="v7-bench-") as tmp_name:
         tmp = Path(tmp_name)
         configs = {m: bench_config(tmp, n_symbols, m == "on") for m in ("on", "off")}
-        for mode in ("on", "off"):  # imports, caches, allocator
-            replay_once(configs[mode], tmp / f"warmup-{mode}", n_bars // 10)
+
+        def pair(a: str, b: str, i: int) -> tuple[turns.TurnResult, turns.TurnResult]:
+            build_a = _turn_build(configs[a], tmp / f"{a}-a{i}", n_bars)
+            build_b = _turn_build(configs[b], tmp / f"{b}-b{i}", n_bars)
+            return turns.run_pair(build_a, build_b, a_first=i % 2 == 0)
+
         for i in range(runs):
-            for mode in ("on", "off") if i % 2 == 0 else ("off", "on"):
-                per_mode[mode].append(replay_once(configs[mode], tmp / f"{mode}{i}", n_bars))
-    dm.reset_diagnostics()
+            on, off = pair("on", "off", i)
+            per_mode["on"].append(on)
+            per_mode["off"].append(off)
+        for i in range(null_runs):
+            first, second = pair("on", "on", i)
+            null.append(first.cpu_s / second.cpu_s)
     on, off = per_mode["on"], per_mode["off"]
-    rate = {m: statistics.median(r["bars_per_s"] for r in rs) for m, rs in per_mode.items()}
-    cpu = {m: statistics.median(r["cpu_s"] for r in rs) for m, rs in per_mode.items()}
-    fastest = {m: min(r["cpu_s"] for r in rs) for m, rs in per_mode.items()}
-    ratios = [a["cpu_s"] / b["cpu_s"] for a, b in zip(on, off, strict=True)]
-    wall_ratios = [a["elapsed_s"] / b["elapsed_s"] for a, b in zip(on, off, strict=True)]
-    paired = statistics.median(ratios)
-    decisions = {(r["closed_count"], r["realized_pnl"]) for r in on + off}
+    ratios = [a.cpu_s / b.cpu_s for a, b in zip(on, off, strict=True)]
+    cpu = {m: statistics.median(r.cpu_s for r in rs) for m, rs in per_mode.items()}
+    decisions = {(r.extra["closed_count"], r.extra["realized_pnl"]) for r in on + off}
+    paired = _overhead(ratios)
     return {
+        "method": (
+            f"turn-taking pairs (bench/turns.py): on and off in two processes on one CPU, "
+            f"handing it over every {turns.EVERY_LOOPS} loops"
+        ),
+        "pinned_cpu": turns.pinned_cpu(),
         "symbols": n_symbols,
         "bars_per_symbol": bars_per_symbol,
         "bars_per_run": n_bars,
-        "runs_per_mode": runs,
-        "bars_per_s_on": [round(r["bars_per_s"]) for r in on],
-        "bars_per_s_off": [round(r["bars_per_s"]) for r in off],
-        "median_bars_per_s_on": round(rate["on"]),
-        "median_bars_per_s_off": round(rate["off"]),
-        "overhead_pct": round((rate["off"] / rate["on"] - 1.0) * 100, 2),
+        "pairs": runs,
         "median_cpu_s_on": round(cpu["on"], 4),
         "median_cpu_s_off": round(cpu["off"], 4),
-        "overhead_cpu_pct": round((cpu["on"] / cpu["off"] - 1.0) * 100, 2),
-        "overhead_paired_cpu_pct": round((paired - 1.0) * 100, 2),
-        "overhead_paired_cpu_mean_pct": round((statistics.mean(ratios) - 1.0) * 100, 2),
-        "overhead_paired_cpu_iqr_pct": [round((q - 1.0) * 100, 2) for q in quartiles(ratios)],
+        "median_bars_per_cpu_s_on": round(n_bars / cpu["on"]),
+        "median_bars_per_cpu_s_off": round(n_bars / cpu["off"]),
+        "overhead_paired_cpu_pct": paired["median_pct"],
+        "overhead_paired_cpu_mean_pct": paired["mean_pct"],
+        "overhead_paired_cpu_iqr_pct": paired["iqr_pct"],
         # Whether the budget is kept, said only when the pairs' spread allows it (bench/pairs.py).
         "verdict_paired_cpu": budget_verdict(ratios, TARGET_OVERHEAD_PCT),
-        "overhead_paired_wall_pct": round((statistics.median(wall_ratios) - 1.0) * 100, 2),
-        "overhead_paired_wall_iqr_pct": [round((q - 1.0) * 100, 2) for q in quartiles(wall_ratios)],
-        "verdict_paired_wall": budget_verdict(wall_ratios, TARGET_OVERHEAD_PCT),
-        # Load only ever adds time, so the fastest run of each mode is the least disturbed one
-        # (timeit's rule): the figure to read when other jobs make the pairs scatter.
-        "overhead_fastest_cpu_pct": round((fastest["on"] / fastest["off"] - 1.0) * 100, 2),
-        "cpu_s_on": [round(r["cpu_s"], 4) for r in on],
-        "cpu_s_off": [round(r["cpu_s"], 4) for r in off],
+        "null_pairs": _overhead(null) if null else None,
+        "cpu_s_on": [round(r.cpu_s, 4) for r in on],
+        "cpu_s_off": [round(r.cpu_s, 4) for r in off],
         "target_overhead_pct": TARGET_OVERHEAD_PCT,
         "same_decisions_on_off": len(decisions) == 1,
-        "publishes_per_run": sorted({r["publishes"] for r in on + off}),
+        "publishes_per_run": sorted({r.extra["publishes"] for r in on + off}),
         "publish": BENCH_PUBLISH,
     }
 
@@ -342,7 +376,7 @@ def run(quick: bool = False, runs: int = RUNS, replay_only: bool = False) -> dic
             bench_record_calls(n=20_000, repeats=3) if quick else bench_record_calls()
         )
     result["replay"] = (
-        bench_replay(n_symbols=10, bars_per_symbol=2_000, runs=1)
+        bench_replay(n_symbols=10, bars_per_symbol=2_000, runs=1, null_runs=0)
         if quick
         else bench_replay(runs=runs)
     )
@@ -352,7 +386,7 @@ def run(quick: bool = False, runs: int = RUNS, replay_only: bool = False) -> dic
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (smoke test)")
-    parser.add_argument("--runs", type=int, default=RUNS, help=f"replays per mode ({RUNS})")
+    parser.add_argument("--runs", type=int, default=RUNS, help=f"on/off pairs ({RUNS})")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results JSON path")
     parser.add_argument("--replay-only", action="store_true", help="only the replay on vs off")
     parser.add_argument("--instructions", action="store_true",

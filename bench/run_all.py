@@ -73,9 +73,9 @@ def _iqr(replay: dict[str, Any]) -> str:
 def _rows_diagnostics(r: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     replay = r.get("replay") or {}
-    if "overhead_pct" in replay:
+    if "overhead_paired_cpu_pct" in replay:
         target = replay.get("target_overhead_pct")
-        paired = replay.get("overhead_paired_cpu_pct", replay["overhead_pct"])
+        paired = replay["overhead_paired_cpu_pct"]
         rows.append(
             {
                 "name": "diagnostics on vs off (replay)",
@@ -86,8 +86,8 @@ def _rows_diagnostics(r: dict[str, Any]) -> list[dict[str, Any]]:
                 "target": f"<= {target:g}%: {replay.get('verdict_paired_cpu', 'no verdict')}"
                 if isinstance(target, int | float)
                 else "-",
-                "ratio": replay.get("median_bars_per_s_off", 0)
-                / max(replay.get("median_bars_per_s_on", 1), 1),
+                "ratio": replay.get("median_bars_per_cpu_s_off", 0)
+                / max(replay.get("median_bars_per_cpu_s_on", 1), 1),
             }
         )
     calls = r.get("record_calls") or {}
