@@ -15,10 +15,8 @@
    the exported state in the commit); ``publishes_per_run`` shows the two modes made the same
    number.
 
-3. With ``--instructions``: the instructions and first-level cache misses (valgrind
-   cachegrind) of one replay with diagnostics on, off, and of its set-up alone, publishing as
-   in 2: the same figures whatever else runs on the machine. Each overhead is
-   (on - off) / (off - set-up), the replay's loop only, as the paired CPU figure.
+3. With ``--instructions``: the instructions and first-level cache misses of one replay with
+   diagnostics on and off (bench/diagnostics_counts.py, under valgrind).
 
 Run: ``.venv/bin/python bench/bench_diagnostics.py`` -> bench/results/diagnostics.json
 (``--runs N`` pairs, ``--quick`` for a smoke test, ``--instructions`` for the counts alone).
@@ -29,11 +27,8 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import os
 import platform
-import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -249,10 +244,14 @@ def bench_replay(
         def pair(a: str, b: str, i: int) -> tuple[turns.TurnResult, turns.TurnResult]:
             build_a = _turn_build(configs[a], tmp / f"{a}-a{i}", n_bars)
             build_b = _turn_build(configs[b], tmp / f"{b}-b{i}", n_bars)
-            return turns.run_pair(build_a, build_b, a_first=i % 2 == 0)
+            return turns.run_pair(build_a, build_b, a_first=i // 2 % 2 == 0)
 
         for i in range(runs):
-            on, off = pair("on", "off", i)
+            # Which process is forked first and which has the first turn both take turns.
+            if i % 2 == 0:
+                on, off = pair("on", "off", i)
+            else:
+                off, on = pair("off", "on", i)
             per_mode["on"].append(on)
             per_mode["off"].append(off)
         for i in range(null_runs):
@@ -292,78 +291,6 @@ def bench_replay(
     }
 
 
-# --- 3. instruction counts ----------------------------------------------------------------------
-
-
-def counted_replay(mode: str, bars_per_symbol: int) -> None:
-    """One replay for :func:`instruction_counts`: diagnostics ``on`` or ``off``, or ``setup``
-    (the same data built, a 100-bar replay)."""
-    with tempfile.TemporaryDirectory(prefix="v7-bench-") as tmp_name:
-        tmp = Path(tmp_name)
-        path = bench_config(tmp, 10, mode != "off")
-        n_bars = 10 * bars_per_symbol
-        if mode == "setup":
-            cfg = load_config(path)
-            tf = timeframe_seconds(cfg.data.timeframe)
-            merge_series(synthetic_series(cfg.universe, bars_per_symbol, cfg.data.synthetic, tf),
-                         cfg.symbols)  # fmt: skip
-            n_bars = 100
-        replay_once(path, tmp / "state", n_bars)
-
-
-# What cachegrind reports, and the name each count gets in the result.
-CACHEGRIND_COUNTS = {
-    "I   refs": "instructions",
-    "I1  misses": "i1_misses",
-    "D1  misses": "d1_misses",
-}
-
-
-def cachegrind_counts(mode: str, bars_per_symbol: int) -> dict[str, int]:
-    """Instructions and first-level cache misses of one :func:`counted_replay` under cachegrind."""
-    # One BLAS thread: numpy's idle threads spin for a time-dependent number of instructions.
-    env = {**os.environ, "PYTHONHASHSEED": "0", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
-    with tempfile.NamedTemporaryFile(prefix="v7-cachegrind-") as out:
-        cmd = ["valgrind", "--tool=cachegrind", "--cache-sim=yes",
-               f"--cachegrind-out-file={out.name}", sys.executable, "-m",
-               "bench.bench_diagnostics", "--counted-replay", mode,
-               "--bars-per-symbol", str(bars_per_symbol)]  # fmt: skip
-        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=True)
-    counts: dict[str, int] = {}
-    for label, name in CACHEGRIND_COUNTS.items():
-        found = re.search(label + r":\s+([\d,]+)", proc.stderr)
-        if found is None:
-            raise RuntimeError(f"no {label!r} in valgrind's output: {proc.stderr[-500:]}")
-        counts[name] = int(found.group(1).replace(",", ""))
-    return counts
-
-
-def instruction_counts(bars_per_symbol: int = 20_000) -> dict[str, Any]:
-    """Count the instructions and cache misses of an on, an off and a set-up-only replay.
-
-    A diagnostics record runs between stretches of engine code that evict its code and data
-    from the first-level caches, so its share of the misses can exceed its share of the
-    instructions: CPU time reads between the two.
-    """
-    runs = {mode: cachegrind_counts(mode, bars_per_symbol) for mode in ("on", "off", "setup")}
-    shares: dict[str, float] = {}
-    for name in CACHEGRIND_COUNTS.values():
-        loop = runs["off"][name] - runs["setup"][name]
-        shares[name] = round((runs["on"][name] - runs["off"][name]) / loop * 100, 2)
-    return {
-        "bars_per_symbol": bars_per_symbol,
-        "symbols": 10,
-        "instructions": {mode: counts["instructions"] for mode, counts in runs.items()},
-        "cache_misses": {
-            mode: {k: v for k, v in c.items() if k != "instructions"} for mode, c in runs.items()
-        },
-        "overhead_loop_pct": shares["instructions"],
-        "overhead_loop_i1_misses_pct": shares["i1_misses"],
-        "overhead_loop_d1_misses_pct": shares["d1_misses"],
-        "target_overhead_pct": TARGET_OVERHEAD_PCT,
-    }
-
-
 def run(quick: bool = False, runs: int = RUNS, replay_only: bool = False) -> dict[str, Any]:
     """Run both benchmarks; ``quick`` shrinks them (for a smoke test)."""
     result: dict[str, Any] = {
@@ -391,15 +318,12 @@ def main() -> int:
     parser.add_argument("--replay-only", action="store_true", help="only the replay on vs off")
     parser.add_argument("--instructions", action="store_true",
                         help="only instructions and cache misses (valgrind; ~6 min)")  # fmt: skip
-    parser.add_argument("--bars-per-symbol", type=int, default=20_000, help=argparse.SUPPRESS)
-    parser.add_argument("--counted-replay", choices=("on", "off", "setup"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.counted_replay:
-        counted_replay(args.counted_replay, args.bars_per_symbol)
-        return 0
     if args.runs < 1:
         parser.error("--runs must be at least 1")
     if args.instructions:
+        from bench.diagnostics_counts import instruction_counts
+
         result = {"benchmark": "diagnostics_instructions", "replay": instruction_counts()}
         args.out = args.out.with_name("diagnostics_instructions.json")
     else:
