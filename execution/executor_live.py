@@ -18,15 +18,20 @@ from execution import diagnostics_metrics as diag
 from execution.book import Book
 from execution.clock import Clock
 from execution.config import EngineConfig
-from execution.exit_scanner import NOTHING_OPEN, ExitPipelineCounts, PriceObs, find_exits
+from execution.exit_scanner import (
+    NOTHING_OPEN,
+    ExitPipelineCounts,
+    PriceObs,
+    bar_prices,
+    find_exits,
+)
 from execution.market.bars import BarColumns
-from execution.order_router import OrderRouter, RouteResult, client_order_id
+from execution.order_router import OrderRouter, RouteResult, client_order_id, entry_order
 from execution.perps.funding import FundingPayment
 from execution.position_ledger import ClosedTrade, PositionLedger
 from execution.position_tp_sl_registry import TpSlEntry, TpSlRegistry
 from execution.quiet import skip_quiet
 from execution.risk_limits import RiskLimits, evaluate_intent, gating_flags
-from execution.rounding import round_qty
 from execution.signal_screener import BarTuple, SignalScreener, Strategy, build_strategy
 from execution.types import ExitIntent, ExitKind, Fill, Intent, OrderKind, OrderRequest
 from execution.venues.base import Exchange, OrderEndsVenue, QuietBarsVenue, feed_bars
@@ -195,7 +200,7 @@ class Executor:
         if positions or self._reported_counts is not _NONE_OPEN:
             try:
                 if prices is None:
-                    prices = _bar_prices(self.symbols, bars, positions) if positions else _NO_PRICES
+                    prices = bar_prices(self.symbols, bars, positions) if positions else _NO_PRICES
                 self.scan_exits(prices, now)
             except Exception as exc:
                 self._stage_failed("exit_scanner", exc)
@@ -357,25 +362,8 @@ class Executor:
             self._stage_failed("router", exc)
 
     def entry_request(self, intent: Intent) -> OrderRequest:
-        """The market order an entry intent is sent as (it carries the intent's TP/SL).
-
-        A restart rebuilds the one a kill left in flight, whose symbol the universe may have
-        dropped since: without its market rules the quantity stays unrounded.
-        """
-        qty = intent.notional / intent.ref_price
-        rules = self.rules.get(intent.symbol)
-        return OrderRequest(
-            client_order_id=client_order_id(intent.intent_id, OrderKind.ENTRY, ts=intent.ts),
-            symbol=intent.symbol,
-            side=intent.side.order_side,
-            qty=round_qty(qty, rules.qty_step) if rules is not None else qty,
-            kind=OrderKind.ENTRY,
-            intent_id=intent.intent_id,
-            ts=intent.ts,
-            ref_price=intent.ref_price,
-            tp=intent.tp,
-            sl=intent.sl,
-        )
+        """The market order an entry intent is sent as (a restart rebuilds the one in flight)."""
+        return entry_order(intent, self.rules.get(intent.symbol))
 
     def _send_entry(self, intent: Intent) -> None:
         req = self.entry_request(intent)
@@ -402,16 +390,3 @@ class Executor:
     def gating(self) -> dict[str, list[str]]:
         view = self.book.view(self.ledger.positions.values(), self.clock.now())
         return {s: gating_flags(s, view, self.limits) for s in self.symbols}
-
-
-def _bar_prices(
-    symbols: Sequence[str], bars: Sequence[BarTuple], held: Mapping[str, Any]
-) -> dict[str, PriceObs]:
-    """The (open, high, low, close) of each bar whose symbol is ``held``: the only prices the
-    scanner reads (a slice of the bar tuple, in one C call)."""
-    prices: dict[str, Any] = {}
-    for b in bars:
-        symbol = symbols[b[0]]
-        if symbol in held:
-            prices[symbol] = b[2:6]
-    return prices

@@ -19,7 +19,7 @@ from execution.diagnostics_metrics import (
     record_exit_trigger,
     update_exit_pipeline_status,
 )
-from execution.types import ExitIntent, ExitKind, Side
+from execution.types import BarTuple, ExitIntent, ExitKind, Side
 
 
 class _OpenPosition(Protocol):
@@ -204,3 +204,16 @@ def _fully_covered(n_positions: int, n_symbols: int) -> ExitScanResult:
 
 
 _ONE_COVERED = _fully_covered(1, 1)  # one position with its levels: the usual held bar
+
+
+def bar_prices(
+    symbols: Sequence[str], bars: Sequence[BarTuple], held: Mapping[str, Any]
+) -> dict[str, PriceObs]:
+    """The (open, high, low, close) of each bar whose symbol is ``held``: the only prices the
+    scanner reads (a slice of the bar tuple, in one C call)."""
+    prices: dict[str, Any] = {}
+    for b in bars:
+        symbol = symbols[b[0]]
+        if symbol in held:
+            prices[symbol] = b[2:6]
+    return prices

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from execution.diagnostics_metrics import record_order_failed, record_order_placed
-from execution.types import OrderAck, OrderKind, OrderRequest
+from execution.rounding import round_qty
+from execution.types import Intent, MarketRules, OrderAck, OrderKind, OrderRequest
 from execution.venues.base import (
     Exchange,
     ExchangeError,
@@ -77,6 +78,27 @@ _KIND_PARTS: dict[OrderKind, tuple[str, str]] = {
 }
 _DIGITS36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 _PAIRS36 = tuple(a + b for a in _DIGITS36 for b in _DIGITS36)  # "00" .. "zz": 36**2 of them
+
+
+def entry_order(intent: Intent, rules: MarketRules | None) -> OrderRequest:
+    """The market order an entry intent is sent as; it carries the intent's TP/SL.
+
+    ``rules`` None: a restart rebuilds an order left in flight on a symbol the universe has
+    dropped since, and without its market rules the quantity stays unrounded.
+    """
+    qty = intent.notional / intent.ref_price
+    return OrderRequest(
+        client_order_id=client_order_id(intent.intent_id, OrderKind.ENTRY, ts=intent.ts),
+        symbol=intent.symbol,
+        side=intent.side.order_side,
+        qty=round_qty(qty, rules.qty_step) if rules is not None else qty,
+        kind=OrderKind.ENTRY,
+        intent_id=intent.intent_id,
+        ts=intent.ts,
+        ref_price=intent.ref_price,
+        tp=intent.tp,
+        sl=intent.sl,
+    )
 
 
 def _base36(n: int) -> str:
