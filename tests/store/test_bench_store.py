@@ -19,7 +19,11 @@ def test_a_small_store_benchmark_reports_latencies_for_both_modes() -> None:
         assert 0 < figures["p50_ms"] <= figures["p99_ms"] <= figures["max_ms"]
         assert figures["memory_json_bytes"] > 100_000, "a 10-symbol memory is ~130 KB of JSON"
     assert [row["unit"] for row in result["headline"]] == ["%", "ms", "ms", "ms"]
-    assert result["replay_store_cost"]["pairs"] == 2 and result["replay_store_cost"]["bars"] > 0
+    cost = result["replay_store_cost"]
+    assert cost["pairs"] == 2 and cost["bars"] > 0
+    assert cost["method"].startswith("turn-taking pairs")
+    assert len(cost["null_pairs"]["ratios"]) == 1
+    assert cost["same_decisions_on_off"], "stripping the store must not change what is traded"
 
 
 def test_the_counted_replays_run_with_the_store_on_and_off() -> None:
