@@ -39,7 +39,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter
 
 from bench import turns
-from bench.pairs import budget_verdict, quartiles
+from bench.pairs import budget_verdict, overhead_stats
 from execution import diagnostics_metrics as dm
 from execution.clock import ReplayClock
 from execution.config import load_config
@@ -212,16 +212,6 @@ def _turn_build(config_path: Path, state_dir: Path, n_bars: int) -> turns.Replay
     return build
 
 
-def _overhead(ratios: list[float]) -> dict[str, Any]:
-    q1, q3 = quartiles(ratios)
-    return {
-        "median_pct": round((statistics.median(ratios) - 1.0) * 100, 2),
-        "mean_pct": round((statistics.mean(ratios) - 1.0) * 100, 2),
-        "iqr_pct": [round((q1 - 1.0) * 100, 2), round((q3 - 1.0) * 100, 2)],
-        "ratios": [round(r, 4) for r in ratios],
-    }
-
-
 def bench_replay(
     n_symbols: int = 10, bars_per_symbol: int = 20_000, runs: int = RUNS, null_runs: int = NULL_RUNS
 ) -> dict[str, Any]:
@@ -261,7 +251,7 @@ def bench_replay(
     ratios = [a.cpu_s / b.cpu_s for a, b in zip(on, off, strict=True)]
     cpu = {m: statistics.median(r.cpu_s for r in rs) for m, rs in per_mode.items()}
     decisions = {(r.extra["closed_count"], r.extra["realized_pnl"]) for r in on + off}
-    paired = _overhead(ratios)
+    paired = overhead_stats(ratios)
     return {
         "method": (
             f"turn-taking pairs (bench/turns.py): on and off in two processes on one CPU, "
@@ -281,7 +271,7 @@ def bench_replay(
         "overhead_paired_cpu_iqr_pct": paired["iqr_pct"],
         # Whether the budget is kept, said only when the pairs' spread allows it (bench/pairs.py).
         "verdict_paired_cpu": budget_verdict(ratios, TARGET_OVERHEAD_PCT),
-        "null_pairs": _overhead(null) if null else None,
+        "null_pairs": overhead_stats(null) if null else None,
         "cpu_s_on": [round(r.cpu_s, 4) for r in on],
         "cpu_s_off": [round(r.cpu_s, 4) for r in off],
         "target_overhead_pct": TARGET_OVERHEAD_PCT,

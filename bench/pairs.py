@@ -98,3 +98,14 @@ def spread_text(stats: dict[str, Any]) -> str:
     q1, q3 = stats["iqr"]
     lo, hi = stats["min_max"]
     return f"{stats['median']:.2f}x (IQR {q1:.2f}-{q3:.2f}, min-max {lo:.2f}-{hi:.2f})"
+
+
+def overhead_stats(ratios: Sequence[float]) -> dict[str, Any]:
+    """The median, mean and interquartile range of on/off time ratios, as percent over 1."""
+    q1, q3 = quartiles(ratios)
+    return {
+        "median_pct": round((statistics.median(ratios) - 1) * 100, 2),
+        "mean_pct": round((statistics.fmean(ratios) - 1) * 100, 2),
+        "iqr_pct": [round((q1 - 1) * 100, 2), round((q3 - 1) * 100, 2)],
+        "ratios": [round(r, 4) for r in ratios],
+    }

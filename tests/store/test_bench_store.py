@@ -31,6 +31,6 @@ def test_the_counted_replays_run_with_the_store_on_and_off() -> None:
 
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    bench = importlib.import_module("bench.bench_store")
+    bench = importlib.import_module("bench.store_in_replay")
     for mode in ("on", "off", "setup"):  # what valgrind counts, here without valgrind
         bench.counted_replay(mode, 200)
