@@ -32,8 +32,8 @@ from execution.position_ledger import ClosedTrade, PositionLedger
 from execution.position_tp_sl_registry import TpSlEntry, TpSlRegistry
 from execution.quiet import skip_quiet
 from execution.risk_limits import RiskLimits, evaluate_intent, gating_flags
-from execution.signal_screener import BarTuple, SignalScreener, Strategy, build_strategy
-from execution.types import ExitIntent, ExitKind, Fill, Intent, OrderKind, OrderRequest
+from execution.signal_screener import SignalScreener, Strategy, build_strategy
+from execution.types import BarTuple, ExitIntent, ExitKind, Fill, Intent, OrderKind, OrderRequest
 from execution.venues.base import Exchange, OrderEndsVenue, QuietBarsVenue, feed_bars
 
 log = logging.getLogger(__name__)
@@ -205,18 +205,21 @@ class Executor:
             except Exception as exc:
                 self._stage_failed("exit_scanner", exc)
         intents: Sequence[Intent] = ()
+        screener_error: Exception | None = None
         try:
             if self._exit_only:
                 bars = [b for b in bars if b[0] not in self._exit_only]
-            intents = self.screener.on_bars(bars)
+            # A strategy that raised on one bar: the other symbols' signals still get outcomes.
+            intents, screener_error = self.screener.screen(bars)
         except Exception as exc:
             self._stage_failed("screener", exc)
-        if intents:
+        for intent in intents:
             try:
-                for intent in intents:
-                    self.handle_intent(intent)
-            except Exception as exc:
+                self.handle_intent(intent)
+            except Exception as exc:  # this intent stays unaccounted: the identity shows it
                 self._stage_failed("risk", exc)
+        if screener_error is not None:
+            self._stage_failed("screener", screener_error)
         self.book.update_nav(self.exchange.balance(), positions.values())
 
     def _stage_failed(self, name: str, exc: Exception) -> None:

@@ -313,14 +313,27 @@ class SignalScreener:
     def on_bars(self, bars: Iterable[BarTuple]) -> list[Intent]:
         """Update the strategy with each bar of one loop; return the intents, in bar order.
 
-        The same as :meth:`on_bar` per bar, in one call per loop (the executor's hot path:
-        each symbol's context is filled in place, nothing is allocated per bar).
+        The same as :meth:`on_bar` per bar. A strategy that raises on one bar raises here,
+        after the loop's other bars ran (:meth:`screen` also hands back their intents).
+        """
+        intents, failed = self.screen(bars)
+        if failed is not None:
+            raise failed
+        return intents
+
+    def screen(self, bars: Iterable[BarTuple]) -> tuple[list[Intent], Exception | None]:
+        """The intents of one loop's bars, in bar order, and the first error a strategy raised.
+
+        One symbol's strategy raising does not stop the others' bars: their intents are already
+        counted as signals and must still reach risk. The executor's hot path: each symbol's
+        context is filled in place, nothing is allocated per bar.
         """
         per_symbol = self._per_symbol
         if per_symbol is None:
-            return [i for bar in bars if (i := self.on_bar(bar)) is not None]
+            return self._screen_one_by_one(bars)
         contexts, handlers, name = per_symbol.contexts, per_symbol.handlers, per_symbol.name
         intents: list[Intent] = []
+        failed: Exception | None = None
         for idx, ts, o, high, low, close, v in bars:
             ctx = contexts[idx]
             ctx.time = ts
@@ -329,10 +342,25 @@ class SignalScreener:
             ctx.low = low
             ctx.close = close
             ctx.volume = v
-            sig = handlers[idx](ctx)
-            if sig is not None:
-                intents.append(self.emit(idx, ts, close, checked_signal(sig, name, ctx)))
-        return intents
+            try:
+                sig = handlers[idx](ctx)
+                if sig is not None:
+                    intents.append(self.emit(idx, ts, close, checked_signal(sig, name, ctx)))
+            except Exception as exc:
+                failed = failed or exc
+        return intents, failed
+
+    def _screen_one_by_one(self, bars: Iterable[BarTuple]) -> tuple[list[Intent], Exception | None]:
+        intents: list[Intent] = []
+        failed: Exception | None = None
+        for bar in bars:
+            try:
+                intent = self.on_bar(bar)
+                if intent is not None:
+                    intents.append(intent)
+            except Exception as exc:
+                failed = failed or exc
+        return intents, failed
 
     def _checked_legacy(self, sig: object, idx: int, close: float) -> Signal:
         ctx = BarContext(self.symbols[idx], PositionView(self.symbols[idx]), AccountView())

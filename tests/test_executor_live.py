@@ -23,7 +23,7 @@ from execution.position_ledger import ClosedTrade, PositionLedger
 from execution.position_tp_sl_registry import TpSlEntry, TpSlRegistry
 from execution.run.runner import diagnostics_settings
 from execution.state_snapshots import intent_from_dict, intent_to_dict
-from execution.strategy.api import BarContext
+from execution.strategy.api import BarContext, Signal
 from execution.strategy.per_symbol import SymbolStrategies
 from execution.types import ExitKind, Fill, Intent, OrderKind, OrderRequest, Side
 from execution.venues.paper import PaperExchange
@@ -323,6 +323,57 @@ def test_a_stage_that_raises_live_is_recorded_and_the_next_loops_still_run_to_th
     assert liveness["stages"]["exit_scanner"]["error_count"] == 0
     assert rig.ex.ledger.positions == {}
     assert [o.exit_kind for o in rig.journal.exits()] == [ExitKind.SL]
+
+
+class SignalsOrBreaks:
+    """A v1 strategy that enters BTC long on every bar and raises on every ETH bar."""
+
+    name = "signals_or_breaks"
+
+    def on_bar(self, bar: BarContext) -> Signal | None:
+        if bar.symbol == "ETHUSDT":
+            raise RuntimeError("ETH strategy broke")
+        return Signal(Side.LONG, bar.close * 1.05, bar.close * 0.98)
+
+    def state(self) -> dict[str, Any]:
+        return {}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        return None
+
+
+def breaking_rig(strict: bool) -> Rig:
+    rig = Rig(strict=strict)
+    strategy = SymbolStrategies(lambda _cfg: SignalsOrBreaks(), rig.cfg.strategy, 2)
+    rig.ex = Executor(rig.cfg, rig.exchange, rig.clock, strict=strict, strategy=strategy,
+                      journal=rig.journal)  # fmt: skip
+    return rig
+
+
+@pytest.mark.parametrize("order", [("BTCUSDT", "ETHUSDT"), ("ETHUSDT", "BTCUSDT")])
+def test_a_strategy_that_raises_on_one_symbol_loses_no_other_symbols_signal(
+    order: tuple[str, str],
+) -> None:
+    rig = breaking_rig(strict=False)
+    with rig.diagnostics() as diagnostics:
+        rig.step(**{symbol: flat(60_000.0 if symbol == "BTCUSDT" else 3_000.0) for symbol in order})
+        accounting = diagnostics.snapshot().accounting
+        screener = diagnostics.liveness()["stages"]["screener"]
+    # BTC's signal was counted and went on to risk and the router, whichever bar came first.
+    assert [(o.symbol, o.kind) for o in rig.journal.orders] == [("BTCUSDT", OrderKind.ENTRY)]
+    assert accounting["total_signals"] == accounting["entry_orders"] == 1
+    assert accounting["identity_ok"], accounting
+    assert screener["error_count"] == 1 and "ETH strategy broke" in screener["last_error"]
+
+
+def test_in_a_replay_the_strategy_error_stops_the_run_after_the_other_signals_outcomes() -> None:
+    rig = breaking_rig(strict=True)
+    with rig.diagnostics() as diagnostics:
+        with pytest.raises(RuntimeError, match="ETH strategy broke"):
+            rig.step(ETHUSDT=flat(3_000.0), BTCUSDT=flat(60_000.0))
+        accounting = diagnostics.snapshot().accounting
+    assert [o.symbol for o in rig.journal.orders] == ["BTCUSDT"]
+    assert accounting["identity_ok"], accounting
 
 
 # --- restart -------------------------------------------------------------------------------------
