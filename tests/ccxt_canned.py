@@ -32,6 +32,8 @@ from execution.venues.ccxt_guard import build_client
 API_KEY = "CANNEDkey0123456789abcdefABCDEF0123456789abcdefXYZ"
 API_SECRET = "CANNEDsecret9876543210fedcbaFEDCBA9876543210zyxwv"
 TAKER_FEE = 0.0004
+USER_TRADES_PAGE = 500  # Binance's default page of GET /fapi/v1/userTrades
+WEEK_MS = 7 * 86_400_000  # the longest span between its startTime and endTime
 
 Handler = Callable[[dict[str, str]], Any]
 
@@ -345,12 +347,23 @@ class CannedBinance(CannedMarketData):
         return 200, found[-1]
 
     def _user_trades(self, p: dict[str, str]) -> tuple[int, Any]:
-        rows = [t for t in self.trades if t["symbol"] == p["symbol"]]
+        """GET /fapi/v1/userTrades as Binance pages it: the oldest ``limit`` (500, at most 1000)
+        within seven days from ``startTime`` (to ``endTime``), else the last seven days' newest."""
+        limit = int(p.get("limit", USER_TRADES_PAGE))
+        if not 1 <= limit <= 1000:
+            return 400, {"code": -1130, "msg": "Data sent for paramter 'limit' is not valid."}
+        rows = sorted((t for t in self.trades if t["symbol"] == p["symbol"]),
+                      key=lambda t: (t["time"], t["id"]))  # fmt: skip
         if "orderId" in p:
-            rows = [t for t in rows if str(t["orderId"]) == p["orderId"]]
-        if "startTime" in p:
-            rows = [t for t in rows if t["time"] >= int(p["startTime"])]
-        return 200, rows
+            return 200, [t for t in rows if str(t["orderId"]) == p["orderId"]][:limit]
+        start, end = p.get("startTime"), p.get("endTime")
+        if start is None and end is None:
+            return 200, [t for t in rows if t["time"] >= self.now_ms - WEEK_MS][-limit:]
+        lo = int(start) if start is not None else int(end or 0) - WEEK_MS
+        hi = int(end) if end is not None else lo + WEEK_MS
+        if hi - lo > WEEK_MS:
+            return 400, {"code": -1127, "msg": "More than 168 hours between startTime and endTime."}
+        return 200, [t for t in rows if lo <= t["time"] <= hi][:limit]
 
 
 class _Session(requests.Session):

@@ -15,23 +15,25 @@ import json
 from pathlib import Path
 
 import pytest
-from ccxt_canned import SERVER_MS, TAKER_FEE
+from ccxt_canned import SERVER_MS, TAKER_FEE, USER_TRADES_PAGE, CannedBinance
 from hypothesis import given
 from hypothesis import strategies as st
 from streamlit.testing.v1 import AppTest
 from test_live_restart_protection import _signalled, _start
 
 from execution.cli import main
+from execution.clock import ReplayClock
 from execution.position_ledger import PositionLedger
 from execution.run.reconcile import closes_seen_by_venue
 from execution.store import read_closed_trades, read_external_closes
 from execution.types import ExchangePosition, Side
+from execution.venues.ccxt_closes import MAX_TRADE_PAGES
 from execution.venues.ccxt_parse import closing_trades
 
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
 
 
-def _held_then_killed(state: Path) -> tuple[object, object, dict[str, float]]:
+def _held_then_killed(state: Path) -> tuple[CannedBinance, ReplayClock, dict[str, float]]:
     """A live engine that went long BTCUSDT, then was killed (no final publish)."""
     fake, clock, loop, runner = _signalled(state)
     loop.once()
@@ -213,3 +215,76 @@ def test_the_trades_taken_for_a_close_are_the_newest_on_its_side_and_sum_to_its_
     assert sum(float(r["amount"]) for r in found) == pytest.approx(qty)  # type: ignore[arg-type]
     newest = {id(r) for r in eligible[len(eligible) - len(found) :]}
     assert {id(r) for r in found} == newest, "the newest eligible trades, none skipped"
+
+
+def _account_trade(fake: CannedBinance, side: str, qty: float, price: float, order: int,
+                   ms: int) -> None:  # fmt: skip
+    """A trade of the account on BTCUSDT, as Binance lists it (not through the engine)."""
+    fake.trades.append({
+        "buyer": side == "BUY", "commission": f"{qty * price * TAKER_FEE:.8f}",
+        "commissionAsset": "USDT", "id": 6_000_000 + len(fake.trades), "maker": False,
+        "orderId": order, "price": f"{price}", "qty": f"{qty}", "quoteQty": f"{qty * price:.5f}",
+        "realizedPnl": "0", "side": side, "positionSide": "BOTH", "symbol": "BTCUSDT", "time": ms,
+    })  # fmt: skip
+
+
+def _scalped_then_closed(fake: CannedBinance, pairs: int, qty: float) -> list[float]:
+    """After the entry, another tool on the account scalps BTCUSDT ``pairs`` times (a buy and a
+    sell of 0.001 each, one millisecond apart), then the position is closed by hand with one
+    market order that fills in three trades in one millisecond; return those trades' prices."""
+    ms = SERVER_MS + 10 * 60_000
+    for n in range(pairs):
+        _account_trade(fake, "BUY", 0.001, 50_000.0, 7_000_000 + 2 * n, ms + 2 * n)
+        _account_trade(fake, "SELL", 0.001, 50_100.0, 7_000_001 + 2 * n, ms + 2 * n + 1)
+    close_ms, prices = ms + 2 * pairs + 5, [61_000.0, 60_990.0, 60_980.0]
+    for part, price in zip((0.375, 0.375, 0.25), prices, strict=True):
+        _account_trade(fake, "SELL", round(qty * part, 6), price, 9_000_000, close_ms)
+    del fake.positions["BTCUSDT"]
+    return prices
+
+
+def _trade_pages(fake: CannedBinance, after: int) -> list[dict[str, str]]:
+    """The account-trade queries by time (the close's lookup) made after request ``after``."""
+    asked = [r.params for r in fake.requests[after:] if r.path == "/fapi/v1/userTrades"]
+    return [p for p in asked if "startTime" in p]
+
+
+def test_a_hand_close_behind_more_than_a_page_of_the_accounts_trades_is_priced_whole(
+    tmp_path: Path,
+) -> None:
+    """Binance answers a start time with its oldest page of trades (500): the close, the
+    newest, is on a later page, and that page's boundary falls inside the closing order's
+    trades. Every page is read and the close is priced from all three of its trades (from the
+    first page alone, its newest sells were the scalps' and the close's first part)."""
+    fake, clock, known = _held_then_killed(tmp_path)
+    qty = known["qty"]
+    assert qty == pytest.approx(0.008), "the parts below sum to it only for this size"
+    prices = _scalped_then_closed(fake, pairs=249, qty=qty)  # 498 trades: 500 ends in the close
+    asked_from = len(fake.requests)
+    _, again = _start(tmp_path, fake, clock)
+    again.finish()
+
+    assert read_external_closes(tmp_path) == [], "the close was seen"
+    (trade,) = read_closed_trades(tmp_path)
+    vwap = (0.003 * prices[0] + 0.003 * prices[1] + 0.002 * prices[2]) / 0.008
+    assert trade["exit_reason"] == "external_close"
+    assert trade["exit_price"] == pytest.approx(vwap), "priced from the close's trades only"
+    pages = _trade_pages(fake, asked_from)
+    assert 2 <= len(pages) <= MAX_TRADE_PAGES and all("limit" not in p for p in pages)
+    assert pages[1]["startTime"] == str(SERVER_MS + 10 * 60_000 + 2 * 249 + 5), "from its ms"
+
+
+def test_a_close_behind_more_pages_than_are_read_stays_unseen_rather_than_mispriced(
+    tmp_path: Path,
+) -> None:
+    fake, clock, known = _held_then_killed(tmp_path)
+    pages = MAX_TRADE_PAGES * USER_TRADES_PAGE
+    _scalped_then_closed(fake, pairs=pages // 2 + 1, qty=known["qty"])
+    asked_from = len(fake.requests)
+    _, again = _start(tmp_path, fake, clock)
+    again.finish()
+
+    assert len(_trade_pages(fake, asked_from)) == MAX_TRADE_PAGES, "the lookup is bounded"
+    assert read_closed_trades(tmp_path) == [], "a close priced from trades that are not it"
+    (row,) = read_external_closes(tmp_path)
+    assert row["symbol"] == "BTCUSDT" and row["qty"] == known["qty"]

@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from execution import diagnostics_metrics as diag
-from execution.cli.run import paper_exchange_factory, with_held_symbols
+from execution.cli.held_symbols import with_held_symbols
+from execution.cli.run import paper_exchange_factory
 from execution.clock import ReplayClock
 from execution.config import EngineConfig, SymbolSpec, load_config
 from execution.executor_live import Executor

@@ -51,7 +51,8 @@ def run_live(
     ask: Callable[[str], str] = input,
 ) -> int:
     """Start the live engine; return the process exit code."""
-    from execution.cli.run import UsageError, start_strategy, with_held_symbols
+    from execution.cli.held_symbols import with_held_symbols
+    from execution.cli.run import UsageError, start_strategy
 
     cfg = with_held_symbols(cfg, state_dir, "live")
     try:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from execution.cli.args import non_negative_float, non_negative_int, positive_float
+from execution.cli.held_symbols import with_held_symbols
 from execution.clock import Clock, ReplayClock, WallClock, from_iso
 from execution.config import ConfigError, EngineConfig, SymbolSpec, load_config
 from execution.market.bars import (
@@ -33,14 +34,6 @@ from execution.run.runner import EngineRunner, RunOptions, RunRefused
 from execution.run.summary import format_summary
 from execution.signal_screener import Strategy, build_strategy
 from execution.state_v7 import STATE_DIR_ENV
-from execution.store import (
-    EngineLock,
-    LockHeld,
-    PersistError,
-    StoreError,
-    read_memory,
-    store_exists,
-)
 from execution.types import RejectCounts
 from execution.venues.paper import PaperExchange
 
@@ -189,48 +182,6 @@ def universe_for_data(cfg: EngineConfig, data_symbols: list[str]) -> EngineConfi
     known = {s.symbol: s for s in cfg.universe}
     universe = tuple(known.get(s) or SymbolSpec(symbol=s) for s in data_symbols)
     return cfg.model_copy(update={"universe": universe})
-
-
-def store_exists_quietly(state_dir: Path) -> bool:
-    try:
-        return store_exists(state_dir)
-    except StoreError:
-        return False
-
-
-def with_held_symbols(cfg: EngineConfig, state_dir: Path, mode: str | None = None) -> EngineConfig:
-    """The config plus, as exit-only, the symbols the memory holds a position in but the
-    universe no longer lists: a universe edit never strands a position without its exits.
-
-    ``mode``: the run's mode; a memory of another mode is left to the runner, which refuses it
-    and says why (its symbols are not this run's to manage).
-    """
-    if not store_exists_quietly(state_dir):
-        return cfg
-    lock = EngineLock(state_dir)
-    try:
-        lock.acquire()
-    except (LockHeld, PersistError, StoreError):  # the runner refuses it with the reason
-        return cfg
-    try:
-        components = read_memory(state_dir, lock_held=True)
-    except StoreError:  # damaged: the runner refuses it with the reason
-        return cfg
-    finally:
-        lock.release()
-    if components is None or (mode is not None and components.identity.get("mode") != mode):
-        return cfg
-    ledger = components.ledger
-    positions = ledger.get("positions") if isinstance(ledger, dict) else None
-    if not isinstance(positions, dict):
-        return cfg
-    held = [str(s) for s in positions if str(s) not in cfg.symbols]
-    if not held:
-        return cfg
-    print(f"v7: {', '.join(held)}: not in the universe but holding a position; its exits are "
-          "managed, no new entries", file=sys.stderr)  # fmt: skip
-    extra = tuple(SymbolSpec(symbol=s, exit_only=True) for s in held)
-    return cfg.model_copy(update={"universe": (*cfg.universe, *extra)})
 
 
 def with_seed(cfg: EngineConfig, seed: int | None) -> EngineConfig:

@@ -22,11 +22,9 @@ from execution.perps.margin import PositionRisk
 from execution.types import (
     Bar,
     ExchangePosition,
-    ExitKind,
     Fill,
     MarketRules,
     OrderAck,
-    OrderKind,
     OrderRequest,
     Side,
 )
@@ -37,6 +35,7 @@ from execution.venues.base import (
     OrderRejected,
     TransientExchangeError,
 )
+from execution.venues.ccxt_closes import closing_fill
 from execution.venues.ccxt_guard import (
     DEFAULT_EXCHANGE_ID,
     ERROR_KINDS,
@@ -55,18 +54,12 @@ from execution.venues.ccxt_margin import FundingReader, risk_from_ccxt, set_marg
 from execution.venues.ccxt_orders import MAX_UNSURE_LOOKUPS, TrackedOrder, next_fill, trades_query
 from execution.venues.ccxt_parse import (
     bars_from_ohlcv,
-    closing_trades,
     contract_size,
-    fill_from_trades,
     find_swap_market,
     max_leverage_by_symbol,
     position_from_ccxt,
     rules_from_market,
 )
-
-# How far back the account's trades are asked for: Binance answers at most seven days from the
-# start time it is given, so an older start would return a week that misses the newest trades.
-TRADES_WINDOW_S = 6 * 86_400.0
 
 __all__ = [
     "DEFAULT_EXCHANGE_ID",
@@ -330,15 +323,8 @@ class CcxtExchange:
         """The fill that closed a position the engine saw disappear, from the account's trades
         since ``since`` (None when they do not show it whole: its exit stays unseen)."""
         m = self._market(symbol)
-        since = max(since, self._clock.now() - TRADES_WINDOW_S)
-        trades = self._call(self._client.fetch_my_trades, m["symbol"], int(since * 1e3))
-        picked = closing_trades(trades, side, qty, since * 1e3, m)
-        if picked is None:
-            return None
-        orders = "+".join(sorted({str(t.get("order")) for t in picked}))
-        req = OrderRequest(f"venue:{orders}", symbol, side.opposite.order_side, qty, OrderKind.EXIT,
-                           reduce_only=True, exit_kind=ExitKind.EXTERNAL)  # fmt: skip
-        return fill_from_trades(req, picked, m)
+        fetch = self._client.fetch_my_trades
+        return closing_fill(self._call, fetch, m, symbol, (side, qty), since, self._clock.now())
 
     def positions(self) -> dict[str, ExchangePosition]:
         """Return open positions by our symbol (one-way mode: one net position per symbol)."""
