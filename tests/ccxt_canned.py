@@ -24,6 +24,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import ccxt
 import requests
+from ccxt_canned_errors import FAULTS, MARGIN_TYPE_HELD, MARGIN_TYPE_UNCHANGED
 from ccxt_canned_market import EXCHANGE_INFO, MAX_LEVERAGE, SERVER_MS, CannedMarketData
 from requests.structures import CaseInsensitiveDict
 
@@ -121,35 +122,7 @@ class CannedBinance(CannedMarketData):
     @staticmethod
     def _fault(kind: str) -> tuple[int, Any]:
         """Return the HTTP status and body Binance sends for a scripted failure."""
-        table: dict[str, tuple[int, Any]] = {
-            "429": (
-                429,
-                {
-                    "code": -1003,
-                    "msg": "Too many requests; current limit is 2400 request weight per 1 MINUTE.",
-                },
-            ),  # fmt: skip
-            "503": (
-                503,
-                {
-                    "code": -1001,
-                    "msg": "Internal error; unable to process your request. Please try again.",
-                },
-            ),  # fmt: skip
-            "insufficient": (400, {"code": -2019, "msg": "Margin is insufficient."}),
-            "notional": (
-                400,
-                {
-                    "code": -4164,
-                    "msg": "Order's notional must be no smaller than 100 (unless you choose reduce only).",
-                },
-            ),  # fmt: skip
-            "bad_key": (
-                401,
-                {"code": -2015, "msg": "Invalid API-key, IP, or permissions for action."},
-            ),  # fmt: skip
-        }
-        return table[kind]
+        return FAULTS[kind]
 
     def _check_auth(self, query: str, headers: dict[str, str]) -> tuple[int, Any] | None:
         if headers.get("X-MBX-APIKEY") != API_KEY:
@@ -186,10 +159,14 @@ class CannedBinance(CannedMarketData):
         return 200, [r for r in rows if int(r["time"]) >= start]
 
     def _margin_type(self, p: dict[str, str]) -> tuple[int, Any]:
-        mode = p["marginType"].upper()
-        if self.margin_types.get(p["symbol"]) == mode:
-            return 400, {"code": -4046, "msg": "No need to change margin type."}
-        self.margin_types[p["symbol"]] = mode
+        """POST /fapi/v1/marginType: a symbol never set is CROSSED (Binance's default); one
+        holding a position keeps its type."""
+        symbol, mode = p["symbol"], p["marginType"].upper()
+        if self.margin_types.get(symbol, "CROSSED") == mode:
+            return MARGIN_TYPE_UNCHANGED
+        if symbol in self.positions:
+            return MARGIN_TYPE_HELD
+        self.margin_types[symbol] = mode
         return 200, {"code": 200, "msg": "success"}
 
     def _set_leverage(self, p: dict[str, str]) -> tuple[int, Any]:

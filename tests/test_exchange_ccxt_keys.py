@@ -169,6 +169,18 @@ def test_margin_mode_and_leverage_are_set_at_start_and_a_mode_already_set_is_no_
     assert ex.set_margin({"BTCUSDT": 5.0}, "isolated") == {"BTCUSDT": 5.0}  # -4046 tolerated
 
 
+def test_a_symbol_holding_a_position_keeps_its_margin_mode_and_still_gets_its_leverage(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ex, fake, _ = make()
+    fake.positions["BTCUSDT"] = (0.5, 60_000.0)  # held in cross margin, Binance's default
+    ex.load_markets()
+    granted = ex.set_margin({"BTCUSDT": 10.0, "ETHUSDT": 10.0}, "isolated")  # -4048 for BTC
+    assert granted == {"BTCUSDT": 10.0, "ETHUSDT": 10.0}
+    assert fake.margin_types == {"ETHUSDT": "ISOLATED"}
+    assert "BTCUSDT: holds a position, so its margin stays cross (not isolated)" in caplog.text
+
+
 def test_the_venue_liquidation_price_and_leverage_are_read_back_with_the_positions() -> None:
     ex, fake, _ = make()
     fake.positions["BTCUSDT"] = (0.5, 60_000.0)

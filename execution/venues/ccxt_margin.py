@@ -15,6 +15,10 @@ from execution.venues.base import ExchangeError
 log = logging.getLogger(__name__)
 # Binance answers -4046 when the margin mode is already the one asked for: nothing to do.
 _ALREADY_SET = ("no need to change margin type", "-4046", "marginmodealreadyset")
+# Binance refuses (-4048) to change the margin type of a symbol that holds a position. A
+# restart must still manage that position's exits, so the position keeps its mode instead.
+_HOLDS_POSITION = ("-4048", "cannot be changed if there exists position")
+_OTHER_MODE = {"isolated": "cross", "cross": "isolated"}
 
 
 def set_margin(
@@ -26,19 +30,33 @@ def set_margin(
 ) -> dict[str, float]:
     """Set the margin mode and the leverage of each of our symbols (``market`` gives its ccxt
     market); return what the exchange granted (it may cap the leverage). A mode already in
-    place is not an error."""  # fmt: skip
+    place is not an error, nor is a symbol that keeps its mode because it holds a position."""
     granted: dict[str, float] = {}
     for ours, lev in leverage.items():
         symbol = str(market(ours)["symbol"])
-        try:
-            call(client.set_margin_mode, margin_mode, symbol, retry=False)
-        except ExchangeError as err:
-            if not any(s in str(err).lower() for s in _ALREADY_SET):
-                raise
+        mode = _set_mode(call, client, ours, symbol, margin_mode)
         reply = call(client.set_leverage, int(lev), symbol, retry=False) or {}
         granted[ours] = float(reply.get("leverage") or int(lev))
-        log.info("%s: %s margin, leverage %gx", ours, margin_mode, granted[ours])
+        log.info("%s: %s margin, leverage %gx", ours, mode, granted[ours])
     return granted
+
+
+def _set_mode(call: Callable[..., Any], client: Any, ours: str, symbol: str, mode: str) -> str:
+    """Ask for ``mode`` on ``symbol``; return the mode it has now. A symbol holding a position
+    in the other mode keeps it (a warning); any other refusal raises."""
+    try:
+        call(client.set_margin_mode, mode, symbol, retry=False)
+    except ExchangeError as err:
+        text = str(err).lower()
+        if not any(s in text for s in _HOLDS_POSITION):
+            if any(s in text for s in _ALREADY_SET):
+                return mode
+            raise
+        kept = _OTHER_MODE.get(mode, "unchanged")
+        log.warning("%s: holds a position, so its margin stays %s (not %s) until the position "
+                    "is closed; its leverage is still set", ours, kept, mode)  # fmt: skip
+        return kept
+    return mode
 
 
 def risk_from_ccxt(p: Mapping[str, Any]) -> PositionRisk:
