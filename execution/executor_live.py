@@ -38,7 +38,6 @@ from execution.venues.base import Exchange, OrderEndsVenue, QuietBarsVenue, feed
 
 log = logging.getLogger(__name__)
 
-
 PENDING_MAX_AGE_SECONDS = 3600.0  # an entry not filled within this is not coming
 _NO_PRICES: Mapping[str, Any] = MappingProxyType({})  # a loop without open positions
 _NONE_OPEN = NOTHING_OPEN.counts  # what the scan reports with nothing open (the same object)
@@ -118,6 +117,8 @@ class Executor:
         # The exit counts last reported to diagnostics: reported again only when they change
         # (equal counts are the same object), so a loop makes one diagnostics call.
         self._reported_counts: ExitPipelineCounts | None = None
+        # Live: marks of symbols outside the universe (adopted positions'), for the canary.
+        self._outside_marks: dict[str, float] = {}
         # A venue that takes a loop's bars in one call (the paper exchange) is fed that way, any
         # other one Bar at a time; the paper venue answers False when nothing waits to be polled
         # (nearly every loop of a replay). A perpetuals venue may report the funding it settles,
@@ -161,12 +162,14 @@ class Executor:
 
     def step_live(self, marks: Mapping[str, float], bars: Sequence[BarTuple]) -> None:
         """Run one live iteration: exits on the marks, the screener on newly closed bars."""
-        now = self.clock.now()
-        index = self.book.index
+        now, index, outside = self.clock.now(), self.book.index, {}
         for symbol, mark in marks.items():
             i = index.get(symbol)
             if i is not None and mark > 0:
                 self.book.set_mark(i, now, mark)
+            elif mark > 0:
+                outside[symbol] = mark
+        self._outside_marks = outside
         self._cycle(bars, {s: (m, m, m, m) for s, m in marks.items()}, closes_are_marks=False)
         diag.record_loop_end()  # records made between live loops read the wall clock again
 
@@ -292,6 +295,8 @@ class Executor:
     def scan_exits(self, prices: Mapping[str, PriceObs], now: float | None = None) -> None:
         """Route the exits this loop's prices trigger; report the exit pipeline's counts."""
         marks = self.book.marks_view if self.ledger.positions else _NO_PRICES
+        if self._outside_marks:
+            marks = self.book.marks_by_symbol() | self._outside_marks
         result = find_exits(
             self.ledger, self.registry, prices, marks, self.clock.now() if now is None else now,
             self._underwater, self._canary,

@@ -61,6 +61,16 @@ class LiveLoop:
                     self.last_bar_ts[symbol] = bar.ts
         return closed
 
+    def mark_symbols(self) -> list[str]:
+        """Return the universe's symbols, then those of ledger positions outside it (a
+        reconcile adopted them): their exits and the under-water canary need their marks too."""
+        executor = self.runner.executor
+        outside = [s for s in executor.ledger.positions if s not in executor.book.index]
+        if outside:  # one the exchange no longer lists must not cost the loop every mark
+            unknown = self.exchange.unknown_symbols(outside)
+            outside = [s for s in outside if s not in unknown]
+        return [*executor.symbols, *outside]
+
     def reconcile(self) -> None:
         """Make the ledger agree with the exchange's positions; log what changed."""
         report = self.runner.reconcile_venue()
@@ -71,7 +81,7 @@ class LiveLoop:
         """Run one loop: fetch marks and new bars, step, reconcile when due, check point."""
         executor = self.runner.executor
         try:
-            marks = self.exchange.marks(executor.symbols)
+            marks = self.exchange.marks(self.mark_symbols())
             bars = self.new_bars()
         except ExchangeError as err:  # the loop survives an unreachable exchange
             diag.record_stage_error("positions", err)
