@@ -12,16 +12,13 @@ ever add to the state dir.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from ccxt_canned import CannedBinance, canned_client
 from test_live_loop import ENV, _args, _config, _fake
+from test_live_restart_protection import killed_before_send
 
 from execution.cli.live import run_live
 from execution.clock import ReplayClock
@@ -55,39 +52,10 @@ def start_as_run_live(state: Path, fake: CannedBinance, clock: ReplayClock) -> L
     return LiveLoop(runner, exchange, 0.0)
 
 
-# Commits before its first entry (BTCUSDT) and is SIGKILLed right then: the exchange never gets
-# the order. The canned Binance lives in this process, so the kill is a real one.
-_KILLED_BEFORE_SEND = """
-import os, signal, sys
-from pathlib import Path
-from test_live_loop import _fake
-from test_live_restart_protection import _clock, _signal
-from test_live_restart_dropped_symbol import start_as_run_live
-fake, clock = _fake(), _clock()
-loop = start_as_run_live(Path(sys.argv[1]), fake, clock)
-loop.warm_up()
-_signal(fake, clock)
-commit = loop.runner.executor.before_entry
-def commit_then_die(*args):
-    commit(*args)
-    os.kill(os.getpid(), signal.SIGKILL)
-loop.runner.executor.before_entry = commit_then_die
-loop.once()
-"""
-
-
 def _killed_with_an_entry_in_flight(state: Path) -> Intent:
     """Run a real child engine over ``state`` that is SIGKILLed right after the commit that
     precedes its BTCUSDT entry's send; return that entry's intent as the memory holds it."""
-    tests = Path(__file__).parent
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join((str(tests.parent), str(tests))))
-    out = subprocess.run(
-        [sys.executable, "-c", _KILLED_BEFORE_SEND, str(state)], env=env,
-        cwd=tests.parent, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert out.returncode == -signal.SIGKILL, out.stderr[-2000:]
-    memory = read_memory(state)
-    assert memory is not None and memory.diagnostics["in_flight"] == 1
+    memory = killed_before_send(state, "test_live_restart_dropped_symbol:start_as_run_live")
     (raw,) = memory.pending_intents
     intent = intent_from_dict(raw, strict=True, key="[0]")
     assert intent is not None and intent.symbol == DROPPED

@@ -25,7 +25,7 @@ from execution.clock import ReplayClock
 from execution.run.live import LiveLoop
 from execution.run.runner import EngineRunner, RunOptions
 from execution.state_v7 import TP_SL_REGISTRY_FILE
-from execution.store import DB_FILE, read_memory, read_orders
+from execution.store import DB_FILE, Memory, read_memory, read_orders
 from execution.venues.ccxt_orders import MAX_UNSURE_LOOKUPS
 from execution.venues.ccxt_venue import CcxtExchange
 
@@ -165,22 +165,47 @@ def test_an_entry_filled_and_killed_before_the_loops_commit_is_protected_on_rest
 
 # A live engine that commits before its first entry and is SIGKILLed right then (the exchange
 # never gets the order): the canned Binance lives in this process, so the kill is a real one.
+# ``start`` (module:function) builds the live loop over the state dir, the fake and the clock.
 _KILLED_BEFORE_SEND = """
-import os, signal, sys
+import importlib, os, signal, sys
 from pathlib import Path
 from test_live_loop import _fake
-from test_live_restart_protection import _clock, _signal, _start
+from test_live_restart_protection import _clock, _signal
+module, name = sys.argv[2].split(":")
+start = getattr(importlib.import_module(module), name)
 fake, clock = _fake(), _clock()
-loop, runner = _start(Path(sys.argv[1]), fake, clock)
+loop = start(Path(sys.argv[1]), fake, clock)
 loop.warm_up()
 _signal(fake, clock)
-commit = runner.executor.before_entry
+commit = loop.runner.executor.before_entry
 def commit_then_die(*args):
     commit(*args)
     os.kill(os.getpid(), signal.SIGKILL)
-runner.executor.before_entry = commit_then_die
+loop.runner.executor.before_entry = commit_then_die
 loop.once()
 """
+
+
+def start_loop(state: Path, fake: CannedBinance, clock: ReplayClock) -> LiveLoop:
+    return _start(state, fake, clock)[0]
+
+
+def killed_before_send(
+    state: Path, start: str = "test_live_restart_protection:start_loop"
+) -> Memory:
+    """Run a real child engine over ``state`` (its loop built by ``start``), SIGKILLed right
+    after the commit that precedes its first entry's send; return the memory it left, which
+    holds that entry pending and in flight."""
+    tests = Path(__file__).parent
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join((str(tests.parent), str(tests))))
+    out = subprocess.run(
+        [sys.executable, "-c", _KILLED_BEFORE_SEND, str(state), start], env=env,
+        cwd=tests.parent, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert out.returncode == -signal.SIGKILL, out.stderr[-2000:]
+    memory = read_memory(state)
+    assert memory is not None and memory.diagnostics["in_flight"] == 1
+    return memory
 
 
 def test_an_entry_killed_after_its_pre_send_commit_counts_as_lost_at_restart(
@@ -188,15 +213,7 @@ def test_an_entry_killed_after_its_pre_send_commit_counts_as_lost_at_restart(
 ) -> None:
     """SIGKILL just after the commit that precedes the send: the memory holds the entry in
     flight, the exchange never got it. The restart resolves it as a failed order, named."""
-    tests = Path(__file__).parent
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join((str(tests.parent), str(tests))))
-    out = subprocess.run(
-        [sys.executable, "-c", _KILLED_BEFORE_SEND, str(tmp_path)], env=env,
-        cwd=tests.parent, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert out.returncode == -signal.SIGKILL, out.stderr[-2000:]
-    memory = read_memory(tmp_path)  # the pre-send commit: the entry pending and in flight
-    assert memory is not None and memory.diagnostics["in_flight"] == 1
+    memory = killed_before_send(tmp_path)  # the pre-send commit: the entry pending, in flight
     assert len(memory.pending_intents) == 1
 
     fake, clock = _fake(), _clock()  # the exchange as the kill left it: no order, no position
