@@ -178,11 +178,8 @@ class EngineRunner:
         intent = ex.pending_intents.get(restored.entry_in_flight or "") if restored else None
         sent = ex.entry_request(intent) if intent is not None else None  # before reconcile pops it
         report = self.reconcile_venue()
-        placed = (
-            settle_in_flight(restored.diagnostics, sent, report, exchange) if restored else None
-        )
-        if placed is not None and sent is not None:  # its order row died with the kill
-            self.journal.order(sent, True, *placed)
+        if restored is not None:
+            settle_in_flight(restored.diagnostics, sent, report, ex, self.journal)
         if self.resumed or report.changed:
             log.info("resumed at bar %d (%s)", self.bars_done, report)
         self._open_store(restored)

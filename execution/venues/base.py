@@ -90,6 +90,28 @@ class OrderEndsVenue(Protocol):
         ...
 
 
+class SentOrder(NamedTuple):
+    """An order an earlier process sent, as the venue has it: its ack and what it filled."""
+
+    ack: OrderAck
+    filled: float  # base units
+    average: float | None  # the average fill price; None: nothing filled
+    ts: float | None  # epoch seconds the venue took it; None: the venue does not say
+    fee: float  # estimated from the venue's taker fee: the order itself does not carry it
+
+
+@runtime_checkable
+class SentOrdersVenue(Protocol):
+    """A venue that can find an order another process sent, from the request it was sent as
+    (ccxt: by the client id and symbol it was sent under). A restart settles the entry a kill
+    left in flight with it; a venue without it is asked ``find_order`` (the paper venue keeps
+    its orders with its account, and is rewound with the memory anyway)."""
+
+    def find_sent_order(self, req: OrderRequest) -> SentOrder | None:
+        """Return the order sent as ``req`` if the venue has it, else None."""
+        ...
+
+
 @runtime_checkable
 class QuietBarsVenue(Protocol):
     """A venue that can say when a replay's bars would only mark prices (execution/quiet.py):

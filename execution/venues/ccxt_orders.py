@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from execution.types import Fill, OrderRequest
-from execution.venues.base import OrderEnd
+from execution.types import Fill, OrderAck, OrderRequest
+from execution.venues.base import OrderEnd, SentOrder
 from execution.venues.ccxt_parse import fill_from_trades, make_fill
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,14 @@ class TrackedOrder:
         """Every unit reported: closed on the venue with its fills reported, or all the qty
         asked for reported (a market order's trades can be seen before its closed status)."""
         return self.is_done() or self.reported >= self.req.qty - QTY_EPSILON
+
+    def as_sent(self, ack: OrderAck, market: Mapping[str, Any]) -> SentOrder:
+        """This order as :meth:`CcxtExchange._ack` read it from the venue, its fee estimated at
+        the market's taker rate (the order does not carry it; a fill built from an order whose
+        trades are not visible estimates it so too)."""
+        fee = self.filled * (self.average or 0.0) * float(market.get("taker") or 0.0)
+        ts = self.placed_ms / 1000 if self.placed_ms else None
+        return SentOrder(ack, self.filled, self.average, ts, fee)
 
     def unreported_end(self, now: float) -> OrderEnd | None:
         """The end of this closed order if no fill said it: canceled or expired unfilled

@@ -33,6 +33,7 @@ from execution.venues.base import (
     ExchangeError,
     OrderEnd,
     OrderRejected,
+    SentOrder,
     TransientExchangeError,
 )
 from execution.venues.ccxt_closes import closing_fill
@@ -250,14 +251,24 @@ class CcxtExchange:
     def find_order(self, client_order_id: str) -> OrderAck | None:
         """Return the order with this client id as the exchange has it, or None."""
         tracked = self._tracked.get(client_order_id)
-        if tracked is None:  # never sent by this process: its symbol is unknown
-            return None
+        # Never sent by this process: its symbol is unknown (find_sent_order is told it).
+        return None if tracked is None else self._fetch(tracked)
+
+    def find_sent_order(self, req: OrderRequest) -> SentOrder | None:
+        """Return the order another process sent as ``req`` (under the venue's client id for
+        it, on its symbol) as the exchange has it, or None; this process does not track it."""
+        m = self._market(req.symbol)
+        order = TrackedOrder(req, venue_client_id(req.client_order_id), m["symbol"])
+        ack = self._fetch(order)
+        return None if ack is None else order.as_sent(ack, m)
+
+    def _fetch(self, tracked: TrackedOrder) -> OrderAck | None:
         try:
-            params = {"clientOrderId": tracked.venue_cid}
+            params = {"clientOrderId": tracked.venue_cid}  # ccxt sends it as origClientOrderId
             order = self._call(self._client.fetch_order, "", tracked.unified, params)
         except OrderNotFound:
             return None
-        self._unsure.discard(client_order_id)
+        self._unsure.discard(tracked.req.client_order_id)
         return self._ack(tracked, order)
 
     def _ack(self, tracked: TrackedOrder, order: Mapping[str, Any]) -> OrderAck:
