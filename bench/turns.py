@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -132,13 +133,6 @@ def _child(build: Replay, every: int, cpu: int | None, mine: int, other: int, ou
         os._exit(status)
 
 
-def _read_all(fd: int) -> bytes:
-    data = b""
-    while chunk := os.read(fd, 65536):
-        data += chunk
-    return data
-
-
 def run_pair(
     a: Replay, b: Replay, *, a_first: bool = True, every: int = EVERY_LOOPS
 ) -> tuple[TurnResult, TurnResult]:
@@ -156,19 +150,40 @@ def run_pair(
                 _child(build, every, cpu, mine, other, out_write)
             os.close(out_write)
             children.append((pid, out_read))
-        ready = [os.read(out_read, 1) for _, out_read in children]
-        # Both built (or one failed, and its DONE is already in the other's pipe): start.
-        os.write(a_write if a_first else b_write, TURN)
+        said = _collect(
+            [out for _, out in children], (b_write, a_write), a_write if a_first else b_write
+        )
         results = []
-        for (pid, out_read), said in zip(children, ready, strict=True):
-            data = (b"" if said == READY else said) + _read_all(out_read)
-            payload = json.loads(data or b'{"error": "no result"}')
-            os.close(out_read)
+        for (pid, _), data in zip(children, said, strict=True):
             os.waitpid(pid, 0)
+            payload = json.loads(data.removeprefix(READY) or b'{"error": "died without a word"}')
             if "error" in payload:
                 raise RuntimeError(f"a turn-taking replay failed:\n{payload['error']}")
             results.append(TurnResult(payload["cpu_s"], payload["extra"]))
     finally:
-        for fd in (a_read, a_write, b_read, b_write):
+        for fd in (a_read, a_write, b_read, b_write, *(out for _, out in children)):
             os.close(fd)
     return results[0], results[1]
+
+
+def _collect(outs: list[int], others_turn: tuple[int, int], first_turn: int) -> list[bytes]:
+    """Read both children's words to the end. The first turn goes out once both have said
+    something (READY, or an error). A child whose pipe ends (it exited: done, failed, or killed
+    outright) is followed by a DONE to the other, which then never waits for it."""
+    said = [b"", b""]
+    open_fds = dict(enumerate(outs))
+    started = False
+    while open_fds:
+        readable, _, _ = select.select(list(open_fds.values()), [], [])
+        for i, fd in list(open_fds.items()):
+            if fd not in readable:
+                continue
+            chunk = os.read(fd, 65536)
+            said[i] += chunk
+            if not chunk:
+                del open_fds[i]
+                os.write(others_turn[i], DONE)
+        if not started and all(said):
+            started = True
+            os.write(first_turn, TURN)
+    return said

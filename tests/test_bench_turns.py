@@ -4,6 +4,7 @@ failing one is reported instead of leaving the other waiting for its turn foreve
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -72,3 +73,36 @@ def test_a_failing_build_is_reported_and_nothing_hangs() -> None:
         turns.run_pair(failing, counting(500), every=50)
     with pytest.raises(RuntimeError, match="build failed on purpose"):
         turns.run_pair(counting(500), failing, every=50)
+
+
+def killed_at(loop: int) -> turns.Replay:
+    """A replay whose process is SIGKILLed at ``loop``: no word, no DONE of its own."""
+
+    def build(wrap: Callable[[Any], turns.TakingTurns]) -> Callable[[], dict[str, Any]]:
+        bars = wrap(FakeBars(1_000))
+
+        def replay() -> dict[str, Any]:
+            for n in bars.loops(0):
+                if n == loop:
+                    os.kill(os.getpid(), signal.SIGKILL)
+            return {}
+
+        return replay
+
+    return build
+
+
+def killed_while_building(wrap: Callable[[Any], turns.TakingTurns]) -> Callable[[], dict[str, Any]]:
+    os.kill(os.getpid(), signal.SIGKILL)
+    raise AssertionError("unreachable")
+
+
+@pytest.mark.parametrize("a_first", [True, False])
+def test_a_replay_killed_outright_is_reported_and_the_other_is_not_left_waiting(
+    a_first: bool,
+) -> None:
+    for a, b in ((killed_at(250), counting(1_000)), (counting(1_000), killed_at(250))):
+        with pytest.raises(RuntimeError, match="died without a word"):
+            turns.run_pair(a, b, a_first=a_first, every=50)
+    with pytest.raises(RuntimeError, match="died without a word"):
+        turns.run_pair(killed_while_building, counting(500), a_first=a_first, every=50)
