@@ -29,7 +29,7 @@ from execution.market.bars import BarColumns
 from execution.order_router import OrderRouter, RouteResult, client_order_id, entry_order
 from execution.perps.funding import FundingPayment
 from execution.position_ledger import ClosedTrade, PositionLedger
-from execution.position_tp_sl_registry import TpSlEntry, TpSlRegistry
+from execution.position_tp_sl_registry import TpSlEntry, TpSlRegistry, levels_at_fill
 from execution.quiet import skip_quiet
 from execution.risk_limits import RiskLimits, evaluate_intent, gating_flags
 from execution.signal_screener import SignalScreener, Strategy, build_strategy
@@ -284,8 +284,7 @@ class Executor:
         pos = self.ledger.positions[fill.symbol]
         if pos.side.order_side != fill.side:
             return  # the fill reduced or flipped an opposite position: not this entry's levels
-        shift = fill.price - ref
-        tp, sl = tp0 + shift, sl0 + shift
+        tp, sl = levels_at_fill(ref, tp0, sl0, fill.price)
         if tp <= 0 or sl <= 0:
             return
         self.registry.register(TpSlEntry(fill.symbol, pos.side, tp, sl, fill.ts))

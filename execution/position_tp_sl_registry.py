@@ -22,6 +22,15 @@ log = logging.getLogger(__name__)
 _COMPONENT = "registry"
 
 
+def levels_at_fill(
+    ref_price: float, tp: float, sl: float, fill_price: float
+) -> tuple[float, float]:
+    """The TP and SL of an entry sent at ``ref_price`` that filled at ``fill_price``: the same
+    distances from the actual fill (slippage moves the levels, not the risk taken)."""
+    shift = fill_price - ref_price
+    return tp + shift, sl + shift
+
+
 @dataclass(frozen=True, slots=True)
 class TpSlEntry:
     """One position's exit levels; ``created_ts`` is epoch seconds."""

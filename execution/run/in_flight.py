@@ -24,6 +24,7 @@ from typing import Any
 
 from execution import diagnostics_metrics as diag
 from execution.executor_live import Executor
+from execution.position_tp_sl_registry import levels_at_fill
 from execution.run.journal import EngineJournal
 from execution.run.reconcile import ReconcileReport
 from execution.store import ExternalCloseRow
@@ -96,9 +97,9 @@ def _ended_while_down(
     held = ex.ledger.get(sent.symbol)
     if found.filled <= 0 or found.average is None or (held is not None and held.side is side):
         return None
-    shift = found.average - sent.ref_price if sent.ref_price is not None else 0.0
-    tp = sent.tp + shift if sent.tp is not None else None
-    sl = sent.sl + shift if sent.sl is not None else None
+    tp, sl = sent.tp, sent.sl
+    if sent.ref_price is not None and tp is not None and sl is not None:  # an entry carries all
+        tp, sl = levels_at_fill(sent.ref_price, tp, sl, found.average)
     now = ex.clock.now()
     return ExternalCloseRow(
         sent.symbol, side.value, found.ts or sent.ts, found.average, found.filled, now,

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from execution.position_ledger import LedgerPosition, PositionLedger
-from execution.position_tp_sl_registry import TpSlEntry, TpSlRegistry
+from execution.position_tp_sl_registry import TpSlEntry, TpSlRegistry, levels_at_fill
 from execution.types import ExchangePosition, Fill, Intent, Side
 from execution.venues.base import ExchangeError
 
@@ -144,8 +144,9 @@ def _protect_from_pending(
         return
     intent = pending.pop(max(mine)[1])
     report.explained.append(intent.intent_id)
-    shift = held.entry_price - intent.ref_price if held.entry_price > 0 else 0.0
-    tp, sl = intent.tp + shift, intent.sl + shift
+    tp, sl = intent.tp, intent.sl
+    if held.entry_price > 0:  # moved as a fill's would be
+        tp, sl = levels_at_fill(intent.ref_price, tp, sl, held.entry_price)
     if tp <= 0 or sl <= 0:
         return
     registry.register(TpSlEntry(held.symbol, held.side, tp, sl, now))
